@@ -1,0 +1,2 @@
+// Placeholder: the `op` object handed to upgrade/downgrade (being written; see lib/ops).
+export interface Operations {}
