@@ -1,0 +1,66 @@
+// Human and JSON renderings of command results. Kept apart from main.ts so each is small.
+import type { Migration } from "../revision/migration.ts";
+import type { CheckResult } from "../runner/check.ts";
+import type { HistoryEntry } from "../runner/heads.ts";
+import type { WrittenRevision } from "../runner/revision.ts";
+import { type Output, table } from "./output.ts";
+
+export function check(output: Output, result: CheckResult): void {
+  const { color } = output;
+  if (result.ok) {
+    output.out(
+      `${color.green("ok")}  ${result.revisions} revision(s), head ${result.heads.join(", ") || "(none)"}; no problems`,
+    );
+    return;
+  }
+  output.out(`${color.red("problems")}  ${result.problems.length} found in ${result.revisions} revision(s):`);
+  for (const line of table(result.problems.map((p) => [`  ${color.yellow(p.code)}`, p.message]))) output.out(line);
+}
+
+export function heads(output: Output, list: Migration[]): void {
+  if (list.length === 0) {
+    output.out('no revisions yet; write one with `retort revision -m "..."`');
+    return;
+  }
+  for (const line of table(list.map((h) => [output.color.bold(h.revision), "(head)", h.message, output.color.dim(h.file)]))) {
+    output.out(line);
+  }
+}
+
+/** Alembic's shape: newest first, `parents -> revision (head), message`. */
+export function history(output: Output, entries: HistoryEntry[], verbose: boolean): void {
+  const { color } = output;
+  for (const e of [...entries].reverse()) {
+    const m = e.migration;
+    const parents = m.revises.length === 0 ? "<base>" : m.revises.join(", ");
+    const tags = [e.isHead && "head", e.isBranchPoint && "branchpoint", e.isMergePoint && "mergepoint"].filter(Boolean);
+    output.out(`${parents} -> ${color.bold(m.revision)}${tags.length ? ` (${tags.join(") (")})` : ""}, ${m.message}`);
+    if (verbose) {
+      const details: string[][] = [["    file", m.file]];
+      if (m.createdAt) details.push(["    created", m.createdAt]);
+      if (m.dependsOn.length) details.push(["    depends on", m.dependsOn.join(", ")]);
+      if (m.branchLabels.length) details.push(["    labels", m.branchLabels.join(", ")]);
+      if (!m.transactional) details.push(["    transactional", "no"]);
+      if (m.irreversible) details.push(["    irreversible", "yes"]);
+      for (const line of table(details)) output.out(color.dim(line));
+    }
+  }
+}
+
+/** The stable `history --json` contract: bases first, every revision after all it revises. */
+export function historyJson(entries: HistoryEntry[]) {
+  return {
+    revisions: entries.map(({ migration: m }) => ({
+      revision: m.revision,
+      revises: m.revises,
+      dependsOn: m.dependsOn,
+      message: m.message,
+      file: m.file,
+    })),
+  };
+}
+
+export function written(output: Output, w: WrittenRevision): void {
+  output.out(`wrote ${output.color.bold(w.file)}`);
+  output.out(`  revision ${w.revision}, revises ${w.revises.length ? w.revises.join(", ") : "nothing (a new base)"}`);
+}

@@ -1,0 +1,219 @@
+// Where migrations come from. A MigrationSource yields loaded migrations plus the problems found
+// while loading; a broken file never crashes the loader, it becomes a named problem. The CLI reads
+// a directory of TypeScript files; the Lambda (later) reads a manifest bundled at synth time.
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { BadFilenameError, InvalidFileError, type RevisionError } from "./errors.ts";
+import type { Migration, MigrationDefinition } from "./migration.ts";
+
+export interface LoadResult {
+  migrations: Migration[];
+  problems: RevisionError[];
+}
+
+export interface MigrationSource {
+  /** Where the migrations are, for messages (a directory, a bundle). */
+  readonly location: string;
+  load(): Promise<LoadResult>;
+}
+
+export const REVISION_ID = /^[0-9a-f]{12}$/;
+export const FILE_NAME = /^(\d{4})(\d{2})(\d{2})_[a-z0-9]+(?:_[a-z0-9]+)*\.ts$/;
+
+/** sha256 of the content with CRLF/CR line endings normalised, so checkouts on Windows agree. */
+export function checksum(content: string): string {
+  return createHash("sha256").update(content.replace(/\r\n?/g, "\n")).digest("hex");
+}
+
+/** How a path is shown to users: relative to the working directory when inside it. */
+export function displayPath(file: string, cwd = process.cwd()): string {
+  const rel = path.relative(cwd, file);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel.split(path.sep).join("/") : file;
+}
+
+const KNOWN_FIELDS = new Set([
+  "revision",
+  "revises",
+  "message",
+  "createdAt",
+  "dependsOn",
+  "branchLabels",
+  "transactional",
+  "irreversible",
+  "lint",
+  "upgrade",
+  "downgrade",
+]);
+
+/** Checks a module's default export against the migration format; pure, shared by every source. */
+export function toMigration(
+  exported: unknown,
+  file: string,
+  sum: string,
+): { migration: Migration } | { problem: InvalidFileError } {
+  const fail = (reason: string, revision?: string) => ({ problem: new InvalidFileError(file, reason, revision) });
+  if (exported === undefined) {
+    return fail("has no default export; write `export default defineMigration({ ... })`");
+  }
+  if (typeof exported !== "object" || exported === null) {
+    return fail(`default export is ${exported === null ? "null" : typeof exported}, not a migration object`);
+  }
+  const d = exported as Partial<Record<keyof MigrationDefinition, unknown>> & Record<string, unknown>;
+  const unknownFields = Object.keys(d).filter((k) => !KNOWN_FIELDS.has(k));
+  if (d.revision === undefined) return fail("is missing `revision` (12 random hex digits)");
+  if (typeof d.revision !== "string" || !REVISION_ID.test(d.revision)) {
+    return fail(`revision ${JSON.stringify(d.revision)} is not 12 lowercase hex digits`);
+  }
+  const revision = d.revision;
+  if (unknownFields.length > 0) {
+    return fail(`has unknown field(s) ${unknownFields.map((k) => `\`${k}\``).join(", ")}`, revision);
+  }
+  if (d.revises === undefined) {
+    return fail("is missing `revises` (null for a base, an id, or an array of ids for a merge)", revision);
+  }
+  const revises = idList(d.revises, true);
+  if (typeof revises === "string") return fail(`revises ${revises}`, revision);
+  const dependsOn = idList(d.dependsOn ?? null, true);
+  if (typeof dependsOn === "string") return fail(`dependsOn ${dependsOn}`, revision);
+  if (revises.includes(revision) || dependsOn.includes(revision)) {
+    return fail(`revision ${revision} revises or depends on itself`, revision);
+  }
+  const branchLabels = idList(d.branchLabels ?? null, false);
+  if (typeof branchLabels === "string") return fail(`branchLabels ${branchLabels}`, revision);
+  if (typeof d.message !== "string") return fail("is missing `message` (a short description)", revision);
+  if (d.createdAt !== undefined && (typeof d.createdAt !== "string" || Number.isNaN(Date.parse(d.createdAt)))) {
+    return fail(`createdAt ${JSON.stringify(d.createdAt)} is not an ISO-8601 timestamp`, revision);
+  }
+  for (const flag of ["transactional", "irreversible"] as const) {
+    if (d[flag] !== undefined && typeof d[flag] !== "boolean") return fail(`\`${flag}\` must be true or false`, revision);
+  }
+  for (const fn of ["upgrade", "downgrade"] as const) {
+    if (typeof d[fn] !== "function") {
+      return fail(`\`${fn}\` is ${d[fn] === undefined ? "missing" : "not a function"}; write \`async ${fn}(op) { ... }\``, revision);
+    }
+  }
+  return {
+    migration: {
+      revision,
+      revises,
+      dependsOn,
+      branchLabels,
+      message: d.message,
+      createdAt: d.createdAt as string | undefined,
+      transactional: d.transactional !== false,
+      irreversible: d.irreversible === true,
+      file,
+      checksum: sum,
+      upgrade: d.upgrade as MigrationDefinition["upgrade"],
+      downgrade: d.downgrade as MigrationDefinition["downgrade"],
+    },
+  };
+}
+
+/** Normalises null | string | string[]; returns a reason string when malformed. */
+function idList(value: unknown, ids: boolean): string[] | string {
+  const list = value === null ? [] : typeof value === "string" ? [value] : value;
+  if (!Array.isArray(list) || list.some((v) => typeof v !== "string")) {
+    return `must be null, a string or an array of strings, not ${JSON.stringify(value)}`;
+  }
+  if (ids) {
+    const bad = list.find((v) => !REVISION_ID.test(v));
+    if (bad !== undefined) return `names ${JSON.stringify(bad)}, which is not 12 lowercase hex digits`;
+  }
+  if (new Set(list).size !== list.length) return "lists the same id twice";
+  return list as string[];
+}
+
+/** Checks a file name; returns a problem suggesting a conforming name, or undefined when fine. */
+export function checkFileName(file: string, createdAt?: string): BadFilenameError | undefined {
+  const base = path.basename(file);
+  const m = FILE_NAME.exec(base);
+  if (m) {
+    const [, y, mo, d] = m;
+    const date = new Date(`${y}-${mo}-${d}T00:00:00Z`);
+    if (!Number.isNaN(date.getTime()) && date.toISOString().startsWith(`${y}-${mo}-${d}`)) return undefined;
+  }
+  const day = (createdAt && !Number.isNaN(Date.parse(createdAt)) ? new Date(createdAt) : new Date())
+    .toISOString()
+    .slice(0, 10)
+    .replaceAll("-", "");
+  const slug = slugify(base.replace(/\.ts$/, "").replace(/^\d{8}_?/, "")) || "migration";
+  return new BadFilenameError(file, `${day}_${slug}.ts`);
+}
+
+/** Lowercase words joined by underscores, as migration file names use them. */
+export function slugify(text: string, maxLength = 60): string {
+  return text
+    .toLowerCase()
+    .normalize("NFKD")
+    .replace(/[^a-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .slice(0, maxLength)
+    .replace(/_+$/, "");
+}
+
+export type Importer = (absolutePath: string) => Promise<{ default?: unknown }>;
+
+const defaultImporter: Importer = (file) => import(pathToFileURL(file).href);
+
+/** TypeScript migration files in one directory (not recursive), in file-name order. */
+export class DirectorySource implements MigrationSource {
+  readonly location: string;
+
+  constructor(
+    readonly directory: string,
+    private readonly importer: Importer = defaultImporter,
+  ) {
+    this.location = displayPath(path.resolve(directory));
+  }
+
+  async load(): Promise<LoadResult> {
+    const absolute = path.resolve(this.directory);
+    let names: string[];
+    try {
+      names = (await readdir(absolute, { withFileTypes: true }))
+        .filter((e) => e.isFile() && e.name.endsWith(".ts") && !e.name.endsWith(".d.ts"))
+        .map((e) => e.name)
+        .sort();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new Error(
+        code === "ENOENT"
+          ? `Migrations directory ${this.location} does not exist; create it with \`retort revision -m "first"\` or pass --dir`
+          : `Cannot read migrations directory ${this.location}: ${(error as Error).message}`,
+      );
+    }
+    const loaded = await Promise.all(names.map((name) => this.loadFile(path.join(absolute, name))));
+    const migrations: Migration[] = [];
+    const problems: RevisionError[] = [];
+    for (const result of loaded) {
+      if ("migration" in result) migrations.push(result.migration);
+      else problems.push(result.problem);
+      if (result.nameProblem) problems.push(result.nameProblem);
+    }
+    return { migrations, problems };
+  }
+
+  private async loadFile(
+    absolute: string,
+  ): Promise<({ migration: Migration } | { problem: InvalidFileError }) & { nameProblem?: BadFilenameError }> {
+    const file = displayPath(absolute);
+    const content = await readFile(absolute, "utf8");
+    let exported: unknown;
+    try {
+      exported = (await this.importer(absolute)).default;
+    } catch (error) {
+      return { problem: new InvalidFileError(file, `cannot be loaded: ${firstLine(error)}`) };
+    }
+    const result = toMigration(exported, file, checksum(content));
+    const nameProblem = checkFileName(file, "migration" in result ? result.migration.createdAt : undefined);
+    return nameProblem ? { ...result, nameProblem } : result;
+  }
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n").find((l) => l.trim() !== "")?.trim() ?? "unknown error";
+}

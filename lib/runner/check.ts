@@ -1,0 +1,25 @@
+// `retort check`: every consistency problem of the migrations, without a database, in one run.
+import { MultipleHeadsError, type ProblemData } from "../revision/errors.ts";
+import { type Context, loadGraph } from "./context.ts";
+
+export interface CheckResult {
+  ok: boolean;
+  revisions: number;
+  heads: string[];
+  problems: ProblemData[];
+}
+
+export async function check(ctx: Context): Promise<CheckResult> {
+  const { migrations, map, problems } = await loadGraph(ctx);
+  const heads = map.heads();
+  const all = [...problems];
+  if (heads.length > 1) {
+    all.push(new MultipleHeadsError(heads.map((h) => ({ revision: h.revision, file: h.file, message: h.message }))));
+  }
+  return {
+    ok: all.length === 0,
+    revisions: migrations.length,
+    heads: heads.map((h) => h.revision),
+    problems: all.map((p) => p.toJSON()),
+  };
+}

@@ -1,0 +1,30 @@
+// `retort heads`, `retort history`: read the graph.
+import type { Migration } from "../revision/migration.ts";
+import { type Context, loadSoundGraph } from "./context.ts";
+
+export async function heads(ctx: Context): Promise<{ heads: Migration[] }> {
+  const { map } = await loadSoundGraph(ctx);
+  return { heads: map.heads() };
+}
+
+export interface HistoryEntry {
+  migration: Migration;
+  isHead: boolean;
+  isBranchPoint: boolean;
+  isMergePoint: boolean;
+}
+
+/** Every revision, bases first; each comes after everything it revises or depends on. */
+export async function history(ctx: Context): Promise<{ revisions: HistoryEntry[] }> {
+  const { map } = await loadSoundGraph(ctx);
+  const headIds = new Set(map.heads().map((h) => h.revision));
+  const branchIds = new Set(map.branchPoints().map((b) => b.revision));
+  return {
+    revisions: map.topological().map((migration) => ({
+      migration,
+      isHead: headIds.has(migration.revision),
+      isBranchPoint: branchIds.has(migration.revision),
+      isMergePoint: migration.revises.length > 1,
+    })),
+  };
+}

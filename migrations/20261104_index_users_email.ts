@@ -1,0 +1,15 @@
+import { defineMigration } from "retort";
+
+// One side of a branch: built in parallel with 20261104_add_projects_archived.ts.
+export default defineMigration({
+  revision: "f3096560a20d",
+  revises: "1e9421695434",
+  message: "unique index on users email",
+  createdAt: "2026-11-04T09:00:00Z",
+  async upgrade(op) {
+    await op.safeCreateIndex("ix_users_email", "users", ["email"], { unique: true });
+  },
+  async downgrade(op) {
+    await op.safeDropIndex("ix_users_email");
+  },
+});
