@@ -31,125 +31,139 @@ const PREFIX = /^[0-9a-f]{4,12}$/;
 export class RevisionMap<N extends RevisionNode = RevisionNode> {
   /** Duplicates, dangling edges and cycles found while building, in file order. */
   readonly problems: RevisionError[] = [];
-  private readonly byId = new Map<string, N>();
-  /** Edges parent -> child through `revises` (what decides heads). */
-  private readonly children = new Map<string, string[]>();
-  /** Edges parent -> child through `revises` and `dependsOn` (what decides order). */
-  private readonly successors = new Map<string, string[]>();
-  /** Known parents of each revision through both edge kinds. */
-  private readonly predecessors = new Map<string, string[]>();
-  /** Every revision outside a cycle, bases first; ties broken by file name then id. */
-  private readonly order: N[] = [];
-  private readonly rank = new Map<string, number>();
-  private readonly labels = new Map<string, string>();
+  // Internally every revision is an integer (its position in file order) and the edges are
+  // compressed adjacency arrays: string-keyed maps and per-node arrays stop scaling linearly
+  // past ~10k revisions (cache misses), integer arrays do not.
+  private readonly nodes: N[] = [];
+  private readonly index = new Map<string, number>();
+  /** parent -> children through `revises` and `dependsOn` (what decides order), CSR form. */
+  private readonly succStart: Int32Array;
+  private readonly succ: Int32Array;
+  /** child -> parents through both edge kinds, CSR form. */
+  private readonly predStart: Int32Array;
+  private readonly pred: Int32Array;
+  /** How many revisions revise each revision (what decides heads and branch points). */
+  private readonly childCount: Int32Array;
+  /** Revisions outside any cycle, bases first; ties broken by file name then id. */
+  private readonly order: Int32Array;
+  private readonly labels = new Map<string, number>();
 
-  constructor(nodes: readonly N[]) {
-    const sorted = [...nodes].sort((a, b) => compare(a.file, b.file) || compare(a.revision, b.revision));
+  constructor(input: readonly N[]) {
+    const byFile = (a: N, b: N) => compare(a.file, b.file) || compare(a.revision, b.revision);
+    // Sources already list files in name order; checking that is linear, sorting is not.
+    const inOrder = input.every((node, i) => i === 0 || byFile(input[i - 1]!, node) <= 0);
+    const sorted = inOrder ? input : [...input].sort(byFile);
     const duplicates = new Map<string, string[]>();
     for (const node of sorted) {
-      const first = this.byId.get(node.revision);
-      if (first) {
-        const files = duplicates.get(node.revision) ?? [first.file];
+      const first = this.index.get(node.revision);
+      if (first !== undefined) {
+        const files = duplicates.get(node.revision) ?? [this.nodes[first]!.file];
         files.push(node.file);
         duplicates.set(node.revision, files);
         continue;
       }
-      this.byId.set(node.revision, node);
-      for (const label of node.branchLabels) this.labels.set(label, node.revision);
+      this.index.set(node.revision, this.nodes.length);
+      this.nodes.push(node);
     }
     for (const [revision, files] of duplicates) this.problems.push(new DuplicateRevisionError(revision, files));
+    const n = this.nodes.length;
+    this.nodes.forEach((node, i) => node.branchLabels.forEach((label) => this.labels.set(label, i)));
 
-    for (const node of this.byId.values()) {
-      this.predecessors.set(node.revision, []);
-      for (const [edge, parents] of [
-        ["revises", node.revises],
-        ["dependsOn", node.dependsOn],
-      ] as const) {
-        for (const parent of parents) {
-          if (!this.byId.has(parent)) {
-            this.problems.push(
-              new MissingRevisionError(ref(node), parent, edge, nearestIds(parent, this.byId.keys())),
-            );
-            continue;
-          }
-          if (edge === "revises") push(this.children, parent, node.revision);
-          push(this.successors, parent, node.revision);
-          this.predecessors.get(node.revision)!.push(parent);
-        }
+    // Edges as parallel arrays, then counting-sorted into CSR by source and by target.
+    const from: number[] = [];
+    const to: number[] = [];
+    this.childCount = new Int32Array(n);
+    const addEdge = (child: number, revision: string, edge: "revises" | "dependsOn") => {
+      const parent = this.index.get(revision);
+      if (parent === undefined) {
+        const node = this.nodes[child]!;
+        const known = [...this.index.keys()].filter((id) => id !== node.revision);
+        this.problems.push(new MissingRevisionError(ref(node), revision, edge, nearestIds(revision, known)));
+        return;
       }
+      from.push(parent);
+      to.push(child);
+      if (edge === "revises") this.childCount[parent]! += 1;
+    };
+    for (let child = 0; child < n; child += 1) {
+      const node = this.nodes[child]!;
+      for (const revision of node.revises) addEdge(child, revision, "revises");
+      for (const revision of node.dependsOn) if (!node.revises.includes(revision)) addEdge(child, revision, "dependsOn");
     }
-    this.sortTopologically();
+    [this.succStart, this.succ] = compress(n, from, to);
+    [this.predStart, this.pred] = compress(n, to, from);
+    this.order = this.sortTopologically();
   }
 
-  /** Kahn's algorithm with a heap, so the order is deterministic; leftovers sit on or after cycles. */
-  private sortTopologically(): void {
-    const nodes = [...this.byId.values()];
-    const index = new Map(nodes.map((n, i) => [n.revision, i]));
-    const indegree = nodes.map((n) => new Set(this.predecessors.get(n.revision)).size);
+  /** Kahn's algorithm with a heap of file-order positions, so the order is deterministic. */
+  private sortTopologically(): Int32Array {
+    const n = this.nodes.length;
+    const indegree = new Int32Array(n);
+    for (let i = 0; i < n; i += 1) indegree[i] = this.predStart[i + 1]! - this.predStart[i]!;
     const heap = new MinHeap();
-    indegree.forEach((d, i) => d === 0 && heap.push(i));
+    for (let i = 0; i < n; i += 1) if (indegree[i] === 0) heap.push(i);
+    const order = new Int32Array(n);
+    let count = 0;
     while (heap.size > 0) {
       const i = heap.pop();
-      const node = nodes[i]!;
-      this.rank.set(node.revision, this.order.length);
-      this.order.push(node);
-      for (const child of new Set(this.successors.get(node.revision) ?? [])) {
-        const c = index.get(child)!;
+      order[count++] = i;
+      for (let e = this.succStart[i]!; e < this.succStart[i + 1]!; e += 1) {
+        const c = this.succ[e]!;
         if (--indegree[c]! === 0) heap.push(c);
       }
     }
-    if (this.order.length < nodes.length) {
-      const left = nodes.filter((n) => !this.rank.has(n.revision)).map((n) => n.revision);
-      for (const cycle of this.findCycles(new Set(left))) {
-        this.problems.push(new CycleError(cycle.map((r) => ref(this.byId.get(r)!))));
+    if (count < n) {
+      const left = new Uint8Array(n);
+      for (let i = 0; i < n; i += 1) if (indegree[i]! > 0) left[i] = 1;
+      for (const cycle of this.findCycles(left)) {
+        this.problems.push(new CycleError(cycle.map((i) => ref(this.nodes[i]!))));
       }
     }
+    return order.subarray(0, count);
   }
 
   /** Strongly connected components (iterative Tarjan) of size > 1, or self-loops: the cycles. */
-  private findCycles(within: Set<string>): string[][] {
-    const indexOf = new Map<string, number>();
-    const low = new Map<string, number>();
-    const onStack = new Set<string>();
-    const stack: string[] = [];
-    const cycles: string[][] = [];
+  private findCycles(within: Uint8Array): number[][] {
+    const n = this.nodes.length;
+    const indexOf = new Int32Array(n).fill(-1);
+    const low = new Int32Array(n);
+    const onStack = new Uint8Array(n);
+    const stack: number[] = [];
+    const cycles: number[][] = [];
     let counter = 0;
-    for (const start of within) {
-      if (indexOf.has(start)) continue;
-      const work: { node: string; next: number }[] = [{ node: start, next: 0 }];
-      indexOf.set(start, counter);
-      low.set(start, counter++);
+    const successors = (i: number) => [...this.succ.subarray(this.succStart[i]!, this.succStart[i + 1]!)].filter((s) => within[s]);
+    for (let start = 0; start < n; start += 1) {
+      if (!within[start] || indexOf[start] !== -1) continue;
+      const work = [{ node: start, next: 0, succ: successors(start) }];
+      indexOf[start] = low[start] = counter++;
       stack.push(start);
-      onStack.add(start);
+      onStack[start] = 1;
       while (work.length > 0) {
         const frame = work[work.length - 1]!;
-        const succ = (this.successors.get(frame.node) ?? []).filter((s) => within.has(s));
-        if (frame.next < succ.length) {
-          const s = succ[frame.next++]!;
-          if (!indexOf.has(s)) {
-            indexOf.set(s, counter);
-            low.set(s, counter++);
+        if (frame.next < frame.succ.length) {
+          const s = frame.succ[frame.next++]!;
+          if (indexOf[s] === -1) {
+            indexOf[s] = low[s] = counter++;
             stack.push(s);
-            onStack.add(s);
-            work.push({ node: s, next: 0 });
-          } else if (onStack.has(s)) {
-            low.set(frame.node, Math.min(low.get(frame.node)!, indexOf.get(s)!));
+            onStack[s] = 1;
+            work.push({ node: s, next: 0, succ: successors(s) });
+          } else if (onStack[s]) {
+            low[frame.node] = Math.min(low[frame.node]!, indexOf[s]!);
           }
           continue;
         }
         work.pop();
         const parent = work[work.length - 1];
-        if (parent) low.set(parent.node, Math.min(low.get(parent.node)!, low.get(frame.node)!));
-        if (low.get(frame.node) === indexOf.get(frame.node)) {
-          const component: string[] = [];
-          let member: string;
+        if (parent) low[parent.node] = Math.min(low[parent.node]!, low[frame.node]!);
+        if (low[frame.node] === indexOf[frame.node]) {
+          const component: number[] = [];
+          let member: number;
           do {
             member = stack.pop()!;
-            onStack.delete(member);
+            onStack[member] = 0;
             component.push(member);
           } while (member !== frame.node);
-          const selfLoop = (this.successors.get(frame.node) ?? []).includes(frame.node);
-          if (component.length > 1 || selfLoop) cycles.push(component.reverse());
+          if (component.length > 1 || frame.succ.includes(frame.node)) cycles.push(component.reverse());
         }
       }
     }
@@ -162,66 +176,85 @@ export class RevisionMap<N extends RevisionNode = RevisionNode> {
   }
 
   get size(): number {
-    return this.byId.size;
+    return this.nodes.length;
   }
 
   get(revision: string): N | undefined {
-    return this.byId.get(revision);
+    const i = this.index.get(revision);
+    return i === undefined ? undefined : this.nodes[i];
   }
 
   has(revision: string): boolean {
-    return this.byId.has(revision);
+    return this.index.has(revision);
   }
 
   /** All revisions, bases first (revisions caught in a cycle are left out). */
   topological(): N[] {
-    return [...this.order];
+    return this.pick(() => true);
   }
 
   /** Revisions that no revision revises, in graph order. */
   heads(): N[] {
-    return this.order.filter((n) => !this.children.has(n.revision));
+    return this.pick((i) => this.childCount[i] === 0);
   }
 
   bases(): N[] {
-    return this.order.filter((n) => n.revises.length === 0);
+    return this.pick((i) => this.nodes[i]!.revises.length === 0);
   }
 
   /** Revisions revised by more than one revision: where the graph branches. */
   branchPoints(): N[] {
-    return this.order.filter((n) => (this.children.get(n.revision)?.length ?? 0) > 1);
+    return this.pick((i) => this.childCount[i]! > 1);
   }
 
   /** Revisions that revise more than one revision. */
   mergePoints(): N[] {
-    return this.order.filter((n) => n.revises.length > 1);
+    return this.pick((i) => this.nodes[i]!.revises.length > 1);
   }
 
-  childrenOf(revision: string): string[] {
-    return [...(this.children.get(revision) ?? [])];
+  /** Revisions in graph order for which `keep` holds. */
+  private pick(keep: (i: number) => boolean): N[] {
+    const out: N[] = [];
+    for (const i of this.order) if (keep(i)) out.push(this.nodes[i]!);
+    return out;
   }
 
   /** Everything that must be applied before (and with `inclusive`, including) the given revisions. */
   ancestors(revisions: Iterable<string>, inclusive = false): Set<string> {
-    return this.closure(revisions, this.predecessors, inclusive);
+    return this.ids(this.closure(this.indices(revisions), this.predStart, this.pred, inclusive));
   }
 
   /** Everything that needs any of the given revisions. */
   descendants(revisions: Iterable<string>, inclusive = false): Set<string> {
-    return this.closure(revisions, this.successors, inclusive);
+    return this.ids(this.closure(this.indices(revisions), this.succStart, this.succ, inclusive));
   }
 
-  private closure(start: Iterable<string>, edges: Map<string, string[]>, inclusive: boolean): Set<string> {
-    const seen = new Set<string>();
-    const stack: string[] = [];
-    for (const s of start) {
-      if (inclusive) seen.add(s);
-      stack.push(s);
+  private indices(revisions: Iterable<string>): number[] {
+    const out: number[] = [];
+    for (const r of revisions) {
+      const i = this.index.get(r);
+      if (i !== undefined) out.push(i);
     }
+    return out;
+  }
+
+  private ids(set: Uint8Array): Set<string> {
+    const out = new Set<string>();
+    set.forEach((v, i) => v && out.add(this.nodes[i]!.revision));
+    return out;
+  }
+
+  /** Depth-first reachability over one CSR edge set, as a membership array. */
+  private closure(start: readonly number[], offsets: Int32Array, targets: Int32Array, inclusive: boolean): Uint8Array {
+    const seen = new Uint8Array(this.nodes.length);
+    const stack = [...start];
+    if (inclusive) for (const s of start) seen[s] = 1;
     while (stack.length > 0) {
-      for (const next of edges.get(stack.pop()!) ?? []) {
-        if (!seen.has(next)) {
-          seen.add(next);
+      const i = stack.pop()!;
+      for (let e = offsets[i]!; e < offsets[i + 1]!; e += 1) {
+        const next = targets[e]!;
+        if (!seen[next]) {
+          seen[next] = 1;
           stack.push(next);
         }
       }
@@ -231,10 +264,17 @@ export class RevisionMap<N extends RevisionNode = RevisionNode> {
 
   /** The smallest set of revisions whose ancestry is `applied`: what the version table stores. */
   headsOf(applied: ReadonlySet<string>): string[] {
-    return this.order
-      .filter((n) => applied.has(n.revision))
-      .filter((n) => !(this.successors.get(n.revision) ?? []).some((c) => applied.has(c)))
-      .map((n) => n.revision);
+    const member = new Uint8Array(this.nodes.length);
+    for (const i of this.indices(applied)) member[i] = 1;
+    return this.headsOfMembers(member).map((n) => n.revision);
+  }
+
+  private headsOfMembers(member: Uint8Array): N[] {
+    return this.pick((i) => {
+      if (!member[i]) return false;
+      for (let e = this.succStart[i]!; e < this.succStart[i + 1]!; e += 1) if (member[this.succ[e]!]) return false;
+      return true;
+    });
   }
 
   /**
@@ -263,31 +303,29 @@ export class RevisionMap<N extends RevisionNode = RevisionNode> {
   }
 
   private resolveOne(target: string): string {
-    if (this.byId.has(target)) return target;
+    if (this.index.has(target)) return target;
     const labelled = this.labels.get(target);
-    if (labelled) return labelled;
+    if (labelled !== undefined) return this.nodes[labelled]!.revision;
     if (PREFIX.test(target)) {
-      const candidates = [...this.byId.keys()].filter((id) => id.startsWith(target));
-      if (candidates.length === 1) return candidates[0]!;
-      if (candidates.length > 1) {
-        throw new AmbiguousRevisionError(target, candidates.map((c) => ref(this.byId.get(c)!)));
-      }
+      const candidates = this.nodes.filter((n) => n.revision.startsWith(target));
+      if (candidates.length === 1) return candidates[0]!.revision;
+      if (candidates.length > 1) throw new AmbiguousRevisionError(target, candidates.map(ref));
     }
-    throw new UnknownRevisionError(target, nearestIds(target, [...this.byId.keys(), ...this.labels.keys()]));
+    throw new UnknownRevisionError(target, nearestIds(target, [...this.index.keys(), ...this.labels.keys()]));
   }
 
-  /** Rejects database heads that no migration file defines. */
-  private appliedSet(currentHeads: readonly string[]): Set<string> {
+  /** The applied revisions as a membership array; rejects database heads no file defines. */
+  private appliedMembers(currentHeads: readonly string[]): Uint8Array {
     for (const head of currentHeads) {
-      if (!this.byId.has(head)) {
+      if (!this.index.has(head)) {
         throw new UnknownRevisionError(
           head,
-          nearestIds(head, this.byId.keys()),
+          nearestIds(head, this.index.keys()),
           "recorded as applied in the database, but no migration file defines it",
         );
       }
     }
-    return this.ancestors(currentHeads, true);
+    return this.closure(this.indices(currentHeads), this.predStart, this.pred, true);
   }
 
   /**
@@ -296,14 +334,14 @@ export class RevisionMap<N extends RevisionNode = RevisionNode> {
    */
   upgradePlan(currentHeads: readonly string[], target = "heads"): N[] {
     this.assertSound();
-    const applied = this.appliedSet(currentHeads);
+    const applied = this.appliedMembers(currentHeads);
     const relative = RELATIVE.exec(target);
     if (relative) {
       const steps = Number(relative[2]);
       if (relative[1] === "-") {
         throw new NotReachableError(`'${target}' goes down; run \`retort downgrade ${target}\``, []);
       }
-      const pending = this.order.filter((n) => !applied.has(n.revision));
+      const pending = this.pick((i) => !applied[i]);
       if (steps > pending.length) {
         throw new NotReachableError(
           `Can't upgrade ${target}: only ${pending.length} revision(s) are pending; run \`retort status\``,
@@ -312,8 +350,8 @@ export class RevisionMap<N extends RevisionNode = RevisionNode> {
       }
       return pending.slice(0, steps);
     }
-    const needed = this.ancestors(this.resolve(target), true);
-    return this.order.filter((n) => needed.has(n.revision) && !applied.has(n.revision));
+    const needed = this.closure(this.indices(this.resolve(target)), this.predStart, this.pred, true);
+    return this.pick((i) => needed[i] === 1 && !applied[i]);
   }
 
   /**
@@ -322,8 +360,8 @@ export class RevisionMap<N extends RevisionNode = RevisionNode> {
    */
   downgradePlan(currentHeads: readonly string[], target: string): N[] {
     this.assertSound();
-    const applied = this.appliedSet(currentHeads);
-    const newestFirst = this.order.filter((n) => applied.has(n.revision)).reverse();
+    const applied = this.appliedMembers(currentHeads);
+    const newestFirst = this.pick((i) => applied[i] === 1).reverse();
     const relative = RELATIVE.exec(target);
     if (relative) {
       const steps = Number(relative[2]);
@@ -340,20 +378,20 @@ export class RevisionMap<N extends RevisionNode = RevisionNode> {
       return newestFirst.slice(0, steps);
     }
     if (target === "base") return newestFirst;
-    const targets = this.resolve(target);
+    const targets = this.indices(this.resolve(target));
     for (const t of targets) {
-      if (!applied.has(t)) {
-        const node = this.byId.get(t)!;
+      if (!applied[t]) {
+        const node = this.nodes[t]!;
         throw new NotReachableError(
-          `Can't downgrade to ${t} (${node.file}): it is not applied (database heads: ` +
-            `${currentHeads.join(", ") || "none"}); run \`retort upgrade ${t}\` to go up to it instead`,
-          [t],
+          `Can't downgrade to ${node.revision} (${node.file}): it is not applied (database heads: ` +
+            `${currentHeads.join(", ") || "none"}); run \`retort upgrade ${node.revision}\` to go up to it instead`,
+          [node.revision],
           [node.file],
         );
       }
     }
-    const revert = this.descendants(targets);
-    return newestFirst.filter((n) => revert.has(n.revision));
+    const revert = this.closure(targets, this.succStart, this.succ, false);
+    return newestFirst.filter((n) => revert[this.index.get(n.revision)!] === 1);
   }
 }
 
@@ -361,10 +399,15 @@ function ref(node: RevisionNode): RevisionRef {
   return { revision: node.revision, file: node.file, message: node.message };
 }
 
-function push(map: Map<string, string[]>, key: string, value: string): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
+/** Counting sort of edges by `key` into compressed rows: offsets (n + 1) and the other ends. */
+function compress(n: number, key: readonly number[], other: readonly number[]): [Int32Array, Int32Array] {
+  const offsets = new Int32Array(n + 1);
+  for (const k of key) offsets[k + 1]! += 1;
+  for (let i = 0; i < n; i += 1) offsets[i + 1]! += offsets[i]!;
+  const fill = offsets.slice(0, n);
+  const targets = new Int32Array(key.length);
+  key.forEach((k, e) => (targets[fill[k]!++] = other[e]!));
+  return [offsets, targets];
 }
 
 function compare(a: string, b: string): number {

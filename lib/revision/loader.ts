@@ -205,7 +205,7 @@ export class DirectorySource implements MigrationSource {
     try {
       exported = (await this.importer(absolute)).default;
     } catch (error) {
-      return { problem: new InvalidFileError(file, `cannot be loaded: ${firstLine(error)}`) };
+      return { problem: new InvalidFileError(file, `cannot be loaded (${firstLine(error)})`) };
     }
     const result = toMigration(exported, file, checksum(content));
     const nameProblem = checkFileName(file, "migration" in result ? result.migration.createdAt : undefined);
@@ -213,7 +213,13 @@ export class DirectorySource implements MigrationSource {
   }
 }
 
+/** The useful line of an import failure; for a syntax error, where it is and what is wrong. */
 function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n").find((l) => l.trim() !== "")?.trim() ?? "unknown error";
+  const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
+  for (const line of lines) {
+    const syntax = /:(\d+):(\d+):?\s+ERROR:\s*(.*)$/.exec(line);
+    if (syntax) return `syntax error at line ${syntax[1]}, column ${syntax[2]}: ${syntax[3]}`;
+  }
+  return lines[0] ?? "unknown error";
 }
