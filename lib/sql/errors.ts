@@ -20,3 +20,36 @@ export class ConnectionError extends Error {
     this.name = "ConnectionError";
   }
 }
+
+/**
+ * query() was given more than one statement (or none). Every adapter runs exactly one statement
+ * per call, because the Data API does ("Multistatements aren't supported."); checking it on the
+ * client makes PGlite and node-postgres refuse the same strings. SQLState 42601 is what
+ * PostgreSQL itself reports for several commands in one prepared statement.
+ */
+export class MultipleStatementsError extends SqlError {
+  constructor(readonly statementCount: number) {
+    super(
+      statementCount === 0
+        ? "query() was given no SQL statement (only whitespace or comments)"
+        : `Multistatements aren't supported: query() runs one statement per call and was given ` +
+            `${statementCount}. Split the script with splitStatements() from lib/sql/lexer.ts and ` +
+            `run each statement on its own.`,
+      "42601",
+    );
+    this.name = "MultipleStatementsError";
+  }
+}
+
+/**
+ * A transaction was used the wrong way: transaction() or the executor's own query() called from
+ * inside a transaction's callback (use the `tx` session it was given: transactions do not nest,
+ * and on PGlite the executor would wait for the transaction forever), or a `tx` session used
+ * after its transaction finished.
+ */
+export class TransactionUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TransactionUsageError";
+  }
+}

@@ -16,6 +16,31 @@ export type SqlValue =
 
 export type SqlParams = Readonly<Record<string, SqlValue>>;
 
+/**
+ * Row normalisation: every adapter (PGlite, node-postgres, Data API) returns column values by
+ * these rules, keyed on the column's PostgreSQL type (lib/sql/values.ts implements them):
+ * - int2, int4, oid, float4, float8 -> number (NaN and +-Infinity included)
+ * - int8 -> number when it is a safe integer, else its decimal string
+ * - numeric (and money) -> string, never rounded through a float
+ * - bool -> boolean
+ * - text, varchar, bpchar (char(n)), "char", name, uuid -> string
+ * - json, jsonb -> string: the raw JSON text, as the Data API returns it (callers JSON.parse)
+ * - bytea -> Uint8Array
+ * - date, time, timetz, timestamp, timestamptz, interval -> string in PostgreSQL's text output
+ *   form with DateStyle ISO and the session time zone UTC (`2024-05-01 10:00:00+00`); never a JS
+ *   Date, whose local-time parsing loses information
+ * - arrays (`_int4`, `_text`, ...) -> JS arrays (nested for several dimensions) of the above
+ * - every other type (enums, inet, user types) -> its text output form
+ * - NULL -> null
+ *
+ * Parameter binding: string -> text; number -> an integer when integral, else a float; bigint ->
+ * an integer; boolean; null -> NULL; Date -> its ISO 8601 UTC timestamp; Uint8Array -> bytea;
+ * a plain object or an array -> its JSON text. Parameters are bound untyped where the protocol
+ * allows it, so write a cast where the context does not fix the type (`:n::int4`, `:doc::jsonb`);
+ * the Data API binds strings as varchar and needs those casts too.
+ */
+export type SqlResultValue = null | boolean | number | string | Uint8Array | SqlResultValue[];
+
 export interface ColumnMeta {
   name: string;
   /** The PostgreSQL type name as the server reports it, e.g. "int4", "text", "timestamptz". */

