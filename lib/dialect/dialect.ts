@@ -1,0 +1,59 @@
+// What a SQL dialect provides to the rest of retort. PostgreSQL is the first implementation
+// (lib/dialect/postgres); MySQL will be the second. Nothing outside a dialect module writes SQL
+// text for schema objects, quotes a name or renders a literal.
+import type { QueryResult, SqlParams } from "../sql/executor.ts";
+import type { ColumnSpec, LiteralValue, Operation } from "../ops/operation.ts";
+import type { QualifiedName } from "./names.ts";
+import type { ColumnSnapshot, SchemaSnapshot } from "./snapshot.ts";
+
+/** One statement ready to send: SQL text plus the values bound to its `:name` parameters. */
+export interface RenderedStatement {
+  readonly sql: string;
+  readonly params?: SqlParams;
+}
+
+/** What the snapshot knows that rendering can use (column types for casts of bound values). */
+export interface RenderHints {
+  /** Column name -> type of the table an insertRows targets, when the snapshot knows it. */
+  readonly columnTypes?: ReadonlyMap<string, string>;
+}
+
+/** How a statement may be sent, decided from its text. */
+export interface StatementClass {
+  /** Can be combined with others into one batch statement (no params, no result rows, ...). */
+  readonly batchable: boolean;
+  /** Can run inside a transaction block (CREATE INDEX CONCURRENTLY cannot). */
+  readonly transactional: boolean;
+  /** May change the schema (DDL), so a snapshot taken before it may be stale. */
+  readonly changesSchema: boolean;
+}
+
+export type ConstraintLabel = "pkey" | "key" | "fkey" | "check";
+
+export interface Dialect {
+  readonly name: "postgresql";
+  /** Quotes one identifier, always, so case, quotes and reserved words survive exactly. */
+  quoteIdentifier(part: string): string;
+  /** Quotes a schema-qualified name. */
+  quoteName(name: QualifiedName): string;
+  /** The one way a value becomes SQL text (DDL defaults, which cannot be bound). */
+  renderLiteral(value: LiteralValue): string;
+  /** Throws InvalidNameError for an identifier the database would refuse or silently change. */
+  checkIdentifier(part: string): void;
+  /** The name the database would choose for an unnamed constraint. */
+  constraintName(table: string, columns: readonly string[], label: ConstraintLabel | `${ConstraintLabel}${number}`): string;
+  /** Canonical spelling of a type, as introspection reports it ("varchar(5)" -> "character varying(5)"). */
+  normalizeType(type: string): string;
+  /** The column as the database will record it, for the in-memory snapshot. */
+  describeColumn(table: QualifiedName, column: ColumnSpec): ColumnSnapshot;
+  /** Throws when a type text is not a plain type name (a `;`, a quote, a comment). */
+  checkType(type: string): void;
+  render(op: Operation, hints?: RenderHints): RenderedStatement[];
+  /** Several parameterless statements as one, or null when they cannot be combined. */
+  renderBatch(statements: readonly RenderedStatement[], procedural?: readonly string[]): string | null;
+  classifyStatement(sql: string): StatementClass;
+  /** The one statement that reads a snapshot of these schemas. */
+  introspectionQuery(schemas: readonly string[]): RenderedStatement;
+  /** Turns the introspection query's result into a snapshot. */
+  readSnapshot(result: QueryResult, schemas: readonly string[]): SchemaSnapshot;
+}

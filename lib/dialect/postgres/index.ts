@@ -1,0 +1,46 @@
+// The PostgreSQL dialect: quoting, literals, type names, DDL rendering, batching and
+// introspection, gathered into one Dialect object (lib/dialect/dialect.ts).
+import type { Dialect } from "../dialect.ts";
+import { renderBatch } from "./batch.ts";
+import { describeColumn } from "./describe.ts";
+import { introspectionQuery, readSnapshot } from "./introspect.ts";
+import { constraintName } from "./naming.ts";
+import { checkIdentifier, checkType, quoteIdentifier, quoteName, renderLiteral } from "./quote.ts";
+import { render } from "./render.ts";
+import { classifyStatement } from "./statements.ts";
+import { normalizeType } from "./types.ts";
+
+export const postgres: Dialect = {
+  name: "postgresql",
+  quoteIdentifier,
+  quoteName,
+  renderLiteral,
+  checkIdentifier,
+  constraintName,
+  normalizeType,
+  describeColumn,
+  checkType,
+  render,
+  renderBatch,
+  classifyStatement,
+  introspectionQuery,
+  readSnapshot,
+};
+
+export { renderBatch } from "./batch.ts";
+export { describeColumn } from "./describe.ts";
+export { introspect, introspectionQuery, readSnapshot, IntrospectionError } from "./introspect.ts";
+export { constraintName, makeObjectName } from "./naming.ts";
+export {
+  checkIdentifier,
+  checkType,
+  InvalidLiteralError,
+  MAX_IDENTIFIER_BYTES,
+  quoteIdentifier,
+  quoteName,
+  quoteString,
+  renderLiteral,
+} from "./quote.ts";
+export { MAX_PARAMS_PER_INSERT, render, renderConstraint, renderDefault } from "./render.ts";
+export { classifyStatement, maskLiterals } from "./statements.ts";
+export { isSerialType, normalizeType } from "./types.ts";

@@ -1,0 +1,124 @@
+// Identifier quoting and literal rendering for PostgreSQL: the only two ways a name or a value
+// becomes SQL text in retort. Identifiers are always double-quoted (so case, embedded quotes and
+// reserved words survive exactly); values that DDL cannot bind go through renderLiteral alone.
+import { InvalidNameError, type QualifiedName } from "../names.ts";
+import type { LiteralValue } from "../../ops/operation.ts";
+
+/** PostgreSQL's NAMEDATALEN - 1: longer identifiers are silently truncated by the server. */
+export const MAX_IDENTIFIER_BYTES = 63;
+
+const utf8 = new TextEncoder();
+
+export function quoteIdentifier(part: string): string {
+  checkIdentifier(part);
+  return `"${part.replaceAll('"', '""')}"`;
+}
+
+export function quoteName(name: QualifiedName): string {
+  return `${quoteIdentifier(name.schema)}.${quoteIdentifier(name.name)}`;
+}
+
+/**
+ * Refuses identifiers PostgreSQL cannot hold (empty, a NUL byte) or would truncate without an
+ * error (over 63 bytes), which would leave the snapshot naming an object that does not exist.
+ */
+export function checkIdentifier(part: string): void {
+  if (typeof part !== "string" || part === "") {
+    throw new InvalidNameError(`an identifier cannot be empty`, part);
+  }
+  if (part.includes("\0")) {
+    throw new InvalidNameError(`identifier ${JSON.stringify(part)} contains a NUL character`, part);
+  }
+  const bytes = utf8.encode(part).length;
+  if (bytes > MAX_IDENTIFIER_BYTES) {
+    throw new InvalidNameError(
+      `identifier ${JSON.stringify(part)} is ${bytes} bytes long; PostgreSQL would truncate it to ${MAX_IDENTIFIER_BYTES}`,
+      part,
+    );
+  }
+}
+
+/** Thrown for a value renderLiteral cannot write (NaN dates, NUL characters, undefined JSON). */
+export class InvalidLiteralError extends Error {
+  constructor(
+    message: string,
+    readonly value: unknown,
+  ) {
+    super(message);
+    this.name = "InvalidLiteralError";
+  }
+}
+
+/**
+ * A standard string literal. Backslashes switch to the E'' form with backslashes doubled, so the
+ * result means the same whatever standard_conforming_strings is set to.
+ */
+export function quoteString(text: string): string {
+  if (text.includes("\0")) {
+    throw new InvalidLiteralError("PostgreSQL text cannot contain a NUL character", text);
+  }
+  const body = text.replaceAll("'", "''");
+  return text.includes("\\") ? `E'${body.replaceAll("\\", "\\\\")}'` : `'${body}'`;
+}
+
+export function renderLiteral(value: LiteralValue): string {
+  if (value === null) return "NULL";
+  switch (typeof value) {
+    case "boolean":
+      return value ? "true" : "false";
+    case "bigint":
+      return value.toString();
+    case "number":
+      // 'NaN' and 'Infinity' are accepted by float and numeric input, not as bare words.
+      return Number.isFinite(value) ? String(value) : quoteString(String(value));
+    case "string":
+      return quoteString(value);
+    case "object":
+      break;
+    default:
+      throw new InvalidLiteralError(`cannot write a ${typeof value} as an SQL literal`, value);
+  }
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) {
+      throw new InvalidLiteralError("cannot write an invalid Date as an SQL literal", value);
+    }
+    return quoteString(value.toISOString());
+  }
+  if (value instanceof Uint8Array) {
+    return `${quoteString(`\\x${Buffer.from(value).toString("hex")}`)}::bytea`;
+  }
+  if ("json" in value) {
+    const text = JSON.stringify(value.json);
+    if (text === undefined) {
+      throw new InvalidLiteralError("the json value has no JSON representation", value);
+    }
+    return quoteString(text);
+  }
+  throw new InvalidLiteralError(
+    "an object literal must be { json: value }; write { sql: ... } for an SQL expression",
+    value,
+  );
+}
+
+/**
+ * Refuses type text that is more than a type name with modifiers and array brackets: a type is
+ * pasted into DDL (it cannot be bound), so a `;`, a quote or a comment in it is refused here
+ * rather than run. Double-quoted parts ("MyEnum") may hold anything but a NUL.
+ */
+export function checkType(type: string): void {
+  if (typeof type !== "string" || type.trim() === "") {
+    throw new InvalidNameError("a column type cannot be empty", type);
+  }
+  let quoted = false;
+  for (const ch of type) {
+    if (ch === '"') quoted = !quoted;
+    else if (ch === "\0") throw new InvalidNameError(`type ${JSON.stringify(type)} contains a NUL`, type);
+    else if (!quoted && !/[A-Za-z0-9_ ,.()[\]\t\n]/.test(ch)) {
+      throw new InvalidNameError(
+        `type ${JSON.stringify(type)} contains ${JSON.stringify(ch)}; a type is a name with optional (modifiers) and []`,
+        type,
+      );
+    }
+  }
+  if (quoted) throw new InvalidNameError(`type ${JSON.stringify(type)} has an unclosed quote`, type);
+}
