@@ -10,6 +10,13 @@ import type { Context } from "../runner/context.ts";
 import { graph } from "../runner/graph.ts";
 import { heads, history } from "../runner/heads.ts";
 import { resetHeads, revision, UsageError } from "../runner/revision.ts";
+import { openDatabase } from "../runner/database.ts";
+import { Direction, type MigrateResult } from "../runner/migrate.ts";
+import { offlineSql } from "../runner/offline-sql.ts";
+import { stamp } from "../runner/stamp.ts";
+import { current, status } from "../runner/status.ts";
+import { downgrade, safeUpgrade, upgrade } from "../runner/upgrade.ts";
+import { DatabaseUrlError, defaultDatabaseUrl } from "../sql/connect.ts";
 import { type Output, processOutput } from "./output.ts";
 import * as print from "./print.ts";
 
@@ -25,6 +32,21 @@ interface CommonOptions {
 
 function context(options: CommonOptions): Context {
   return { source: new DirectorySource(options.dir), directory: options.dir };
+}
+
+interface DatabaseOptions extends CommonOptions {
+  db: string;
+  schema?: string;
+}
+
+/** Runs `body` with a Context that has the database of --db, closing it afterwards. */
+async function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>): Promise<T> {
+  const database = await openDatabase(options.db, options.schema ? { versionSchema: options.schema } : {});
+  try {
+    return await body({ ...context(options), database });
+  } finally {
+    await database.close();
+  }
 }
 
 export async function main(argv: readonly string[], output: Output = processOutput()): Promise<ExitCode> {
@@ -55,6 +77,83 @@ export async function main(argv: readonly string[], output: Output = processOutp
       json = Boolean(options?.json);
       exitCode = (await body(...args)) ?? ExitCode.Ok;
     };
+
+  /** A command that talks to the database of --db. */
+  const dbCommand = (name: string, description: string) =>
+    command(name, description)
+      .addOption(new Option("--db <url>", "target database (pglite://dir, postgres://..., data-api://...)").default(defaultDatabaseUrl()))
+      .option("--schema <schema>", "schema of retort's version tables", "public");
+
+  /** Prints a migrate result; a failed revision makes the exit code 1. */
+  const migrated = (options: CommonOptions, result: MigrateResult): ExitCode => {
+    if (options.json) output.out(JSON.stringify(result));
+    else print.migrated(output, result);
+    return result.error ? ExitCode.Problem : ExitCode.Ok;
+  };
+
+  dbCommand("status", "code heads against database heads: pending, drift, unknown revisions, lock").action(
+    run(async (options: DatabaseOptions) => {
+      const result = await withDatabase(options, status);
+      if (options.json) output.out(JSON.stringify(result));
+      else print.status(output, result);
+    }),
+  );
+
+  dbCommand("current", "the database's heads").action(
+    run(async (options: DatabaseOptions) => {
+      const result = await withDatabase(options, current);
+      if (options.json) output.out(JSON.stringify(result));
+      else output.out(result.heads.length ? result.heads.join("\n") : "(base: nothing applied)");
+    }),
+  );
+
+  dbCommand("safe-upgrade", "apply pending revisions, skipping every object that already exists")
+    .argument("[target]", "revision to upgrade to", "heads")
+    .option("--allow-unknown", "proceed although the database records revisions this code does not have")
+    .action(
+      run(async (target: string, options: DatabaseOptions & { allowUnknown?: boolean }) =>
+        migrated(options, await withDatabase(options, (ctx) => safeUpgrade(ctx, { target, allowUnknownRevisions: Boolean(options.allowUnknown) }))),
+      ),
+    );
+
+  dbCommand("upgrade", "apply pending revisions strictly: an existing object is an error")
+    .argument("[target]", "revision to upgrade to", "heads")
+    .option("--sql", "print the SQL instead of running it (no connection)")
+    .option("--from <revision>", "with --sql: the revision the database is at", "base")
+    .action(
+      run(async (target: string, options: DatabaseOptions & { sql?: boolean; from: string }) => {
+        if (options.sql) {
+          output.out(await offlineSql(context(options), { direction: Direction.Up, target, from: options.from, mode: "strict" }));
+          return;
+        }
+        return migrated(options, await withDatabase(options, (ctx) => upgrade(ctx, { target })));
+      }),
+    );
+
+  dbCommand("downgrade", "revert revisions along the graph")
+    .argument("<target>", "a revision, -N, or base")
+    .option("--sql", "print the SQL instead of running it (no connection)")
+    .option("--from <revision>", "with --sql: the revision the database is at", "heads")
+    .action(
+      run(async (target: string, options: DatabaseOptions & { sql?: boolean; from: string }) => {
+        if (options.sql) {
+          output.out(await offlineSql(context(options), { direction: Direction.Down, target, from: options.from, mode: "safe" }));
+          return;
+        }
+        return migrated(options, await withDatabase(options, (ctx) => downgrade(ctx, { target })));
+      }),
+    );
+
+  dbCommand("stamp", "record the database as being at a revision, without running migrations")
+    .argument("<target>", "a revision, heads, or base")
+    .option("--purge", "also drop recorded revisions this code does not know")
+    .action(
+      run(async (target: string, options: DatabaseOptions & { purge?: boolean }) => {
+        const result = await withDatabase(options, (ctx) => stamp(ctx, { target, purge: Boolean(options.purge) }));
+        if (options.json) output.out(JSON.stringify(result));
+        else output.out(`stamped: ${result.fromHeads.join(", ") || "(base)"} -> ${result.toHeads.join(", ") || "(base)"}`);
+      }),
+    );
 
   command("check", "check the migrations for consistency, without a database").action(
     run(async (options: CommonOptions) => {
@@ -115,19 +214,22 @@ export async function main(argv: readonly string[], output: Output = processOutp
       }),
     );
 
-  command("demo", "what `npm start` runs: check, history and the graph of the example migrations", {
-    json: false,
-  }).action(
-    run(async (options: CommonOptions) => {
-      const ctx = context(options);
-      const result = await check(ctx);
-      print.check(output, result);
-      if (!result.ok) return ExitCode.Problem;
-      output.out("");
-      print.history(output, (await history(ctx)).revisions, false);
-      output.out("");
-      output.out((await graph(ctx, GraphFormat.Mermaid)).text);
-    }),
+  dbCommand("demo", "what `npm start` runs: safe-upgrade of the example migrations, then status and the graph").action(
+    run(async (options: DatabaseOptions) =>
+      withDatabase(options, async (ctx) => {
+        output.out(output.color.bold(`$ retort safe-upgrade --db ${options.db}`));
+        const result = await safeUpgrade(ctx);
+        print.migrated(output, result);
+        if (result.error) return ExitCode.Problem;
+        output.out("");
+        output.out(output.color.bold(`$ retort status --db ${options.db}`));
+        print.status(output, await status(ctx));
+        output.out("");
+        output.out(output.color.bold("$ retort graph"));
+        output.out((await graph(ctx, GraphFormat.Mermaid)).text);
+        return ExitCode.Ok;
+      }),
+    ),
   );
 
   try {
@@ -144,7 +246,7 @@ function report(error: unknown, output: Output, json: boolean): ExitCode {
     // Help and version are "errors" to commander; they exit 0.
     return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
   }
-  const usage = error instanceof UsageError;
+  const usage = error instanceof UsageError || error instanceof DatabaseUrlError;
   if (json) {
     const data =
       error instanceof RevisionError

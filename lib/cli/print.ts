@@ -2,7 +2,10 @@
 import type { Migration } from "../revision/migration.ts";
 import type { CheckResult } from "../runner/check.ts";
 import type { HistoryEntry } from "../runner/heads.ts";
+import type { MigrateResult } from "../runner/migrate.ts";
 import type { WrittenRevision } from "../runner/revision.ts";
+import type { StatusResult } from "../runner/status.ts";
+import { describeHolder } from "../state/lock.ts";
 import { type Output, table } from "./output.ts";
 
 export function check(output: Output, result: CheckResult): void {
@@ -63,4 +66,42 @@ export function historyJson(entries: HistoryEntry[]) {
 export function written(output: Output, w: WrittenRevision): void {
   output.out(`wrote ${output.color.bold(w.file)}`);
   output.out(`  revision ${w.revision}, revises ${w.revises.length ? w.revises.join(", ") : "nothing (a new base)"}`);
+}
+
+export function migrated(output: Output, r: MigrateResult): void {
+  const { color } = output;
+  const heads = (h: string[]) => h.join(", ") || "(base)";
+  if (r.results.length === 0) {
+    output.out(`${r.command}: nothing to do; database at ${heads(r.toHeads)}`);
+    return;
+  }
+  const rows: string[][] = [];
+  for (const e of r.results) {
+    const mark =
+      e.status === "applied" ? color.green(e.direction === "upgrade" ? "applied" : "reverted") : e.status === "failed" ? color.red("failed") : color.dim("not run");
+    rows.push([`  ${mark}`, color.bold(e.revision), e.message, color.dim(`${e.durationMs} ms`)]);
+    for (const o of e.operations.filter((o) => o.status === "skipped")) {
+      rows.push(["", "", color.yellow(`skipped ${o.operation}: ${o.reason}`), ""]);
+    }
+  }
+  output.out(`${r.command} ${heads(r.fromHeads)} -> ${heads(r.toHeads)}`);
+  for (const line of table(rows)) output.out(line);
+  output.out(`${r.applied} revision(s) ${r.results[0]!.direction === "upgrade" ? "applied" : "reverted"}, ${r.skippedOperations} operation(s) skipped`);
+  if (r.error) output.err(`${color.red("error:")} ${r.error.message}`);
+}
+
+export function status(output: Output, s: StatusResult): void {
+  const { color } = output;
+  const list = (items: string[]) => (items.length ? items.join(", ") : color.dim("none"));
+  const rows: string[][] = [
+    ["code heads", list(s.codeHeads)],
+    ["database heads", list(s.databaseHeads)],
+    ["pending", s.pending.length ? color.yellow(`${s.pending.length} revision(s)`) : color.green("none: up to date")],
+    ...s.pending.map((p) => ["", `${p.revision}  ${p.message}  ${color.dim(p.file)}`]),
+    ["drift", s.drift.length ? color.yellow(`${s.drift.length} applied file(s) changed since`) : color.dim("none")],
+    ...s.drift.map((d) => ["", `${d.revision}  ${d.file}  applied ${d.appliedAt}`]),
+    ["unknown", s.unknown.length ? color.red(`${list(s.unknown)} (in the database, not in the code)`) : color.dim("none")],
+    ["lock", s.lock ? `held by ${describeHolder(s.lock)}` : color.dim("free")],
+  ];
+  for (const line of table(rows)) output.out(line);
 }

@@ -1,6 +1,6 @@
 // `retort check`: every consistency problem of the migrations, without a database, in one run.
 import { MultipleHeadsError, type ProblemData } from "../revision/errors.ts";
-import { type Context, loadGraph } from "./context.ts";
+import { type Context, type LoadedGraph, loadGraph } from "./context.ts";
 
 export interface CheckResult {
   ok: boolean;
@@ -10,7 +10,11 @@ export interface CheckResult {
 }
 
 export async function check(ctx: Context): Promise<CheckResult> {
-  const { migrations, map, problems } = await loadGraph(ctx);
+  return checkGraph(await loadGraph(ctx));
+}
+
+/** The check of an already loaded graph (safe-upgrade runs it before taking the lock). */
+export function checkGraph({ migrations, map, problems }: LoadedGraph): CheckResult {
   const heads = map.heads();
   const all = [...problems];
   // A dangling edge splits the graph, so its head count would only echo that problem.

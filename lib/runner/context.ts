@@ -1,9 +1,14 @@
 // What every command runs over: the migration source now; the executor, lock and history ports
 // join it as later layers land. Commands receive a Context and return data; the CLI prints it.
+import type { Dialect } from "../dialect/dialect.ts";
 import { RevisionMap } from "../revision/graph.ts";
 import type { RevisionError } from "../revision/errors.ts";
 import type { MigrationSource } from "../revision/loader.ts";
 import type { Migration } from "../revision/migration.ts";
+import type { SqlExecutor } from "../sql/executor.ts";
+import type { Lock, LockHolder } from "../state/lock.ts";
+import type { VersionTable } from "../state/version-table.ts";
+import { NoDatabaseError } from "./errors.ts";
 
 export interface Context {
   source: MigrationSource;
@@ -11,6 +16,28 @@ export interface Context {
   directory?: string;
   /** The clock, injectable so tests are deterministic. */
   now?: () => Date;
+  /** The target database, for the commands that need one. */
+  database?: DatabaseContext;
+}
+
+export interface DatabaseContext {
+  executor: SqlExecutor;
+  dialect: Dialect;
+  versionTable: VersionTable;
+  /** Where unqualified names in migrations live. */
+  defaultSchema: string;
+  lock: Lock;
+  /** One lock per target database. */
+  lockKey: string;
+  /** How long to wait for a held lock; 0 fails at once. */
+  lockWaitMs?: number;
+  /** Extra details recorded with the lock (Lambda request id, stack id). */
+  holder?: Partial<LockHolder>;
+}
+
+export function requireDatabase(ctx: Context, command = "this command"): DatabaseContext {
+  if (!ctx.database) throw new NoDatabaseError(command);
+  return ctx.database;
 }
 
 export interface LoadedGraph {

@@ -1,0 +1,44 @@
+// `retort upgrade`, `retort safe-upgrade` and `retort downgrade`: small wrappers choosing the
+// direction and mode of the engine in migrate.ts.
+import { checkGraph } from "./check.ts";
+import { type Context, loadGraph, loadSoundGraph } from "./context.ts";
+import { Direction, migrate, type MigrateResult } from "./migrate.ts";
+
+export class CheckFailedError extends Error {
+  override name = "CheckFailedError";
+  constructor(readonly problems: { code: string; message: string }[]) {
+    super(
+      `safe-upgrade refused to start: \`retort check\` found ${problems.length} problem(s); nothing was changed:\n` +
+        problems.map((p) => `  ${p.code}: ${p.message}`).join("\n"),
+    );
+  }
+}
+
+/** Strict: a plain operation on an existing object fails with the database's message. */
+export async function upgrade(ctx: Context, options: { target?: string } = {}): Promise<MigrateResult> {
+  const { map } = await loadSoundGraph(ctx);
+  return migrate(ctx, map, { command: "upgrade", direction: Direction.Up, target: options.target ?? "heads", mode: "strict" });
+}
+
+/** Refuses a graph `check` objects to; then every operation skips what already exists. */
+export async function safeUpgrade(
+  ctx: Context,
+  options: { target?: string; allowUnknownRevisions?: boolean } = {},
+): Promise<MigrateResult> {
+  const graph = await loadGraph(ctx);
+  const checked = checkGraph(graph);
+  if (!checked.ok) throw new CheckFailedError(checked.problems);
+  return migrate(ctx, graph.map, {
+    command: "safe-upgrade",
+    direction: Direction.Up,
+    target: options.target ?? "heads",
+    mode: "safe",
+    ...(options.allowUnknownRevisions ? { allowUnknownRevisions: true } : {}),
+  });
+}
+
+/** Reverts along the graph; operations run in safe mode so a retried downgrade converges. */
+export async function downgrade(ctx: Context, options: { target: string }): Promise<MigrateResult> {
+  const { map } = await loadSoundGraph(ctx);
+  return migrate(ctx, map, { command: "downgrade", direction: Direction.Down, target: options.target, mode: "safe" });
+}

@@ -1,0 +1,134 @@
+// The version table in the target database: what is applied is recorded there, in the same
+// transaction as the migration's DDL, never only in DynamoDB. `retort_version` holds one row per
+// current head (Alembic's alembic_version); `retort_revisions` holds every applied revision with
+// its checksum and time, so `status` can report drift. Both are created on first use.
+import { RETORT_TABLES, DEFAULT_SCHEMA } from "../constants.ts";
+import type { Dialect } from "../dialect/dialect.ts";
+import type { QualifiedName } from "../dialect/names.ts";
+import { postgres } from "../dialect/postgres/index.ts";
+import { SqlError } from "../sql/errors.ts";
+import type { SqlSession } from "../sql/executor.ts";
+
+export interface AppliedRevision {
+  revision: string;
+  checksum: string;
+  appliedAt: string;
+}
+
+export interface VersionState {
+  /** false until the first migration creates the tables. */
+  exists: boolean;
+  heads: string[];
+  applied: AppliedRevision[];
+}
+
+/** A change of heads, recorded atomically with the migration that causes it. */
+export interface Transition {
+  /** The heads this run read; the change is refused if the table no longer holds exactly these. */
+  from: readonly string[];
+  to: readonly string[];
+  /** Revisions now applied, with the checksum of their file. */
+  applied?: readonly { revision: string; checksum: string }[];
+  /** Revisions no longer applied. */
+  reverted?: readonly string[];
+}
+
+/** SQLState raised when the version table changed under a run (another runner, a manual edit). */
+export const VERSION_CONFLICT_SQLSTATE = "RT001";
+
+/** PostgreSQL's "relation does not exist" and "schema does not exist". */
+const MISSING = new Set(["42P01", "3F000"]);
+
+const ID = /^[0-9a-f]{12}$/;
+
+export class VersionTable {
+  readonly version: QualifiedName;
+  readonly revisions: QualifiedName;
+
+  constructor(
+    readonly schema: string = DEFAULT_SCHEMA,
+    private readonly dialect: Dialect = postgres,
+  ) {
+    this.version = { schema, name: RETORT_TABLES.version };
+    this.revisions = { schema, name: RETORT_TABLES.revisions };
+  }
+
+  /** One round trip: the heads and every applied revision. A missing table reads as empty. */
+  async read(session: SqlSession): Promise<VersionState> {
+    const v = this.dialect.quoteName(this.version);
+    const r = this.dialect.quoteName(this.revisions);
+    try {
+      const result = await session.query<{ kind: string; revision: string; checksum: string | null; applied_at: string | null }>(
+        `SELECT 'head' AS kind, version_num AS revision, NULL::text AS checksum, NULL::text AS applied_at FROM ${v}
+         UNION ALL
+         SELECT 'applied', revision, checksum, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM ${r}
+         ORDER BY 1, 2`,
+      );
+      return {
+        exists: true,
+        heads: result.rows.filter((row) => row.kind === "head").map((row) => row.revision),
+        applied: result.rows
+          .filter((row) => row.kind === "applied")
+          .map((row) => ({ revision: row.revision, checksum: row.checksum ?? "", appliedAt: row.applied_at ?? "" })),
+      };
+    } catch (error) {
+      if (error instanceof SqlError && error.sqlState && MISSING.has(error.sqlState)) {
+        return { exists: false, heads: [], applied: [] };
+      }
+      throw error;
+    }
+  }
+
+  /** Idempotent DDL creating the schema and both tables. */
+  createStatements(): string[] {
+    const q = (n: QualifiedName) => this.dialect.quoteName(n);
+    return [
+      `CREATE SCHEMA IF NOT EXISTS ${this.dialect.quoteIdentifier(this.schema)}`,
+      `CREATE TABLE IF NOT EXISTS ${q(this.version)} (version_num varchar(32) PRIMARY KEY)`,
+      `CREATE TABLE IF NOT EXISTS ${q(this.revisions)} (
+        revision varchar(32) PRIMARY KEY,
+        checksum varchar(64) NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`,
+    ];
+  }
+
+  /**
+   * PL/pgSQL statements for a DO block that moves the heads from `from` to `to` and records the
+   * revisions. They first assert that the table holds exactly `from` (like Alembic asserting one
+   * row changed), so a run working from a stale read fails instead of corrupting the record.
+   * Ids are checked to be 12 hex digits before they are written as literals.
+   */
+  transition(t: Transition): string[] {
+    const ids = (list: readonly string[]) => {
+      for (const id of list) if (!ID.test(id)) throw new Error(`refusing to record revision id ${JSON.stringify(id)}`);
+      return list.map((id) => this.dialect.renderLiteral(id));
+    };
+    const v = this.dialect.quoteName(this.version);
+    const r = this.dialect.quoteName(this.revisions);
+    const from = [...new Set(t.from)].sort();
+    const to = new Set(t.to);
+    const expected = from.length ? `ARRAY[${ids(from).join(", ")}]::text[]` : `'{}'::text[]`;
+    const message = this.dialect.renderLiteral(
+      `${this.version.name} no longer holds the heads this run started from (${from.join(", ") || "none"}): ` +
+        "another runner or a manual change got there first; run `retort status` and try again",
+    );
+    const out = [
+      `IF (SELECT coalesce(array_agg(version_num::text ORDER BY version_num), '{}') FROM ${v}) IS DISTINCT FROM ${expected} THEN ` +
+        `RAISE EXCEPTION USING MESSAGE = ${message}, ERRCODE = '${VERSION_CONFLICT_SQLSTATE}'; END IF`,
+    ];
+    const removed = from.filter((id) => !to.has(id));
+    const added = [...to].filter((id) => !from.includes(id));
+    if (removed.length) out.push(`DELETE FROM ${v} WHERE version_num IN (${ids(removed).join(", ")})`);
+    if (added.length) out.push(`INSERT INTO ${v} (version_num) VALUES ${ids(added).map((id) => `(${id})`).join(", ")}`);
+    for (const a of t.applied ?? []) {
+      if (!/^[0-9a-f]{64}$/.test(a.checksum)) throw new Error(`refusing to record checksum ${JSON.stringify(a.checksum)}`);
+      out.push(
+        `INSERT INTO ${r} (revision, checksum) VALUES (${ids([a.revision])[0]}, ${this.dialect.renderLiteral(a.checksum)}) ` +
+          "ON CONFLICT (revision) DO UPDATE SET checksum = excluded.checksum, applied_at = now()",
+      );
+    }
+    if (t.reverted?.length) out.push(`DELETE FROM ${r} WHERE revision IN (${ids(t.reverted).join(", ")})`);
+    return out;
+  }
+}

@@ -1,0 +1,85 @@
+// The database commands through the real `retort` executable, on an embedded PGlite directory:
+// the stable --json shapes, exit codes, and that --sql never connects.
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
+const bin = path.join(root, "lib/cli/bin.mjs");
+const scratch = path.join(root, ".retort/test-scratch", `db-${process.pid}`);
+const db = `pglite://${path.relative(root, scratch)}/data`;
+
+function retort(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, NO_COLOR: "1" } }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+async function json(...args: string[]) {
+  const run = await retort(...args, "--json");
+  return { code: run.code, body: JSON.parse(run.stdout), stderr: run.stderr };
+}
+
+afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+describe("database commands on the example migrations", () => {
+  it("safe-upgrade, status, current, downgrade and stamp keep their JSON contracts", async () => {
+    const up = await json("safe-upgrade", "--db", db);
+    expect(up.code).toBe(0);
+    expect(up.body).toMatchObject({ command: "safe-upgrade", fromHeads: [], toHeads: ["4b53418e238e"], applied: 7 });
+
+    const status = await json("status", "--db", db);
+    expect(status.body).toMatchObject({
+      codeHeads: ["4b53418e238e"],
+      databaseHeads: ["4b53418e238e"],
+      pending: [],
+      drift: [],
+      unknown: [],
+    });
+    expect(await json("current", "--db", db)).toMatchObject({ code: 0, body: { heads: ["4b53418e238e"] } });
+
+    const down = await json("downgrade", "-1", "--db", db);
+    expect(down.body).toMatchObject({ toHeads: ["4ba16a683121"], applied: 1 });
+    const behind = await json("status", "--db", db);
+    expect(behind.body.pending).toEqual([
+      { revision: "4b53418e238e", message: "backfill owner memberships", file: "migrations/20261106_backfill_owner_memberships.ts" },
+    ]);
+
+    expect((await json("stamp", "heads", "--db", db)).body).toEqual({
+      fromHeads: ["4ba16a683121"],
+      toHeads: ["4b53418e238e"],
+      purged: false,
+    });
+    const again = await retort("safe-upgrade", "--db", db);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe("safe-upgrade: nothing to do; database at 4b53418e238e\n");
+  });
+
+  it("upgrade --sql prints the SQL without opening the database", async () => {
+    const target = path.join(scratch, "never-created");
+    const run = await retort("upgrade", "--sql", "--db", `pglite://${target}`);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^-- upgrade 31cdefda761a: create users \(migrations\/20261101_create_users.ts\)\nBEGIN;\nCREATE TABLE IF NOT EXISTS "public"."users"/);
+    expect(run.stdout).toContain("INSERT INTO memberships (user_id, project_id, role)");
+    expect(run.stdout).toContain("SELECT owner_id, id, 'owner' FROM projects");
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it("a malformed --db is bad usage, named in the message", async () => {
+    const run = await retort("status", "--db", "mysql://nope");
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("mysql://nope");
+  });
+
+  it("an unknown target is refused with exit 1 and Alembic's words", async () => {
+    const run = await json("upgrade", "ffff00000000", "--db", "pglite://memory");
+    expect(run.code).toBe(1);
+    expect(run.body.error).toMatchObject({ code: "unknown-revision" });
+    expect(run.body.error.message).toContain("Can't locate revision identified by 'ffff00000000'");
+  });
+});
