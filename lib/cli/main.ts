@@ -1,7 +1,7 @@
 // `retort <command>`: parses arguments, builds a Context, calls one runner function, prints its
 // result (human or --json). Errors are translated here, once, into messages and exit codes:
 // 0 ok, 1 a problem was found, 2 bad usage.
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { RevisionError } from "../revision/errors.ts";
 import { DirectorySource } from "../revision/loader.ts";
 import { GraphFormat } from "../revision/render.ts";
@@ -17,6 +17,7 @@ import { stamp } from "../runner/stamp.ts";
 import { current, status } from "../runner/status.ts";
 import { downgrade, safeUpgrade, upgrade } from "../runner/upgrade.ts";
 import { DatabaseUrlError, defaultDatabaseUrl } from "../sql/connect.ts";
+import { startLocalStack } from "../local/local-stack.ts";
 import { type Output, processOutput } from "./output.ts";
 import * as print from "./print.ts";
 
@@ -155,6 +156,25 @@ export async function main(argv: readonly string[], output: Output = processOutp
       }),
     );
 
+  program
+    .command("local")
+    .description("serve the RDS Data API on 127.0.0.1 in front of a local database, until stopped")
+    .addOption(new Option("--port <port>", "TCP port (default: a free one)").argParser((v) => parsePort(v)).default(0))
+    .addOption(new Option("--db <url>", "database behind it (pglite://dir, pglite://memory, postgres://...)").default(defaultDatabaseUrl()))
+    .action(
+      run(async (options: { port: number; db: string }) => {
+        const stack = await startLocalStack({ port: options.port, db: options.db });
+        // The URL is the first line of stdout, so scripts can read it with `head -1`.
+        output.out(stack.url);
+        output.err(`retort local: RDS Data API for ${stack.database}; export AWS_ENDPOINT_URL_RDS_DATA=${stack.url} (Ctrl-C stops)`);
+        await new Promise<void>((resolve) => {
+          const stop = () => void stack.close().then(resolve);
+          process.once("SIGINT", stop);
+          process.once("SIGTERM", stop);
+        });
+      }),
+    );
+
   command("check", "check the migrations for consistency, without a database").action(
     run(async (options: CommonOptions) => {
       const result = await check(context(options));
@@ -238,6 +258,12 @@ export async function main(argv: readonly string[], output: Output = processOutp
   } catch (error) {
     return report(error, output, json);
   }
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError("expected a port number from 0 to 65535");
+  return port;
 }
 
 /** Translates an error into output and an exit code; the only place that does. */

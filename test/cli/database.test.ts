@@ -1,6 +1,10 @@
 // The database commands through the real `retort` executable, on an embedded PGlite directory:
 // the stable --json shapes, exit codes, and that --sql never connects.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { ExecuteStatementCommand } from "@aws-sdk/client-rds-data";
+import { ARNS, sdkClient } from "../local/harness.ts";
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
@@ -81,5 +85,25 @@ describe("database commands on the example migrations", () => {
     expect(run.code).toBe(1);
     expect(run.body.error).toMatchObject({ code: "unknown-revision" });
     expect(run.body.error.message).toContain("Can't locate revision identified by 'ffff00000000'");
+  });
+});
+
+describe("retort local", () => {
+  it("prints its endpoint URL first, serves the Data API to the real SDK, and stops on SIGTERM", async () => {
+    const child = spawn(process.execPath, [bin, "local", "--db", "pglite://memory"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const [first] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
+      expect(first).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const client = sdkClient(first);
+      const answer = await client.send(
+        new ExecuteStatementCommand({ ...ARNS, database: "postgres", sql: "SELECT 40 + 2 AS answer", includeResultMetadata: true }),
+      );
+      expect(answer.records).toEqual([[{ longValue: 42 }]]);
+      client.destroy();
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const [code] = await once(child, "exit");
+    expect(code).toBe(0);
   });
 });
