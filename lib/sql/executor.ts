@@ -37,7 +37,7 @@ export type SqlParams = Readonly<Record<string, SqlValue>>;
  * an integer; boolean; null -> NULL; Date -> its ISO 8601 UTC timestamp; Uint8Array -> bytea;
  * a plain object or an array -> its JSON text. Parameters are bound untyped where the protocol
  * allows it, so write a cast where the context does not fix the type (`:n::int4`, `:doc::jsonb`);
- * the Data API binds strings as varchar and needs those casts too.
+ * the Data API binds strings as varchar and integers as int8, and needs those casts too.
  */
 export type SqlResultValue = null | boolean | number | string | Uint8Array | SqlResultValue[];
 
@@ -51,7 +51,7 @@ export interface ColumnMeta {
 export interface QueryResult<Row = Record<string, unknown>> {
   rows: Row[];
   columns: ColumnMeta[];
-  /** Rows returned, or rows affected for INSERT/UPDATE/DELETE. */
+  /** Rows returned, or rows affected for INSERT/UPDATE/DELETE (also with RETURNING); 0 for DDL. */
   rowCount: number;
 }
 
@@ -65,6 +65,14 @@ export interface QueryOptions {
 
 /** What can run statements: the executor itself, or a transaction it opened. */
 export interface SqlSession {
+  /**
+   * Runs exactly one statement (a trailing `;` and comments are fine). Rejects with SqlError
+   * (carrying the SQLState) when the database refuses it; MultipleStatementsError for several
+   * statements or none; MissingParameterError for a `:name` without a value;
+   * UnsupportedParameterError for a value that cannot be bound; ConnectionError when the
+   * database cannot be reached; TransactionUsageError when called on the executor from inside
+   * one of its transactions, or on a finished transaction's session.
+   */
   query<Row = Record<string, unknown>>(
     sql: string,
     params?: SqlParams,
@@ -81,7 +89,10 @@ export interface SqlExecutor extends SqlSession {
   readonly description: string;
   /**
    * Runs `fn` in one transaction: commits when it resolves, rolls back when it throws (and
-   * rethrows). Statements inside run strictly one after another.
+   * rethrows the same error). Statements inside run strictly one after another. Transactions do
+   * not nest: calling transaction() or this executor's query() from inside `fn` is a
+   * TransactionUsageError. A commit after a failed statement (whose error `fn` swallowed) is a
+   * SqlError with SQLState 25P02, never a silent rollback.
    */
   transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T>;
   close(): Promise<void>;
