@@ -3,7 +3,7 @@
 // sent as one DO block together with the version-table update, so a migration of pure DDL costs
 // one call and is atomic without BEGIN/COMMIT. Only when a migration needs bound values or reads
 // does the sink open a transaction, flushing the queue into it first.
-import type { Dialect } from "../dialect/dialect.ts";
+import type { Dialect, RenderedStatement } from "../dialect/dialect.ts";
 import type { SinkStatement, StatementSink } from "../ops/sink.ts";
 import type { QueryResult, SqlExecutor, SqlParams, SqlSession } from "../sql/executor.ts";
 import { type HeldTransaction, holdTransaction } from "./held-transaction.ts";
@@ -26,6 +26,10 @@ export class BatchingSink implements StatementSink {
   private held: HeldTransaction | undefined;
   /** Statements sent so far (a DO block counts once), for reports and tests. */
   calls = 0;
+  /** True once something was sent for this migration: it can no longer join a group. */
+  sentDirectly = false;
+  /** Runs before the first statement this sink sends itself (the runner flushes its group). */
+  beforeDirectSend: () => Promise<void> = async () => {};
 
   constructor(
     private readonly executor: SqlExecutor,
@@ -35,7 +39,7 @@ export class BatchingSink implements StatementSink {
   ) {}
 
   statement(statement: SinkStatement): void | Promise<void> {
-    if (!this.transactional) return this.send(this.executor, statement.sql, statement.params);
+    if (!this.transactional) return (async () => this.send(await this.direct(), statement.sql, statement.params))();
     const kind = this.dialect.classifyStatement(statement.sql);
     if (!kind.transactional) throw new NeedsNonTransactionalError(statement);
     const hasParams = statement.params !== undefined && Object.keys(statement.params).length > 0;
@@ -47,8 +51,9 @@ export class BatchingSink implements StatementSink {
 
   async query(sql: string, params?: SqlParams): Promise<QueryResult> {
     if (!this.transactional) {
+      const executor = await this.direct();
       this.calls += 1;
-      return this.executor.query(sql, params);
+      return executor.query(sql, params);
     }
     const session = await this.flushIntoTransaction();
     this.calls += 1;
@@ -68,6 +73,13 @@ export class BatchingSink implements StatementSink {
     this.held = undefined;
   }
 
+  /** Hands over the queued statements (the runner sends them with other migrations'). */
+  drain(): RenderedStatement[] {
+    const queued = this.queue;
+    this.queue = [];
+    return queued;
+  }
+
   /** Rolls back an open transaction; queued statements are dropped. */
   async abort(): Promise<void> {
     this.queue = [];
@@ -76,8 +88,17 @@ export class BatchingSink implements StatementSink {
     await held?.rollback();
   }
 
+  /** The executor, once whatever the runner holds back has been sent. */
+  private async direct(): Promise<SqlExecutor> {
+    if (!this.sentDirectly) {
+      this.sentDirectly = true;
+      await this.beforeDirectSend();
+    }
+    return this.executor;
+  }
+
   private async flushIntoTransaction(): Promise<SqlSession> {
-    this.held ??= await holdTransaction(this.executor);
+    this.held ??= await holdTransaction(await this.direct());
     if (this.queue.length > 0) {
       const batch = this.dialect.renderBatch(this.queue);
       this.queue = [];

@@ -5,9 +5,11 @@
 import { describeOperation } from "../ops/describe.ts";
 import { createOperations, type OpResult, type RunMode } from "../ops/operations.ts";
 import { introspect } from "../dialect/postgres/introspect.ts";
+import type { RenderedStatement } from "../dialect/dialect.ts";
 import type { SchemaSnapshot } from "../dialect/snapshot.ts";
 import type { Migration } from "../revision/migration.ts";
 import type { RevisionMap } from "../revision/graph.ts";
+import { DataApiError } from "../sql/data-api-executor.ts";
 import { SqlError } from "../sql/errors.ts";
 import { currentHolder, type Lease } from "../state/lock.ts";
 import { type VersionState, VERSION_CONFLICT_SQLSTATE } from "../state/version-table.ts";
@@ -112,6 +114,7 @@ async function migrateLocked(
   let snapshot = await introspect(db.executor, [db.defaultSchema]);
   let current: VersionState = state;
   const applied = map.ancestors(known, true);
+  const group = new Group(db, result);
   for (const [i, migration] of plan.entries()) {
     lease.assertHeld();
     const started = Date.now();
@@ -120,39 +123,172 @@ async function migrateLocked(
     else applied.delete(migration.revision);
     const toHeads = [...map.headsOf(applied), ...unknown];
     const sink = new BatchingSink(db.executor, db.dialect, migration.transactional);
+    // Statements that cannot join a group flush the group first, so order is kept.
+    sink.beforeDirectSend = () => group.flush(options.mode);
     const ops = createOperations({ snapshot, mode: options.mode, sink, defaultSchema: db.defaultSchema, dialect: db.dialect });
+    const fail = async (error: unknown) => {
+      await sink.abort().catch(() => {});
+      // The migrations waiting in the group are sound: they are applied before this is reported.
+      try {
+        await group.flush(options.mode);
+      } catch (flushError) {
+        if (flushError instanceof GroupFailed) return result;
+        throw flushError;
+      }
+      entry.durationMs = Date.now() - started;
+      entry.operations = report(ops.results, db.defaultSchema);
+      settle(result, entry, migration, options, error);
+      return result;
+    };
+    const member: Member = {
+      entry,
+      migration,
+      toHeads,
+      prefix: current.exists ? [] : db.versionTable.createStatements(),
+      procedural: db.versionTable.transition({
+        from: current.heads,
+        to: toHeads,
+        ...(options.direction === Direction.Up
+          ? { applied: [{ revision: migration.revision, checksum: migration.checksum }] }
+          : { reverted: [migration.revision] }),
+      }),
+      statements: [],
+    };
     try {
       await (options.direction === Direction.Up ? migration.upgrade(ops) : migration.downgrade(ops));
       lease.assertHeld();
-      await sink.finish(current.exists ? [] : db.versionTable.createStatements(), [
-        ...db.versionTable.transition({
-          from: current.heads,
-          to: toHeads,
-          ...(options.direction === Direction.Up
-            ? { applied: [{ revision: migration.revision, checksum: migration.checksum }] }
-            : { reverted: [migration.revision] }),
-        }),
-      ]);
-    } catch (error) {
-      await sink.abort().catch(() => {});
-      entry.status = "failed";
-      entry.durationMs = Date.now() - started;
       entry.operations = report(ops.results, db.defaultSchema);
-      const failure = new MigrationError(migration, options.direction, explain(error, options.mode, migration), { cause: error });
-      entry.error = failure.message;
-      result.error = { message: failure.message, revision: migration.revision, file: migration.file };
-      return result;
+      if (sink.sentDirectly) {
+        // It opened a transaction (bound values, reads) or ran outside one: it finishes on its own.
+        await sink.finish(member.prefix, member.procedural);
+        entry.durationMs = Date.now() - started;
+        group.succeeded(member);
+      } else {
+        member.statements = sink.drain();
+        entry.durationMs = Date.now() - started;
+        group.add(member);
+        if (group.full) await group.flush(options.mode);
+      }
+    } catch (error) {
+      if (error instanceof GroupFailed) return result;
+      return fail(error);
     }
+    if (result.error) return result;
     snapshot = ops.snapshot as SchemaSnapshot;
     current = { exists: true, heads: toHeads, applied: [] };
-    entry.status = "applied";
-    entry.durationMs = Date.now() - started;
-    entry.operations = report(ops.results, db.defaultSchema);
-    result.applied += 1;
-    result.skippedOperations += entry.operations.filter((o) => o.status === "skipped").length;
-    result.toHeads = toHeads;
   }
+  await group.flush(options.mode).catch((error) => {
+    if (!(error instanceof GroupFailed)) throw error;
+  });
   return result;
+}
+
+/** One migration waiting in a group: its DDL, and the version-table update that records it. */
+interface Member {
+  entry: RevisionResult;
+  migration: Migration;
+  toHeads: string[];
+  prefix: string[];
+  procedural: string[];
+  statements: RenderedStatement[];
+}
+
+/** Thrown through the loop when a group's flush recorded a failure in the result. */
+class GroupFailed extends Error {}
+
+/** Most migrations sent as one statement; keeps each call well inside the Data API's limits. */
+const MAX_GROUP = 20;
+const MAX_GROUP_SQL = 48_000;
+
+/**
+ * Consecutive migrations of pure DDL, sent as one DO block: one transaction, one round trip. If
+ * PostgreSQL refuses the block, nothing of it was applied, so the members are sent again one by
+ * one to apply those before the failing one and report that one with its own error: each
+ * migration stays atomic with its version-table update, and the common case costs one call.
+ */
+class Group {
+  private members: Member[] = [];
+  private size = 0;
+
+  constructor(
+    private readonly db: DatabaseContext,
+    private readonly result: MigrateResult,
+  ) {}
+
+  get full(): boolean {
+    return this.members.length >= MAX_GROUP || this.size >= MAX_GROUP_SQL;
+  }
+
+  add(member: Member): void {
+    this.members.push(member);
+    this.size += member.statements.reduce((n, s) => n + s.sql.length, 0) + member.procedural.join("").length;
+  }
+
+  succeeded(member: Member): void {
+    member.entry.status = "applied";
+    this.result.applied += 1;
+    this.result.skippedOperations += member.entry.operations.filter((o) => o.status === "skipped").length;
+    this.result.toHeads = member.toHeads;
+  }
+
+  async flush(mode: RunMode): Promise<void> {
+    const members = this.members;
+    this.members = [];
+    this.size = 0;
+    if (members.length === 0) return;
+    const started = Date.now();
+    try {
+      await this.send(members);
+      const share = Math.round((Date.now() - started) / members.length);
+      for (const m of members) {
+        m.entry.durationMs += share;
+        this.succeeded(m);
+      }
+      return;
+    } catch (error) {
+      // Only a refusal by PostgreSQL proves nothing ran; anything else is reported as is.
+      if (members.length === 1 || !(error instanceof SqlError)) {
+        settle(this.result, members[0]!.entry, members[0]!.migration, { direction: members[0]!.entry.direction, mode }, error, members.length);
+        throw new GroupFailed();
+      }
+    }
+    for (const m of members) {
+      try {
+        await this.send([m]);
+        this.succeeded(m);
+      } catch (error) {
+        settle(this.result, m.entry, m.migration, { direction: m.entry.direction, mode }, error);
+        throw new GroupFailed();
+      }
+    }
+  }
+
+  private async send(members: Member[]): Promise<void> {
+    const sql = this.db.dialect.renderBatch(
+      members.flatMap((m) => [...m.prefix.map((p) => ({ sql: p })), ...m.statements]),
+      members.flatMap((m) => m.procedural),
+    );
+    await this.db.executor.query(sql!, undefined, { continueAfterTimeout: true });
+  }
+}
+
+/** Records a migration's failure in its entry and in the run's result. */
+function settle(
+  result: MigrateResult,
+  entry: RevisionResult,
+  migration: Migration,
+  options: { direction: Direction; mode: RunMode },
+  error: unknown,
+  groupSize = 1,
+): void {
+  entry.status = "failed";
+  let detail = explain(error, options.mode, migration);
+  if (groupSize > 1) {
+    detail += `; it was sent together with the ${groupSize - 1} revision(s) after it, so their outcome is unknown too: run \`retort status\``;
+  }
+  const failure = new MigrationError(migration, options.direction, detail, { cause: error });
+  entry.error = failure.message;
+  result.error = { message: failure.message, revision: migration.revision, file: migration.file };
 }
 
 /**
@@ -180,10 +316,14 @@ const EXISTS = new Set(["42P07", "42701", "42710", "42P06", "42P16"]);
 /** The database's message plus what to do next. */
 function explain(error: unknown, mode: RunMode, migration: Migration): string {
   const message = error instanceof Error ? error.message : String(error);
-  const state =
-    migration.transactional
+  const unknownOutcome =
+    error instanceof DataApiError && (error.outcomeUnknown || error.exceptionName === "StatementTimeoutException");
+  const state = unknownOutcome
+    ? "the database may still be running or have finished it; run `retort status` to see, then `retort safe-upgrade` converges"
+    : migration.transactional
       ? "nothing of this revision was applied"
       : "it is not transactional, so statements before the failure stay applied; `retort safe-upgrade` converges from there";
+  if (unknownOutcome) return `${message}; ${state}`;
   if (error instanceof SqlError && error.sqlState === VERSION_CONFLICT_SQLSTATE) return `${message}; ${state}`;
   if (mode === "strict" && error instanceof SqlError && error.sqlState && EXISTS.has(error.sqlState)) {
     return (

@@ -142,6 +142,26 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect(await current(ctx)).toEqual({ heads: [users.revision] });
     });
 
+    it("migrations of pure DDL share one call; when one of them fails, those before it still apply", async () => {
+      const ctx = await scenario([
+        users,
+        email,
+        { revision: "a00000000008", revises: email.revision, async upgrade(op) { await op.execute("CREATE TABLE broken (x nosuchtype)"); }, async downgrade() {} },
+      ]);
+      counting.reset();
+      const result = await safeUpgrade(ctx);
+      expect(result.results.map((r) => r.status)).toEqual(["applied", "applied", "failed"]);
+      expect(result.error?.message).toMatch(/^upgrade of a00000000008 .*type "nosuchtype" does not exist; nothing of this revision was applied/);
+      // read, introspect, the group (refused), then each member alone.
+      expect(counting.calls.map((c) => c.kind)).toEqual(["query", "query", "query", "query", "query", "query"]);
+      expect(await current(ctx)).toEqual({ heads: [email.revision] });
+
+      counting.reset();
+      const fixed = await safeUpgrade(ctx, { target: email.revision });
+      expect(fixed.applied).toBe(0);
+      expect(counting.count).toBe(1);
+    });
+
     it("a migration whose upgrade throws is reported against its revision, and what follows is not executed", async () => {
       const ctx = await scenario([
         users,
@@ -228,8 +248,8 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect(first.error).toBeUndefined();
       expect(first.applied).toBe(7);
       const calls = counting.count;
-      // read + introspect + one DO block per DDL migration + BEGIN/insert/DO/COMMIT for the data migration
-      expect(calls).toBe(12);
+      // read + introspect + one DO block for the six DDL migrations + BEGIN/insert/DO/COMMIT for the data migration
+      expect(calls).toBe(7);
       counting.reset();
       const second = await safeUpgrade(ctx);
       expect(second.applied).toBe(0);
