@@ -15,6 +15,11 @@ interface Scan {
   onNamedParameter?(name: string, index: number): string;
   /** Called for each character that is part of a statement (not whitespace, a comment or `;`). */
   onContent?(index: number): void;
+  /**
+   * Blank out everything that is not code: a comment becomes one space, a literal or quoted
+   * identifier keeps only its delimiters ('', "", $$), so keyword checks only ever see code.
+   */
+  mask?: boolean;
 }
 
 const IDENT_START = /[A-Za-z_]/;
@@ -34,6 +39,11 @@ function walk(sql: string, scan: Scan): string {
   let parenDepth = 0;
   let beginDepth = 0;
   let words: string[] = [];
+  const mask = scan.mask === true;
+  /** Text inside a comment, literal or quoted identifier: copied unless masking. */
+  const opaque = (text: string) => {
+    if (!mask) out += text;
+  };
 
   while (i < n) {
     const c = sql[i]!;
@@ -44,14 +54,14 @@ function walk(sql: string, scan: Scan): string {
         if (!startsComment && c !== ";" && !/\s/.test(c)) scan.onContent?.(i);
         if (c === "-" && next === "-") {
           region = "line-comment";
-          out += "--";
+          out += mask ? " " : "--";
           i += 2;
           continue;
         }
         if (c === "/" && next === "*") {
           region = "block-comment";
           blockDepth = 1;
-          out += "/*";
+          out += mask ? " " : "/*";
           i += 2;
           continue;
         }
@@ -60,13 +70,13 @@ function walk(sql: string, scan: Scan): string {
           const prev = sql[i - 1];
           backslashEscapes = (prev === "E" || prev === "e") && !IDENT_PART.test(sql[i - 2] ?? " ");
           region = "string";
-          out += c;
+          out += mask ? "''" : c;
           i += 1;
           continue;
         }
         if (c === '"') {
           region = "identifier";
-          out += c;
+          out += mask ? '""' : c;
           i += 1;
           continue;
         }
@@ -75,7 +85,7 @@ function walk(sql: string, scan: Scan): string {
           if (m) {
             region = "dollar";
             dollarTag = m[0];
-            out += dollarTag;
+            out += mask ? "$$" : dollarTag;
             i += dollarTag.length;
             continue;
           }
@@ -118,65 +128,67 @@ function walk(sql: string, scan: Scan): string {
         continue;
       }
       case "line-comment":
-        if (c === "\n") region = "code";
-        out += c;
+        if (c === "\n") {
+          region = "code";
+          out += c;
+        } else opaque(c);
         i += 1;
         continue;
       case "block-comment":
         // PostgreSQL block comments nest.
         if (c === "/" && next === "*") {
           blockDepth += 1;
-          out += "/*";
+          opaque("/*");
           i += 2;
           continue;
         }
         if (c === "*" && next === "/") {
           blockDepth -= 1;
           if (blockDepth === 0) region = "code";
-          out += "*/";
+          opaque("*/");
           i += 2;
           continue;
         }
-        out += c;
+        opaque(c);
         i += 1;
         continue;
       case "string":
         if (backslashEscapes && c === "\\") {
-          out += sql.slice(i, i + 2);
+          opaque(sql.slice(i, i + 2));
           i += 2;
           continue;
         }
         if (c === "'") {
           if (next === "'") {
-            out += "''";
+            opaque("''");
             i += 2;
             continue;
           }
           region = "code";
         }
-        out += c;
+        opaque(c);
         i += 1;
         continue;
       case "identifier":
         if (c === '"') {
           if (next === '"') {
-            out += '""';
+            opaque('""');
             i += 2;
             continue;
           }
           region = "code";
         }
-        out += c;
+        opaque(c);
         i += 1;
         continue;
       case "dollar":
         if (c === "$" && sql.startsWith(dollarTag, i)) {
-          out += dollarTag;
+          opaque(dollarTag);
           i += dollarTag.length;
           region = "code";
           continue;
         }
-        out += c;
+        opaque(c);
         i += 1;
         continue;
     }
@@ -246,4 +258,12 @@ export function toPositional<V>(
  */
 export function mapNamedParameters(sql: string, replace: (name: string) => string): string {
   return walk(sql, { onNamedParameter: (name) => replace(name) });
+}
+
+/**
+ * The statement with comments blanked to one space and literals and quoted identifiers reduced to
+ * their delimiters ('', "", $$): what keyword checks may look at.
+ */
+export function maskLiterals(sql: string): string {
+  return walk(sql, { mask: true });
 }
