@@ -162,6 +162,55 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect(counting.count).toBe(1);
     });
 
+    it("a transactional: false migration runs CREATE INDEX CONCURRENTLY statement by statement, and a retry converges", async () => {
+      const concurrent: InlineMigration = {
+        revision: "a00000000009",
+        revises: users.revision,
+        transactional: false,
+        async upgrade(op) {
+          await op.safeCreateIndex("ix_users_name", "users", ["name"], { concurrently: true });
+          await op.execute("CREATE TABLE broken (x nosuchtype)");
+        },
+        async downgrade(op) {
+          await op.safeDropIndex("ix_users_name", { concurrently: true });
+        },
+      };
+      const ctx = await scenario([users, concurrent]);
+      const failed = await safeUpgrade(ctx);
+      expect(failed.error?.message).toContain("it is not transactional, so statements before the failure stay applied");
+      expect((await snapshot(ctx)).tables.find((t) => t.name === "users")!.indexes.map((i) => i.name)).toContain("ix_users_name");
+      expect(await current(ctx)).toEqual({ heads: [users.revision] });
+
+      (ctx.source as ReturnType<typeof memorySource>).defs[1] = {
+        ...concurrent,
+        async upgrade(op) {
+          await op.safeCreateIndex("ix_users_name", "users", ["name"], { concurrently: true });
+        },
+      };
+      const retried = await safeUpgrade(ctx);
+      expect(retried.error).toBeUndefined();
+      expect(retried.results[0]!.operations).toEqual([
+        expect.objectContaining({ status: "skipped", reason: expect.stringContaining("already exists") }),
+      ]);
+      expect(await current(ctx)).toEqual({ heads: [concurrent.revision] });
+    });
+
+    it("CREATE INDEX CONCURRENTLY in a transactional migration is refused with the fix", async () => {
+      const ctx = await scenario([
+        users,
+        {
+          revision: "a0000000000a",
+          revises: users.revision,
+          async upgrade(op) {
+            await op.createIndex("ix_users_name2", "users", ["name"], { concurrently: true });
+          },
+          async downgrade() {},
+        },
+      ]);
+      const result = await safeUpgrade(ctx);
+      expect(result.error?.message).toMatch(/cannot run inside a transaction; mark the migration `transactional: false`/);
+    });
+
     it("a migration whose upgrade throws is reported against its revision, and what follows is not executed", async () => {
       const ctx = await scenario([
         users,
