@@ -1,0 +1,81 @@
+// What every command that changes the database does around its work: take the lock, record the
+// run as started (and the run it took the lock over from as abandoned), hand the work the fencing
+// fragments for its transactions, then record how the run ended and release the lock. History
+// failures never fail a run whose changes the database already committed: they become warnings.
+import type { DatabaseContext } from "./context.ts";
+import { describeAwsError } from "../state/dynamo-client.ts";
+import { type RevisionRecord, type RunOutcome, type RunRecord, RunStatus, runFromLease } from "../state/history.ts";
+import { currentHolder, type Lease } from "../state/lock.ts";
+
+export interface LockedRun {
+  lease: Lease;
+  record: RunRecord;
+  /** PL/pgSQL to put first in every transaction of the run: the fencing claim ([] when not fenced). */
+  fence: string[];
+  /** History or release problems, reported with the result. */
+  warnings: string[];
+  /** Monotonic start, for the duration. */
+  started: number;
+}
+
+/** Takes the lock for `command` and records the run's start. */
+export async function beginRun(db: DatabaseContext, command: string, targetRevision?: string): Promise<LockedRun> {
+  const holder = currentHolder(command, db.holder);
+  const lease = await db.lock.acquire(db.lockKey, holder, {
+    ...(db.lockWaitMs !== undefined ? { waitMs: db.lockWaitMs } : {}),
+    ...(db.leaseMs !== undefined ? { leaseMs: db.leaseMs } : {}),
+  });
+  const started = performance.now();
+  const record: RunRecord = { ...runFromLease(lease.info), ...(targetRevision ? { targetRevision } : {}) };
+  const run: LockedRun = {
+    lease,
+    record,
+    fence: lease.fenced ? db.versionTable.fence(db.lockKey, lease.info.token) : [],
+    warnings: [],
+    started,
+  };
+  const history = db.history;
+  if (history) {
+    const tookOver = lease.tookOver;
+    await Promise.all([
+      history.start(record).catch((error) => run.warnings.push(`could not record the run in ${history.description}: ${describeAwsError(error)}`)),
+      tookOver &&
+        history
+          .abandon(tookOver, { description: `${command} run ${record.runId}`, token: record.token, at: record.startedAt })
+          .catch((error) =>
+            run.warnings.push(`could not mark run ${tookOver.holder.runId ?? tookOver.token} abandoned in ${history.description}: ${describeAwsError(error)}`),
+          ),
+    ]);
+  }
+  return run;
+}
+
+/** Records the outcome and the revisions, then releases the lock. Never throws. */
+export async function endRun(
+  db: DatabaseContext,
+  run: LockedRun,
+  outcome: Omit<RunOutcome, "finishedAt" | "durationMs">,
+  revisions: readonly RevisionRecord[] = [],
+): Promise<void> {
+  const history = db.history;
+  if (history) {
+    const final: RunOutcome = {
+      ...outcome,
+      finishedAt: new Date().toISOString(),
+      durationMs: Math.round(performance.now() - run.started),
+    };
+    await history
+      .finish(run.record, final, revisions)
+      .catch((error) => run.warnings.push(`could not record the end of the run in ${history.description}: ${describeAwsError(error)}`));
+  }
+  await run.lease
+    .release()
+    .catch((error) =>
+      run.warnings.push(`${describeAwsError(error)} (the lock is freed when its lease expires at the latest)`),
+    );
+}
+
+/** A run that threw: failed, with the error's message. */
+export function failedOutcome(error: unknown): Omit<RunOutcome, "finishedAt" | "durationMs"> {
+  return { status: RunStatus.Failed, error: error instanceof Error ? error.message : String(error) };
+}

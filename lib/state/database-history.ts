@@ -1,0 +1,132 @@
+// The History port as a table in the target database (RETORT_TABLES.history), for the embedded
+// database and any target run without a lock table: the CLI keeps its history offline. One row
+// per run (item 'run') and per revision (item '<revision>:<direction>'), the record itself as
+// JSON, written outside the migrations' transactions so a failed migration still leaves its run
+// recorded. The table is created on first use.
+import { DEFAULT_SCHEMA, RETORT_TABLES } from "../constants.ts";
+import type { Dialect } from "../dialect/dialect.ts";
+import { postgres } from "../dialect/postgres/index.ts";
+import { SqlError } from "../sql/errors.ts";
+import type { SqlParams, SqlSession } from "../sql/executor.ts";
+import {
+  DEFAULT_RUNS_LIMIT,
+  type History,
+  type RevisionRecord,
+  type RunOutcome,
+  type RunRecord,
+  RunStatus,
+  runFromLease,
+  sortRevisions,
+} from "./history.ts";
+import type { LockInfo } from "./lock.ts";
+
+/** PostgreSQL's "relation does not exist" and "schema does not exist". */
+const MISSING = new Set(["42P01", "3F000"]);
+
+export class DatabaseHistory implements History {
+  readonly description: string;
+  private readonly table: string;
+
+  constructor(
+    private readonly session: SqlSession,
+    private readonly schema: string = DEFAULT_SCHEMA,
+    private readonly dialect: Dialect = postgres,
+  ) {
+    this.table = dialect.quoteName({ schema, name: RETORT_TABLES.history });
+    this.description = `table ${schema}.${RETORT_TABLES.history} in the target database`;
+  }
+
+  async start(run: RunRecord): Promise<void> {
+    await this.write(
+      `INSERT INTO ${this.table} AS h (run_id, item, target, started_at, record)
+       VALUES (:runId, 'run', :target, :startedAt::timestamptz, :record::jsonb)
+       ON CONFLICT (run_id, item) DO NOTHING`,
+      { runId: run.runId, target: run.target, startedAt: run.startedAt, record: JSON.stringify(run) },
+    );
+  }
+
+  /** One statement: the run's final fields merged into its row, and a row per revision. */
+  async finish(run: RunRecord, outcome: RunOutcome, revisions: readonly RevisionRecord[]): Promise<void> {
+    const rows = [
+      { item: "run", record: { ...run, ...outcome } },
+      ...revisions.map((r) => ({ item: `${r.revision}:${r.direction}`, record: r })),
+    ];
+    await this.write(
+      `INSERT INTO ${this.table} AS h (run_id, item, target, started_at, record)
+       SELECT :runId, e->>'item', :target, :startedAt::timestamptz, e->'record' FROM jsonb_array_elements(:rows::jsonb) AS e
+       ON CONFLICT (run_id, item) DO UPDATE SET record = h.record || excluded.record`,
+      { runId: run.runId, target: run.target, startedAt: run.startedAt, rows: JSON.stringify(rows) },
+    );
+  }
+
+  async abandon(lease: LockInfo, by: { description: string; token: number; at: string }): Promise<boolean> {
+    const run = runFromLease(lease);
+    const abandoned = { status: RunStatus.Abandoned, abandoned: { at: by.at, by: by.description, token: by.token } };
+    const result = await this.write(
+      `INSERT INTO ${this.table} AS h (run_id, item, target, started_at, record)
+       VALUES (:runId, 'run', :target, :startedAt::timestamptz, :record::jsonb)
+       ON CONFLICT (run_id, item) DO UPDATE SET record = h.record || :abandoned::jsonb
+       WHERE h.record->>'status' = :started`,
+      {
+        runId: run.runId,
+        target: run.target,
+        startedAt: run.startedAt,
+        record: JSON.stringify({ ...run, ...abandoned }),
+        abandoned: JSON.stringify(abandoned),
+        started: RunStatus.Started,
+      },
+    );
+    return result > 0;
+  }
+
+  async runs(target: string, options: { limit?: number } = {}): Promise<RunRecord[]> {
+    return this.read<RunRecord>(
+      `SELECT record::text AS record FROM ${this.table} WHERE target = :target AND item = 'run'
+       ORDER BY started_at DESC, (record->>'token')::bigint DESC LIMIT :limit`,
+      { target, limit: options.limit ?? DEFAULT_RUNS_LIMIT },
+    );
+  }
+
+  async revisions(run: RunRecord): Promise<RevisionRecord[]> {
+    return sortRevisions(
+      await this.read<RevisionRecord>(`SELECT record::text AS record FROM ${this.table} WHERE run_id = :runId AND item <> 'run'`, {
+        runId: run.runId,
+      }),
+    );
+  }
+
+  private async read<T>(sql: string, params: SqlParams): Promise<T[]> {
+    try {
+      const result = await this.session.query<{ record: string }>(sql, params);
+      return result.rows.map((row) => JSON.parse(row.record) as T);
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw error;
+    }
+  }
+
+  /** Runs a write; creates the table once when it is missing. Returns the rows affected. */
+  private async write(sql: string, params: SqlParams): Promise<number> {
+    try {
+      return (await this.session.query(sql, params)).rowCount;
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
+    await this.session.query(`CREATE SCHEMA IF NOT EXISTS ${this.dialect.quoteIdentifier(this.schema)}`);
+    await this.session.query(
+      `CREATE TABLE IF NOT EXISTS ${this.table} (
+        run_id text NOT NULL,
+        item text NOT NULL,
+        target text NOT NULL,
+        started_at timestamptz NOT NULL,
+        record jsonb NOT NULL,
+        PRIMARY KEY (run_id, item)
+      )`,
+    );
+    return (await this.session.query(sql, params)).rowCount;
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  return error instanceof SqlError && error.sqlState !== undefined && MISSING.has(error.sqlState);
+}
