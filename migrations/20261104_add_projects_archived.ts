@@ -7,6 +7,11 @@ export default defineMigration({
   message: "add archived flag to projects",
   createdAt: "2026-11-04T10:00:00Z",
   branchLabels: ["projects"],
+  lint: {
+    allow: [
+      "index-without-concurrently: projects is created earlier in the same release, so it is still empty when the index is built",
+    ],
+  },
   async upgrade(op) {
     await op.safeAddColumn("projects", { name: "archived", type: "boolean", nullable: false, default: false });
     await op.safeCreateIndex("ix_projects_owner_active", "projects", ["owner_id"], { where: "not archived" });

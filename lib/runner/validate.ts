@@ -1,0 +1,384 @@
+// `retort validate`: proves, on a scratch embedded database, that every migration applies, can run
+// twice (idempotent under safe-upgrade) and is undone by its downgrade (reversible). One PGlite is
+// used for the whole walk; every step goes through the runner's own engine (migrate.ts), so the
+// version table, the lock and the batching into DO blocks are exercised as in production.
+//
+// Per revision, in upgrade-plan order (branches and merges included):
+//   1. snapshot A
+//   2. upgrade (strict), snapshot B
+//   3. stamp back and upgrade again in safe mode: schema and rows must still be B
+//   4. downgrade (as `retort downgrade`, safe mode): schema must be A again, object by object
+//   5. upgrade again (strict): must succeed and give B, which also catches what a downgrade left
+//      behind that snapshots do not show (a type, a sequence, a function)
+// A revision marked `irreversible` stops after step 3. A failed revision's descendants are not run;
+// after any failure the scratch database is rebuilt from the revisions that passed, so the walk
+// goes on with the other branches from a known state.
+import { performance } from "node:perf_hooks";
+import {
+  describeDifference,
+  diffSnapshots,
+  displayRelation,
+  type DifferenceWording,
+  type SchemaDifference,
+} from "../dialect/diff.ts";
+import { introspect } from "../dialect/postgres/introspect.ts";
+import { resetSchemasStatements, tableFingerprintsQuery, USER_SCHEMAS_SQL } from "../dialect/postgres/contents.ts";
+import type { SchemaSnapshot } from "../dialect/snapshot.ts";
+import type { ProblemData } from "../revision/errors.ts";
+import type { RevisionMap } from "../revision/graph.ts";
+import type { MigrationSource } from "../revision/loader.ts";
+import type { Migration } from "../revision/migration.ts";
+import type { SqlExecutor } from "../sql/executor.ts";
+import { InProcessLock } from "../state/lock.ts";
+import { checkGraph } from "./check.ts";
+import { blocking, type Context, loadGraph } from "./context.ts";
+import { databaseContext } from "./database.ts";
+import { Direction, migrate, type MigrateResult } from "./migrate.ts";
+import { stamp } from "./stamp.ts";
+
+export const ValidationStatus = {
+  Ok: "ok",
+  /** Marked `irreversible: true`: applied and re-run, its downgrade deliberately not checked. */
+  Irreversible: "irreversible",
+  NotReversible: "not-reversible",
+  NotIdempotent: "not-idempotent",
+  /** The upgrade itself failed. */
+  Failed: "failed",
+  /** Not tried: it comes after a revision whose upgrade failed. */
+  NotRun: "not-run",
+} as const;
+export type ValidationStatus = (typeof ValidationStatus)[keyof typeof ValidationStatus];
+
+export const ValidationStep = {
+  Upgrade: "upgrade",
+  Rerun: "upgrade-again",
+  Downgrade: "downgrade",
+  Reupgrade: "upgrade-after-downgrade",
+} as const;
+export type ValidationStep = (typeof ValidationStep)[keyof typeof ValidationStep];
+
+export interface ValidationFinding {
+  step: ValidationStep;
+  message: string;
+  /** The objects that differ, each with its sentence. */
+  differences?: Array<SchemaDifference & { message: string }>;
+}
+
+export interface RevisionValidation {
+  revision: string;
+  message: string;
+  file: string;
+  checksum: string;
+  status: ValidationStatus;
+  durationMs: number;
+  findings: ValidationFinding[];
+  /**
+   * Operations the safe re-run applied again because nothing can tell they are done (raw SQL, a
+   * column default); they passed because schema and rows stayed the same.
+   */
+  reapplied: string[];
+  /** For not-run: the failed revision it depends on. */
+  blockedBy?: string;
+}
+
+export interface ValidateResult {
+  ok: boolean;
+  /** The scratch database, e.g. "PGlite (in memory)". */
+  database: string;
+  /** Where the walk started: [] for base, or the heads of --from. */
+  from: string[];
+  /** Problems `retort check` finds in the files (they fail validate too). */
+  problems: ProblemData[];
+  results: RevisionValidation[];
+  durationMs: number;
+}
+
+export interface ValidateOptions {
+  /** Validate only the revisions after this one; those up to it are applied without checks. */
+  from?: string;
+  /** Opens a scratch database. @default a new in-memory PGlite */
+  open?: () => Promise<SqlExecutor>;
+}
+
+/** Findings of a failed step, and the status they give the revision. */
+class StepFailed extends Error {
+  constructor(
+    readonly status: ValidationStatus,
+    readonly finding: ValidationFinding,
+  ) {
+    super(finding.message);
+  }
+}
+
+const RERUN: DifferenceWording = {
+  added: "appeared when the upgrade ran again",
+  removed: "disappeared when the upgrade ran again",
+  changed: "changed when the upgrade ran again",
+};
+const DOWNGRADE: DifferenceWording = {
+  added: "still present after downgrade",
+  removed: "missing after downgrade",
+  changed: "changed after downgrade",
+};
+const REUPGRADE: DifferenceWording = {
+  added: "present only after downgrade and upgrade",
+  removed: "missing after downgrade and upgrade",
+  changed: "differs after downgrade and upgrade",
+};
+
+export async function validate(ctx: Context, options: ValidateOptions = {}): Promise<ValidateResult> {
+  const started = performance.now();
+  const graph = await loadGraph(ctx);
+  const problems = checkGraph(graph).problems;
+  // PGlite is loaded only when validate runs: it is slow to load and no other command needs it.
+  const open = options.open ?? (async () => (await import("../sql/pglite-executor.ts")).PgliteExecutor.open());
+  const result: ValidateResult = { ok: false, database: "", from: [], problems, results: [], durationMs: 0 };
+  const done = () => {
+    result.durationMs = Math.round(performance.now() - started);
+    result.ok = problems.length === 0 && result.results.every((r) => r.status === "ok" || r.status === "irreversible");
+    return result;
+  };
+  if (blocking(graph.problems).length > 0) return done();
+
+  const { map } = graph;
+  // The runner's commands load the graph themselves; they get the one already loaded.
+  const source: MigrationSource = {
+    location: ctx.source.location,
+    load: async () => ({ migrations: graph.migrations, problems: [] }),
+  };
+  const from = options.from === undefined || options.from === "base" ? [] : map.resolve(options.from);
+  const scratch = new Scratch(map, source, open, ctx.database?.defaultSchema ?? "public");
+  await scratch.start();
+  result.database = scratch.description;
+  result.from = from;
+  try {
+    /** Revisions applied and sound: what a rebuild of the scratch database replays. */
+    const good = new Set<string>();
+    for (const head of from) await scratch.replayTo(head, "--from");
+    for (const r of map.ancestors(from, true)) good.add(r);
+
+    /** Revisions whose upgrade failed; everything after them is not run. */
+    const failed = new Set<string>();
+    for (const migration of map.upgradePlan(from, "heads")) {
+      const entry: RevisionValidation = {
+        revision: migration.revision,
+        message: migration.message,
+        file: migration.file,
+        checksum: migration.checksum,
+        status: ValidationStatus.Ok,
+        durationMs: 0,
+        findings: [],
+        reapplied: [],
+      };
+      result.results.push(entry);
+      const ancestors = map.ancestors([migration.revision]);
+      const blocker = [...failed].find((f) => ancestors.has(f));
+      if (blocker !== undefined) {
+        entry.status = ValidationStatus.NotRun;
+        entry.blockedBy = blocker;
+        continue;
+      }
+      const t0 = performance.now();
+      try {
+        await scratch.check(migration, entry);
+        good.add(migration.revision);
+      } catch (error) {
+        if (!(error instanceof StepFailed)) throw error;
+        entry.status = error.status;
+        entry.findings.push(error.finding);
+        if (error.status === ValidationStatus.Failed) failed.add(migration.revision);
+        else good.add(migration.revision);
+        await scratch.rebuild(good);
+      }
+      entry.durationMs = Math.round(performance.now() - t0);
+    }
+  } finally {
+    await scratch.close();
+  }
+  return done();
+}
+
+/** The scratch database and the runner context over it. */
+class Scratch {
+  private executor: SqlExecutor | undefined;
+  private ctx!: Context;
+  /** The heads the version table holds now. */
+  private heads: string[] = [];
+  /** The schema now, when the last step left it known (saves a snapshot per revision). */
+  private current: SchemaSnapshot | undefined;
+  description = "";
+
+  constructor(
+    private readonly map: RevisionMap<Migration>,
+    private readonly source: MigrationSource,
+    private readonly open: () => Promise<SqlExecutor>,
+    private readonly defaultSchema: string,
+  ) {}
+
+  async start(): Promise<void> {
+    const executor = await this.open();
+    this.executor = executor;
+    this.description = executor.description;
+    this.heads = [];
+    this.ctx = {
+      source: this.source,
+      database: databaseContext(executor, {
+        defaultSchema: this.defaultSchema,
+        lock: new InProcessLock(),
+        lockKey: "retort validate",
+      }),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.executor?.close();
+    this.executor = undefined;
+  }
+
+  /**
+   * Puts the scratch database back to exactly the revisions in `good` (after a failure): every
+   * user schema is dropped (the version table with it) and the revisions are applied again. A
+   * fresh database is opened only when that reset itself fails.
+   */
+  async rebuild(good: ReadonlySet<string>): Promise<void> {
+    this.current = undefined;
+    try {
+      const schemas = (await this.executor!.query<{ name: string }>(USER_SCHEMAS_SQL)).rows.map((r) => r.name);
+      for (const sql of resetSchemasStatements(schemas, this.defaultSchema)) await this.executor!.query(sql);
+      this.heads = [];
+    } catch {
+      await this.close();
+      await this.start();
+    }
+    for (const head of this.map.headsOf(good)) await this.replayTo(head, "rebuilding the scratch database");
+  }
+
+  /** Upgrades to `target` without checks; a failure here is not a finding, it stops validate. */
+  async replayTo(target: string, why: string): Promise<void> {
+    const run = await this.migrate(Direction.Up, target, "strict");
+    if (run.error) throw new Error(`validate could not upgrade the scratch database to ${target} (${why}): ${run.error.message}`);
+  }
+
+  /** The five steps for one revision; throws StepFailed at the first that fails. */
+  async check(migration: Migration, entry: RevisionValidation): Promise<void> {
+    const before = this.heads;
+    const a = this.current ?? (await this.snapshot());
+    this.current = undefined;
+
+    const up = await this.migrate(Direction.Up, migration.revision, "strict");
+    this.expectOne(up, migration);
+    if (up.error) throw new StepFailed(ValidationStatus.Failed, { step: ValidationStep.Upgrade, message: up.error.message });
+    const after = this.heads;
+    const b = await this.snapshot();
+    const rowsB = await this.fingerprints(b);
+
+    // As if the version-table update had been lost: the heads go back, safe-upgrade runs it again.
+    await stamp(this.ctx, { target: before });
+    this.heads = before;
+    const again = await this.migrate(Direction.Up, migration.revision, "safe");
+    this.expectOne(again, migration);
+    if (again.error) {
+      throw new StepFailed(ValidationStatus.NotIdempotent, {
+        step: ValidationStep.Rerun,
+        message: `running the upgrade again (safe-upgrade) failed: ${again.error.message}`,
+      });
+    }
+    entry.reapplied = (again.results[0]?.operations ?? []).filter((o) => o.status === "applied").map((o) => o.operation);
+    const c = await this.snapshot();
+    const schemaChanges = differences(b, c, RERUN, this.defaultSchema);
+    const rowsC = await this.fingerprints(c);
+    const rowChanges = [...rowsB].filter(([table, rows]) => rowsC.has(table) && rowsC.get(table) !== rows).map(([table]) => table);
+    if (schemaChanges.length > 0 || rowChanges.length > 0) {
+      const parts = [
+        ...schemaChanges.map((d) => d.message),
+        ...rowChanges.map((t) => `rows of table ${t} changed when the upgrade ran again`),
+      ];
+      throw new StepFailed(ValidationStatus.NotIdempotent, {
+        step: ValidationStep.Rerun,
+        message: `running the upgrade again (safe-upgrade) changed the database: ${parts.join("; ")}`,
+        ...(schemaChanges.length > 0 ? { differences: schemaChanges } : {}),
+      });
+    }
+    if (migration.irreversible) {
+      entry.status = ValidationStatus.Irreversible;
+      this.current = c;
+      return;
+    }
+
+    const down = await this.migrate(Direction.Down, "-1", "safe");
+    this.expectOne(down, migration);
+    if (down.error) {
+      throw new StepFailed(ValidationStatus.NotReversible, { step: ValidationStep.Downgrade, message: down.error.message });
+    }
+    const leftOver = differences(a, await this.snapshot(), DOWNGRADE, this.defaultSchema);
+    if (leftOver.length > 0) {
+      throw new StepFailed(ValidationStatus.NotReversible, {
+        step: ValidationStep.Downgrade,
+        message: `the downgrade does not restore the schema: ${leftOver.map((d) => d.message).join("; ")}`,
+        differences: leftOver,
+      });
+    }
+
+    const reup = await this.migrate(Direction.Up, migration.revision, "strict");
+    this.expectOne(reup, migration);
+    if (reup.error) {
+      throw new StepFailed(ValidationStatus.NotReversible, {
+        step: ValidationStep.Reupgrade,
+        message:
+          `upgrading again after the downgrade failed, so the downgrade left something behind that the schema ` +
+          `snapshot does not show (a type, a sequence, a function, rows): ${reup.error.message}`,
+      });
+    }
+    const e = await this.snapshot();
+    const drift = differences(b, e, REUPGRADE, this.defaultSchema);
+    if (drift.length > 0) {
+      throw new StepFailed(ValidationStatus.NotReversible, {
+        step: ValidationStep.Reupgrade,
+        message: `upgrading again after the downgrade gives another schema: ${drift.map((d) => d.message).join("; ")}`,
+        differences: drift,
+      });
+    }
+    if (this.heads.join() !== after.join()) throw new Error(`validate: heads ${this.heads} after the last step, expected ${after}`);
+    this.current = e;
+  }
+
+  private async migrate(direction: Direction, target: string, mode: "safe" | "strict"): Promise<MigrateResult> {
+    const run = await migrate(this.ctx, this.map, { command: "validate", direction, target, mode });
+    if (!run.error) this.heads = run.toHeads;
+    return run;
+  }
+
+  /** The engine must have run exactly this revision; anything else is a bug in validate's walk. */
+  private expectOne(run: MigrateResult, migration: Migration): void {
+    const ran = run.results.map((r) => r.revision);
+    if (ran.length !== 1 || ran[0] !== migration.revision) {
+      throw new Error(`validate expected to run ${migration.revision} alone, but the plan was [${ran.join(", ")}]`);
+    }
+  }
+
+  /** Every user schema, so objects a migration puts outside the default schema are compared too. */
+  private async snapshot(): Promise<SchemaSnapshot> {
+    const executor = this.executor!;
+    const schemas = (await executor.query<{ name: string }>(USER_SCHEMAS_SQL)).rows.map((r) => r.name);
+    return introspect(executor, schemas);
+  }
+
+  /** A fingerprint of each table's rows, by table name as messages show it. */
+  private async fingerprints(snapshot: SchemaSnapshot): Promise<Map<string, string>> {
+    if (snapshot.tables.length === 0) return new Map();
+    const query = tableFingerprintsQuery(snapshot.tables);
+    const rows = (await this.executor!.query<{ fingerprints: string }>(query.sql)).rows;
+    const prints = JSON.parse(rows[0]!.fingerprints) as string[];
+    return new Map(snapshot.tables.map((t, i) => [displayRelation(t, this.defaultSchema), prints[i]!]));
+  }
+}
+
+function differences(
+  expected: SchemaSnapshot,
+  actual: SchemaSnapshot,
+  wording: DifferenceWording,
+  defaultSchema: string,
+): Array<SchemaDifference & { message: string }> {
+  return diffSnapshots(expected, actual, { defaultSchema }).map((d) => ({ ...d, message: describeDifference(d, wording) }));
+}
+
