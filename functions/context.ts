@@ -1,0 +1,151 @@
+// The runner's Context inside the Lambda, built from the function's environment: the bundled
+// migrations, the Data API executor for the one cluster, the DynamoDB lock and run history, and
+// who holds the lock (request id, stack id). Every handler gets its Context here, so what backs
+// the lock is decided in one place (`lockFor`).
+import { DataApiExecutor } from "../lib/sql/data-api-executor.ts";
+import type { SqlExecutor } from "../lib/sql/executor.ts";
+import type { MigrationSource } from "../lib/revision/loader.ts";
+import type { Context, DatabaseContext } from "../lib/runner/context.ts";
+import { postgres } from "../lib/dialect/postgres/index.ts";
+import { VersionTable } from "../lib/state/version-table.ts";
+import { createDynamoClient } from "../lib/state/dynamo-client.ts";
+import { DynamoHistory } from "../lib/state/dynamo-history.ts";
+import { DynamoLock } from "../lib/state/dynamo-lock.ts";
+import type { History } from "../lib/state/history.ts";
+import { InProcessLock, type AcquireOptions, type Lease, type Lock, type LockHolder, type LockInfo } from "../lib/state/lock.ts";
+import { DEFAULT_SCHEMA } from "../lib/constants.ts";
+import { ENV } from "./constants.ts";
+
+export interface RunnerConfig {
+  clusterArn: string;
+  secretArn: string;
+  database: string;
+  /** The DynamoDB lock and history table; absent only outside AWS (tests, the demo). */
+  table: string | undefined;
+  /** Schema of retort's version tables. */
+  schema: string;
+}
+
+export class ConfigurationError extends Error {
+  override name = "ConfigurationError";
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** Reads the function's configuration; a missing variable is named, with where it comes from. */
+export function readConfig(env: Environment = process.env): RunnerConfig {
+  const required = (name: string) => {
+    const value = env[name]?.trim();
+    if (!value) {
+      throw new ConfigurationError(
+        `The runner function has no ${name}; it is set by the MigrationRunner construct, so redeploy the stack ` +
+          "(or set it when running the handler locally)",
+      );
+    }
+    return value;
+  };
+  return {
+    clusterArn: required(ENV.clusterArn),
+    secretArn: required(ENV.secretArn),
+    database: required(ENV.database),
+    table: env[ENV.table]?.trim() || undefined,
+    schema: env[ENV.schema]?.trim() || "public",
+  };
+}
+
+/**
+ * The lock key of the configured database: what lib/runner/database.ts's lockKeyFor gives a
+ * `data-api://` URL, so the CLI and the Lambda contend for the same lock (a test holds them equal).
+ */
+export function lockKeyOf(config: RunnerConfig): string {
+  return `${config.clusterArn}/${config.database}`;
+}
+
+// One per container: warm invocations reuse the Data API client's connections.
+const executors = new Map<string, SqlExecutor>();
+const processLock = new InProcessLock();
+
+function executorFor(config: RunnerConfig, env: Environment): SqlExecutor {
+  // The endpoint variable is part of the key so tests pointing at different local stacks never share.
+  const key = [config.clusterArn, config.secretArn, config.database, env["AWS_ENDPOINT_URL_RDS_DATA"] ?? ""].join("|");
+  let executor = executors.get(key);
+  if (!executor) {
+    executor = new DataApiExecutor({ resourceArn: config.clusterArn, secretArn: config.secretArn, database: config.database });
+    executors.set(key, executor);
+  }
+  return executor;
+}
+
+interface TableState {
+  lock: DynamoLock;
+  history: DynamoHistory;
+}
+const tables = new Map<string, TableState>();
+
+/** One DynamoDB client per table and endpoint, shared by the lock and the history. */
+function tableState(table: string, env: Environment): TableState {
+  const key = `${table}|${env["AWS_ENDPOINT_URL_DYNAMODB"] ?? ""}`;
+  let state = tables.get(key);
+  if (!state) {
+    const client = createDynamoClient();
+    tables.set(key, (state = { lock: new DynamoLock({ table, client }), history: new DynamoHistory({ table, client }) }));
+  }
+  return state;
+}
+
+/**
+ * The lock behind every handler: the DynamoDB table the construct configures. Without a table
+ * (a handler run locally) the in-process lock, which serialises runners in this process only.
+ */
+export function lockFor(config: RunnerConfig, env: Environment = process.env): Lock {
+  return config.table ? tableState(config.table, env).lock : processLock;
+}
+
+/** The run history: the same table as the lock; none without a table. */
+export function historyFor(config: RunnerConfig, env: Environment = process.env): History | undefined {
+  return config.table ? tableState(config.table, env).history : undefined;
+}
+
+export interface RunnerContextOptions {
+  source: MigrationSource;
+  holder?: Partial<LockHolder>;
+  /** Called with each lease the runner takes (the handlers log its fencing token). */
+  onLease?: (info: LockInfo) => void;
+  /** Replaces `lockFor(config)`: the rollback steps run under a lease taken by an earlier step. */
+  lock?: Lock;
+}
+
+/**
+ * The runner's Context. The database half is assembled here rather than with database.ts's
+ * databaseContext(): that module also opens `--db` URLs, which would bundle node-postgres into the
+ * Lambda (and its import-time probing costs a cold start ~90 ms).
+ */
+export function runnerContext(config: RunnerConfig, options: RunnerContextOptions, env: Environment = process.env): Context {
+  const base = options.lock ?? lockFor(config, env);
+  const history = historyFor(config, env);
+  const database: DatabaseContext = {
+    executor: executorFor(config, env),
+    dialect: postgres,
+    versionTable: new VersionTable(config.schema, postgres),
+    defaultSchema: DEFAULT_SCHEMA,
+    lock: options.onLease ? observed(base, options.onLease) : base,
+    lockKey: lockKeyOf(config),
+    ...(history ? { history } : {}),
+    ...(options.holder ? { holder: options.holder } : {}),
+  };
+  return { source: options.source, database };
+}
+
+/** The lock, reporting each lease it hands out. */
+function observed(lock: Lock, onLease: (info: LockInfo) => void): Lock {
+  return {
+    description: lock.description,
+    current: (key) => lock.current(key),
+    forceRelease: (key, options) => lock.forceRelease(key, options),
+    async acquire(key: string, holder: LockHolder, options?: AcquireOptions): Promise<Lease> {
+      const lease = await lock.acquire(key, holder, options);
+      onLease(lease.info);
+      return lease;
+    },
+  };
+}

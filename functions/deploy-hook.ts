@@ -1,0 +1,268 @@
+// The deploy-time custom resource, through the CDK Provider framework. onEvent validates the
+// properties and the bundle and decides what the deploy means for the database; isComplete, polled
+// by the framework, does the work in bounded chunks (a run may span many invocations, up to the
+// Provider's total timeout) and reports completion. What the decisions are:
+//
+//   Create / Update, database at or behind the code   safe-upgrade to the bundled heads
+//   Update, database ahead of the code (a rollback)    SUCCESS, schema untouched ("database ahead of
+//                                                      this code"), unless OnRollback is 'downgrade':
+//                                                      then the newer deploy's runner version (still
+//                                                      there during the rollback) downgrades to the
+//                                                      code's head
+//   Create, database ahead of the code                 FAILED: nothing to roll back to
+//   Delete                                             SUCCESS, nothing dropped
+//
+// Every failure becomes a short one-line error: the Provider framework puts it in the Reason, and
+// CloudFormation refuses a response over 4 KB (the deploy would hang until its timeout instead).
+import type { CloudFormationCustomResourceEvent } from "aws-lambda";
+import { checkGraph } from "../lib/runner/check.ts";
+import { type Context, loadGraph } from "../lib/runner/context.ts";
+import { status } from "../lib/runner/status.ts";
+import { safeUpgrade } from "../lib/runner/upgrade.ts";
+import type { MigrateResult } from "../lib/runner/migrate.ts";
+import { ATTRIBUTES, ON_ROLLBACK, type OnRollback, OUTCOMES, PROPERTIES } from "./constants.ts";
+
+export type DeployEvent = CloudFormationCustomResourceEvent;
+
+/** What isComplete receives: the event plus what onEvent returned. */
+export type PollEvent = DeployEvent & { PhysicalResourceId: string; Data?: Record<string, string> };
+
+export interface OnEventResponse {
+  PhysicalResourceId: string;
+  Data: Record<string, string>;
+}
+
+export type IsCompleteResponse = { IsComplete: false } | { IsComplete: true; Data?: Record<string, string> };
+
+/** Calls another Lambda function (a version ARN) and returns its JSON answer. */
+export type Invoker = (functionArn: string, payload: unknown) => Promise<unknown>;
+
+export interface HookEnvironment {
+  ctx: Context;
+  /** The bundle's manifest hash, to compare with the resource's property. */
+  manifestHash: string;
+  /** Time left in this invocation (the Lambda context's). */
+  remainingMs: () => number;
+  invoke: Invoker;
+  /** The physical resource id for a new resource. */
+  physicalId: string;
+  log: (message: string, attributes?: Record<string, unknown>) => void;
+}
+
+/** A deploy-hook failure: one line, at most MAX_REASON bytes, so the Reason always reaches CloudFormation. */
+export class DeployHookError extends Error {
+  override name = "DeployHookError";
+  constructor(message: string) {
+    super(shorten(message.replace(/\s*\n\s*/g, "; ")));
+    // The runtime sends the stack as the error's trace and the framework appends it to the Reason.
+    this.stack = `${this.name}: ${this.message}`;
+  }
+}
+
+/** Room for the message inside CloudFormation's 4 KB response, next to the ids and the Data. */
+export const MAX_REASON = 2048;
+
+function shorten(message: string): string {
+  if (Buffer.byteLength(message) <= MAX_REASON) return message;
+  const suffix = " ... (shortened; the whole message is in the runner's logs)";
+  let cut = message.slice(0, MAX_REASON - suffix.length);
+  while (Buffer.byteLength(cut) > MAX_REASON - suffix.length) cut = cut.slice(0, -16);
+  return cut + suffix;
+}
+
+interface HookProperties {
+  manifestHash: string;
+  onRollback: OnRollback;
+  runnerVersionArn: string | undefined;
+}
+
+function readProperties(props: Record<string, unknown> | undefined, which: string): HookProperties {
+  const p = props ?? {};
+  const hash = p[PROPERTIES.manifestHash];
+  if (typeof hash !== "string" || !/^[0-9a-f]{64}$/.test(hash)) {
+    throw new DeployHookError(`${which}.${PROPERTIES.manifestHash} must be the bundle's sha256 manifest hash, not ${JSON.stringify(hash)}`);
+  }
+  const onRollback = p[PROPERTIES.onRollback] ?? ON_ROLLBACK.keep;
+  if (onRollback !== ON_ROLLBACK.keep && onRollback !== ON_ROLLBACK.downgrade) {
+    throw new DeployHookError(`${which}.${PROPERTIES.onRollback} must be 'keep' or 'downgrade', not ${JSON.stringify(onRollback)}`);
+  }
+  const version = p[PROPERTIES.runnerVersion];
+  return { manifestHash: hash, onRollback, runnerVersionArn: typeof version === "string" && version ? version : undefined };
+}
+
+type Decision =
+  | { kind: "retain" }
+  | { kind: "upgrade"; fromHeads: string[]; pending: number }
+  | { kind: "ahead"; message: string; databaseHeads: string[] }
+  | { kind: "downgrade"; via: string; target: string; databaseHeads: string[] };
+
+/** What this event asks of the database; throws (fails the deploy) when it cannot be done. */
+async function decide(event: DeployEvent, env: HookEnvironment): Promise<Decision> {
+  if (event.RequestType === "Delete") return { kind: "retain" };
+  const props = readProperties(event.ResourceProperties, "ResourceProperties");
+  if (props.manifestHash !== env.manifestHash) {
+    throw new DeployHookError(
+      `The resource's ${PROPERTIES.manifestHash} ${props.manifestHash.slice(0, 12)} does not match the migrations bundled in ` +
+        `this runner (${env.manifestHash.slice(0, 12)}): the function's code and the template come from different synths. ` +
+        "Deploy the stack again from one `cdk synth`",
+    );
+  }
+  const graph = await loadGraph(env.ctx);
+  const checked = checkGraph(graph);
+  if (!checked.ok) {
+    throw new DeployHookError(
+      `The bundled migrations fail \`retort check\`, so nothing was changed: ` +
+        checked.problems.map((p) => `${p.code}: ${p.message}`).join("; "),
+    );
+  }
+  const now = await status(env.ctx);
+  const ahead = now.unknown.filter((r) => now.databaseHeads.includes(r));
+  if (ahead.length === 0) return { kind: "upgrade", fromHeads: now.databaseHeads, pending: now.pending.length };
+
+  const codeHead = now.codeHeads[0] ?? "base";
+  const described =
+    `database ahead of this code: it records revision(s) ${ahead.join(", ")} that the bundled migrations ` +
+    `(heads: ${now.codeHeads.join(", ") || "none"}) do not define`;
+  if (event.RequestType === "Create") {
+    throw new DeployHookError(
+      `${described}. A new deployment must not run older migrations over a newer schema; nothing was changed. ` +
+        "Deploy the code that has those revisions, or stamp the database to a revision this code knows",
+    );
+  }
+  if (props.onRollback === ON_ROLLBACK.downgrade) {
+    const newer = readProperties(event.OldResourceProperties, "OldResourceProperties").runnerVersionArn;
+    if (newer) return { kind: "downgrade", via: newer, target: codeHead, databaseHeads: now.databaseHeads };
+    return {
+      kind: "ahead",
+      databaseHeads: now.databaseHeads,
+      message: `${described}; OnRollback is 'downgrade' but the newer deploy recorded no runner version to downgrade with, so the schema was left as it is`,
+    };
+  }
+  return {
+    kind: "ahead",
+    databaseHeads: now.databaseHeads,
+    message:
+      `${described}: a CloudFormation rollback (or an older deploy). The schema was left as it is (OnRollback 'keep'); ` +
+      `to revert it, start the rollback state machine with {"target": "${codeHead}"}`,
+  };
+}
+
+/** Runs `body`, turning any failure into a DeployHookError (short, one line). */
+async function failingShort<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    if (error instanceof DeployHookError) throw error;
+    throw new DeployHookError(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  }
+}
+
+export function onEvent(event: DeployEvent, env: HookEnvironment): Promise<OnEventResponse> {
+  return failingShort(async (): Promise<OnEventResponse> => {
+    const physicalId = event.RequestType === "Create" ? env.physicalId : event.PhysicalResourceId;
+    const decision = await decide(event, env);
+    env.log("deploy hook decided", { requestType: event.RequestType, decision: decision.kind });
+    switch (decision.kind) {
+      case "retain":
+        return {
+          PhysicalResourceId: physicalId,
+          Data: {
+            [ATTRIBUTES.outcome]: OUTCOMES.retained,
+            [ATTRIBUTES.message]: "Delete never drops anything: the schema and retort's version tables stay",
+          },
+        };
+      case "ahead":
+        return {
+          PhysicalResourceId: physicalId,
+          Data: {
+            [ATTRIBUTES.outcome]: OUTCOMES.databaseAhead,
+            [ATTRIBUTES.message]: decision.message,
+            [ATTRIBUTES.fromHeads]: decision.databaseHeads.join(","),
+            [ATTRIBUTES.toHeads]: decision.databaseHeads.join(","),
+          },
+        };
+      case "downgrade":
+        return { PhysicalResourceId: physicalId, Data: { [ATTRIBUTES.fromHeads]: decision.databaseHeads.join(",") } };
+      case "upgrade":
+        return { PhysicalResourceId: physicalId, Data: { [ATTRIBUTES.fromHeads]: decision.fromHeads.join(",") } };
+    }
+  });
+}
+
+/** Time kept back in each invocation, so a chunk never runs into the Lambda timeout. */
+const RESERVE_FRACTION = 0.3;
+const MIN_RESERVE_MS = 10_000;
+
+export function isComplete(event: PollEvent, env: HookEnvironment): Promise<IsCompleteResponse> {
+  return failingShort(async (): Promise<IsCompleteResponse> => {
+    const reserve = Math.max(MIN_RESERVE_MS, env.remainingMs() * RESERVE_FRACTION);
+    const decision = await decide(event, env);
+    switch (decision.kind) {
+      case "retain":
+      case "ahead":
+        return { IsComplete: true };
+      case "downgrade":
+        return downgradeWithNewerRunner(decision, env);
+      case "upgrade":
+        return upgradeInChunks(env, reserve, decision);
+    }
+  });
+}
+
+/**
+ * Applies pending revisions a chunk at a time while the invocation has time left. Chunks start at
+ * one revision and grow with the measured time per revision; the rest waits for the next poll.
+ */
+async function upgradeInChunks(
+  env: HookEnvironment,
+  reserveMs: number,
+  decision: Extract<Decision, { kind: "upgrade" }>,
+): Promise<IsCompleteResponse> {
+  let perRevisionMs = 0;
+  let left = decision.pending;
+  let heads = decision.fromHeads;
+  while (left > 0) {
+    const time = env.remainingMs() - reserveMs;
+    if (time <= 0 || (perRevisionMs > 0 && time < perRevisionMs * 2)) {
+      env.log("deploy hook continues on the next poll", { pending: left });
+      return { IsComplete: false };
+    }
+    const limit = perRevisionMs > 0 ? Math.max(1, Math.min(64, Math.floor(time / (perRevisionMs * 2)))) : 1;
+    const started = Date.now();
+    const result = await safeUpgrade(env.ctx, { limit });
+    if (result.error) throw new DeployHookError(failureReason(result));
+    const ran = result.results.length;
+    heads = result.toHeads;
+    env.log("deploy hook applied", { revisions: result.results.map((r) => r.revision), toHeads: heads });
+    // Fewer than asked for: nothing is pending any more (another runner may have applied some).
+    left = ran < limit ? 0 : left - ran;
+    perRevisionMs = Math.max(perRevisionMs, (Date.now() - started) / Math.max(1, ran));
+  }
+  env.log("deploy hook done", { toHeads: heads });
+  return { IsComplete: true, Data: { [ATTRIBUTES.outcome]: OUTCOMES.upgraded, [ATTRIBUTES.toHeads]: heads.join(",") } };
+}
+
+/** The database's message, the revision and the file, first: what the Reason must carry. */
+function failureReason(result: MigrateResult): string {
+  const error = result.error!;
+  return `safe-upgrade failed at revision ${error.revision ?? "?"} (${error.file ?? "?"}): ${error.message}`;
+}
+
+async function downgradeWithNewerRunner(decision: Extract<Decision, { kind: "downgrade" }>, env: HookEnvironment): Promise<IsCompleteResponse> {
+  env.log("deploy hook downgrades through the newer runner", { via: decision.via, target: decision.target });
+  const answer = (await env.invoke(decision.via, { command: "downgrade", target: decision.target })) as MigrateResult;
+  if (answer.error) {
+    throw new DeployHookError(
+      `downgrade to ${decision.target} (OnRollback 'downgrade') failed at revision ${answer.error.revision ?? "?"} ` +
+        `(${answer.error.file ?? "?"}): ${answer.error.message}`,
+    );
+  }
+  return {
+    IsComplete: true,
+    Data: {
+      [ATTRIBUTES.outcome]: OUTCOMES.downgraded,
+      [ATTRIBUTES.toHeads]: answer.toHeads.join(","),
+      [ATTRIBUTES.message]: `database ahead of this code: downgraded ${answer.applied} revision(s) to ${decision.target}`,
+    },
+  };
+}

@@ -1,0 +1,116 @@
+// Every Lambda handler, built over one bundle of migrations. The entry the MigrationRunner
+// construct generates at synth imports the migrations and exports these handlers by the names in
+// constants.ts; tests build them the same way over a directory's migrations. Each handler: parse
+// the event, build the runner Context from the environment, call one runner function, shape the
+// answer.
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { BundledSource, type BundledMigration } from "../lib/revision/bundle.ts";
+import type { LockHolder } from "../lib/state/lock.ts";
+import { HANDLERS } from "./constants.ts";
+import { type Environment, lockFor, lockKeyOf, readConfig, runnerContext } from "./context.ts";
+import { type DeployEvent, type HookEnvironment, type Invoker, isComplete, onEvent, type PollEvent } from "./deploy-hook.ts";
+import { createLogger, type LambdaContext, withMiddleware } from "./middleware.ts";
+import { parseManualEvent, runManual } from "./manual.ts";
+import { parseRollbackEvent, runRollbackStep } from "./rollback.ts";
+
+export interface HandlerOptions {
+  migrations: readonly BundledMigration[];
+  /** Read at every invocation. @default process.env */
+  env?: () => Environment;
+  /** @default a Powertools logger for service "retort" */
+  logger?: Logger;
+  /** How the deploy hook calls the newer runner version (OnRollback 'downgrade'). @default Lambda Invoke */
+  invoke?: Invoker;
+}
+
+/** How long a rollback's lease lasts between two steps (each step renews it while it runs). */
+const ROLLBACK_LEASE_MS = 5 * 60_000;
+
+export function createHandlers(options: HandlerOptions) {
+  const source = new BundledSource(options.migrations);
+  const logger = options.logger ?? createLogger();
+  const env = options.env ?? (() => process.env);
+  const invoke = options.invoke ?? lambdaInvoke;
+  const onToken = (token: number) => logger.appendKeys({ fencingToken: token });
+
+  /** The runner Context for this invocation; the lock records who holds it. */
+  const setUp = (lambda: LambdaContext, stackId?: string) => {
+    const variables = env();
+    const config = readConfig(variables);
+    const holder: Partial<LockHolder> = {
+      requestId: lambda.awsRequestId,
+      actor: lambda.functionName,
+      ...(stackId ? { stackId } : {}),
+    };
+    const ctx = runnerContext(config, { source, holder, onLease: (info) => onToken(info.token) }, variables);
+    return { config, ctx, holder, variables };
+  };
+
+  const hookEnvironment = (event: DeployEvent, lambda: LambdaContext): HookEnvironment => {
+    logger.appendKeys({ stackId: event.StackId, requestType: event.RequestType, logicalResourceId: event.LogicalResourceId });
+    const { config, ctx } = setUp(lambda, event.StackId);
+    return {
+      ctx,
+      manifestHash: source.manifest.hash,
+      remainingMs: () => lambda.getRemainingTimeInMillis(),
+      invoke,
+      physicalId: `retort:${lockKeyOf(config)}`,
+      log: (message, attributes) => logger.info(message, attributes ?? {}),
+    };
+  };
+
+  return {
+    [HANDLERS.manual]: withMiddleware(logger, HANDLERS.manual, async (event: unknown, lambda) => {
+      const parsed = parseManualEvent(event);
+      logger.info("manual invoke", { command: parsed.command, ...("target" in parsed ? { target: parsed.target } : {}) });
+      const result = await runManual(setUp(lambda).ctx, parsed);
+      logger.info("manual invoke done", { command: parsed.command });
+      return result;
+    }),
+
+    [HANDLERS.onEvent]: withMiddleware(logger, HANDLERS.onEvent, async (event: DeployEvent, lambda) =>
+      onEvent(event, hookEnvironment(event, lambda)),
+    ),
+
+    [HANDLERS.isComplete]: withMiddleware(logger, HANDLERS.isComplete, async (event: PollEvent, lambda) =>
+      isComplete(event, hookEnvironment(event, lambda)),
+    ),
+
+    [HANDLERS.rollbackStep]: withMiddleware(logger, HANDLERS.rollbackStep, async (event: unknown, lambda) => {
+      const parsed = parseRollbackEvent(event);
+      logger.appendKeys({ step: parsed.step });
+      const { config, ctx, holder, variables } = setUp(lambda);
+      const result = await runRollbackStep(parsed, {
+        ctx,
+        lock: lockFor(config, variables),
+        lockKey: lockKeyOf(config),
+        holder,
+        leaseMs: ROLLBACK_LEASE_MS,
+        log: (message, attributes) => logger.info(message, attributes ?? {}),
+        onToken,
+      });
+      logger.info("rollback step done", { step: parsed.step });
+      return result;
+    }),
+  };
+}
+
+export type Handlers = ReturnType<typeof createHandlers>;
+
+/** Invokes a function (version) synchronously; its error becomes this call's error. */
+const lambdaInvoke: Invoker = async (functionArn, payload) => {
+  const { InvokeCommand, LambdaClient } = await import("@aws-sdk/client-lambda");
+  // A downgrade may use the invoked function's whole 15 minutes.
+  const client = new LambdaClient({ requestHandler: { requestTimeout: 16 * 60_000 } });
+  try {
+    const out = await client.send(
+      new InvokeCommand({ FunctionName: functionArn, Payload: new TextEncoder().encode(JSON.stringify(payload)) }),
+    );
+    const text = out.Payload ? new TextDecoder().decode(out.Payload) : "";
+    const body = text ? (JSON.parse(text) as { errorMessage?: string }) : null;
+    if (out.FunctionError) throw new Error(`${functionArn} failed: ${body?.errorMessage ?? text}`);
+    return body;
+  } finally {
+    client.destroy();
+  }
+};

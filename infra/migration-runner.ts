@@ -1,0 +1,488 @@
+// MigrationRunner: what a user adds to their stack. It bundles the migrations into the runner
+// Lambda (functions/, via the entry generated in runner-entry.ts), runs `safe-upgrade` on every
+// deploy that changes them (a custom resource through the CDK Provider framework), and offers the
+// rollback state machine. Access is least privilege: the Data API on the one cluster, the one
+// secret, the one lock/history table; operators get access through the grant* methods.
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import { CustomResource, Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as rds from "aws-cdk-lib/aws-rds";
+import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import * as cr from "aws-cdk-lib/custom-resources";
+import { Construct } from "constructs";
+import { ENV, HANDLERS, type HandlerName, ON_ROLLBACK, type OnRollback, PROPERTIES, RESOURCE_TYPE } from "../functions/constants.ts";
+import { TABLE_KEYS, TTL_ATTRIBUTE } from "../lib/state/dynamo-table.ts";
+import { RollbackDefinition } from "./rollback-state-machine.ts";
+import { RETORT_INDEX, writeRunnerEntry } from "./runner-entry.ts";
+
+export interface MigrationRunnerProps {
+  /**
+   * The Aurora PostgreSQL cluster, with the Data API enabled (`enableDataApi: true`). Give either
+   * this or `clusterArn`.
+   * @default - none; `clusterArn` and `secret` are required instead
+   */
+  readonly cluster?: rds.IDatabaseCluster;
+  /**
+   * The ARN of a cluster defined elsewhere, with the Data API enabled.
+   * @default - the ARN of `cluster`
+   */
+  readonly clusterArn?: string;
+  /**
+   * The secret holding the database user's credentials, read by the Data API.
+   * @default - the cluster's own secret, when `cluster` is a DatabaseCluster created in this app
+   */
+  readonly secret?: secretsmanager.ISecret;
+  /** The database to migrate, in the cluster. */
+  readonly databaseName: string;
+  /** The directory of migration files (`YYYYMMDD_<slug>.ts`), bundled into the runner at synth. */
+  readonly migrationsDirectory: string;
+  /**
+   * Schema of retort's version tables in the database.
+   * @default "public"
+   */
+  readonly versionSchema?: string;
+  /**
+   * An existing lock and history table (partition key `pk`, sort key `sk`, both strings).
+   * @default - a table is created: on-demand, point-in-time recovery, removal policy RETAIN
+   */
+  readonly table?: dynamodb.ITable;
+  /**
+   * Run `safe-upgrade` during deploys (the custom resource). Without it the runner is only invoked
+   * by hand or by the rollback state machine.
+   * @default true
+   */
+  readonly runOnDeploy?: boolean;
+  /**
+   * Run the deploy hook on every deploy, not only on deploys that change the migrations (it then
+   * also repairs a database changed by hand since the last deploy).
+   * @default false
+   */
+  readonly runOnEveryDeploy?: boolean;
+  /**
+   * What a CloudFormation rollback does when the database is ahead of the rolled-back code:
+   * 'keep' reports "database ahead of this code" and leaves the schema; 'downgrade' reverts it
+   * to the older code's head with the newer deploy's runner version.
+   * @default 'keep'
+   */
+  readonly onRollback?: OnRollback;
+  /**
+   * Timeout of each runner invocation (a manual command, a deploy-hook poll, a rollback step).
+   * @default Duration.minutes(15)
+   */
+  readonly timeout?: Duration;
+  /**
+   * How long a deploy may spend applying migrations before CloudFormation fails it (the
+   * Provider framework's total timeout; at most 2 hours).
+   * @default Duration.hours(1)
+   */
+  readonly deployTimeout?: Duration;
+  /**
+   * How often the Provider framework polls the deploy hook while an upgrade runs.
+   * @default Duration.seconds(10)
+   */
+  readonly deployPollInterval?: Duration;
+  /**
+   * Retention of the runner's and the state machine's logs.
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Memory of the runner function, in MB.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Pause each rollback after planning until an operator approves it with the task token
+   * (SendTaskSuccess).
+   * @default false
+   */
+  readonly requireApproval?: boolean;
+  /**
+   * How long a rollback waits for approval before failing.
+   * @default Duration.hours(24)
+   */
+  readonly approvalTimeout?: Duration;
+  /**
+   * The longest a rollback execution may run.
+   * @default Duration.hours(6)
+   */
+  readonly rollbackTimeout?: Duration;
+  /**
+   * The project the migrations and the lock file belong to (esbuild runs here).
+   * @default - the nearest directory above the working directory with a package lock file
+   */
+  readonly projectRoot?: string;
+}
+
+/** Every Data API call the runner makes, and nothing else. */
+const DATA_API_ACTIONS = [
+  "rds-data:ExecuteStatement",
+  "rds-data:BatchExecuteStatement",
+  "rds-data:BeginTransaction",
+  "rds-data:CommitTransaction",
+  "rds-data:RollbackTransaction",
+] as const;
+
+/** The lock and the history: conditional writes, consistent reads, one Query for the newest runs. */
+const TABLE_ACTIONS = [
+  "dynamodb:GetItem",
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:Query",
+  "dynamodb:BatchWriteItem",
+] as const;
+
+const LOCK_FILES = ["package-lock.json", "pnpm-lock.yaml", "yarn.lock", "bun.lockb", "bun.lock"];
+
+/** What esbuild adds first: ESM output still lets bundled CommonJS modules `require` built-ins. */
+const REQUIRE_SHIM = "import { createRequire as __retortRequire } from 'node:module'; const require = __retortRequire(import.meta.url);";
+
+export class MigrationRunner extends Construct {
+  /** The runner function: manual invoke (`{"command": "status"}`). */
+  readonly runnerFunction: nodejs.NodejsFunction;
+  /** The deploy hook's onEvent and isComplete handlers (Provider framework user functions). */
+  readonly onEventFunction: nodejs.NodejsFunction;
+  readonly isCompleteFunction: nodejs.NodejsFunction;
+  /** The rollback state machine's task handler. */
+  readonly rollbackStepFunction: nodejs.NodejsFunction;
+  /** The execution role all four functions share (their permissions are the same). */
+  readonly role: iam.Role;
+  /** The lock and history table. */
+  readonly table: dynamodb.ITable;
+  /** Start it with `{"target": "<revision>|-N|base"}` to downgrade the database. */
+  readonly rollbackStateMachine: sfn.StateMachine;
+  /** The deploy hook; undefined when `runOnDeploy` is false. */
+  readonly deployHook?: CustomResource;
+  /** The sha256 of the bundled migrations' manifest (files and checksums). */
+  readonly manifestHash: string;
+  readonly clusterArn: string;
+  readonly secret: secretsmanager.ISecret;
+
+  constructor(scope: Construct, id: string, props: MigrationRunnerProps) {
+    super(scope, id);
+    const resolved = validate(props);
+    if (props.cluster instanceof rds.DatabaseCluster) {
+      const cfn = props.cluster.node.defaultChild as rds.CfnDBCluster;
+      // Checked at synth, so enabling the Data API after this construct was created still counts.
+      this.node.addValidation({
+        validate: () =>
+          Stack.of(this).resolve(cfn.enableHttpEndpoint) === true
+            ? []
+            : ["MigrationRunner: props.cluster must have the Data API enabled (`enableDataApi: true` on the DatabaseCluster); retort runs every statement through it"],
+      });
+    }
+    this.clusterArn = resolved.clusterArn;
+    this.secret = resolved.secret;
+    const onRollback = props.onRollback ?? ON_ROLLBACK.keep;
+    const timeout = props.timeout ?? Duration.minutes(15);
+    const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+
+    const projectRoot = props.projectRoot ?? findProjectRoot(process.cwd());
+    const lockFile = LOCK_FILES.map((f) => path.join(projectRoot, f)).find((f) => existsSync(f));
+    if (!lockFile) {
+      throw new Error(`MigrationRunner: props.projectRoot ${projectRoot} has no package lock file (${LOCK_FILES.join(", ")})`);
+    }
+    const { entry, manifest } = writeRunnerEntry(props.migrationsDirectory, projectRoot);
+    this.manifestHash = manifest.hash;
+
+    this.table = props.table ?? this.createTable();
+    this.role = new iam.Role(this, "Role", {
+      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+      description: `retort runner for ${props.databaseName}: Data API on one cluster, one secret, one table`,
+    });
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ sid: "DataApi", actions: [...DATA_API_ACTIONS], resources: [this.clusterArn] }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: "DatabaseSecret",
+        actions: ["secretsmanager:GetSecretValue"],
+        resources: [this.secret.secretFullArn ?? `${this.secret.secretArn}-??????`],
+      }),
+    );
+    this.secret.encryptionKey?.grantDecrypt(this.role);
+    this.role.addToPolicy(
+      new iam.PolicyStatement({ sid: "LockAndHistory", actions: [...TABLE_ACTIONS], resources: [this.table.tableArn] }),
+    );
+
+    const environment: Record<string, string> = {
+      [ENV.clusterArn]: this.clusterArn,
+      [ENV.secretArn]: this.secret.secretArn,
+      [ENV.database]: props.databaseName,
+      [ENV.table]: this.table.tableName,
+      [ENV.schema]: props.versionSchema ?? "public",
+      [ENV.serviceName]: "retort",
+      [ENV.logLevel]: "INFO",
+    };
+    const fn = (name: string, handler: HandlerName, description: string) => {
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention, removalPolicy: RemovalPolicy.RETAIN });
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          resources: [logGroup.logGroupArn],
+        }),
+      );
+      return new nodejs.NodejsFunction(this, name, {
+        entry,
+        handler,
+        description,
+        projectRoot,
+        depsLockFilePath: lockFile,
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: props.memorySize ?? 512,
+        timeout,
+        role: this.role,
+        logGroup,
+        environment,
+        bundling: {
+          format: nodejs.OutputFormat.ESM,
+          target: "node22",
+          minify: true,
+          keepNames: true,
+          sourceMap: false,
+          // The SDK is bundled (pinned versions); the Lambda client is only needed for
+          // onRollback 'downgrade', and the runtime's own copy serves it. esbuild is reached only
+          // by the CLI's directory loader, never in the Lambda.
+          externalModules: ["@aws-sdk/client-lambda", "esbuild"],
+          mainFields: ["module", "main"],
+          banner: REQUIRE_SHIM,
+          // Migration files import `defineMigration` from "retort": the same package, bundled once.
+          esbuildArgs: { "--alias": `retort=${RETORT_INDEX}` },
+          forceDockerBundling: false,
+        },
+      });
+    };
+    this.runnerFunction = fn("Runner", HANDLERS.manual, `retort runner for ${props.databaseName}: manual invoke {"command": "status"}`);
+    this.onEventFunction = fn("DeployOnEvent", HANDLERS.onEvent, "retort deploy hook: onEvent");
+    this.isCompleteFunction = fn("DeployIsComplete", HANDLERS.isComplete, "retort deploy hook: isComplete (applies migrations)");
+    this.rollbackStepFunction = fn("RollbackStep", HANDLERS.rollbackStep, "retort rollback state machine tasks");
+
+    this.rollbackStateMachine = this.createStateMachine(props, timeout, retention);
+    if (props.runOnDeploy ?? true) this.deployHook = this.createDeployHook(props, onRollback, retention);
+    this.acknowledge();
+  }
+
+  /** Lets a principal invoke the runner by hand (`{"command": "status"}`). */
+  grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    return this.runnerFunction.grantInvoke(grantee);
+  }
+
+  /** Lets a principal start rollbacks and approve or reject them. */
+  grantStartRollback(grantee: iam.IGrantable): iam.Grant {
+    const grant = this.rollbackStateMachine.grantStartExecution(grantee);
+    this.rollbackStateMachine.grantTaskResponse(grantee);
+    this.rollbackStateMachine.grantRead(grantee);
+    return grant;
+  }
+
+  /** Lets a principal read the lock and the run history (the audit trail). */
+  grantReadHistory(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grantReadData(grantee);
+  }
+
+  private createTable(): dynamodb.Table {
+    return new dynamodb.Table(this, "LockTable", {
+      partitionKey: { name: TABLE_KEYS.partition, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.sort, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: TTL_ATTRIBUTE,
+      // The history is the audit trail: it outlives the stack.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  private createStateMachine(props: MigrationRunnerProps, timeout: Duration, retention: logs.RetentionDays): sfn.StateMachine {
+    const definition = new RollbackDefinition(this, "RollbackDefinition", {
+      stepFunction: this.rollbackStepFunction,
+      requireApproval: props.requireApproval ?? false,
+      approvalTimeout: props.approvalTimeout ?? Duration.hours(24),
+      taskTimeout: timeout.plus(Duration.minutes(1)),
+    });
+    return new sfn.StateMachine(this, "Rollback", {
+      definitionBody: sfn.DefinitionBody.fromChainable(definition.startState),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      queryLanguage: sfn.QueryLanguage.JSON_PATH,
+      timeout: props.rollbackTimeout ?? Duration.hours(6),
+      comment: `retort rollback of ${props.databaseName}: start with {"target": "<revision>|-N|base"}`,
+      logs: {
+        destination: new logs.LogGroup(this, "RollbackLogs", { retention, removalPolicy: RemovalPolicy.RETAIN }),
+        level: sfn.LogLevel.ALL,
+        includeExecutionData: true,
+      },
+    });
+  }
+
+  private createDeployHook(props: MigrationRunnerProps, onRollback: OnRollback, retention: logs.RetentionDays): CustomResource {
+    const provider = new cr.Provider(this, "DeployProvider", {
+      onEventHandler: this.onEventFunction,
+      isCompleteHandler: this.isCompleteFunction,
+      queryInterval: props.deployPollInterval ?? Duration.seconds(10),
+      totalTimeout: props.deployTimeout ?? Duration.hours(1),
+      logGroup: new logs.LogGroup(this, "DeployProviderLogs", { retention, removalPolicy: RemovalPolicy.RETAIN }),
+      waiterStateMachineLogOptions: {
+        destination: new logs.LogGroup(this, "DeployWaiterLogs", { retention, removalPolicy: RemovalPolicy.RETAIN }),
+        level: sfn.LogLevel.ALL,
+      },
+    });
+    const properties: Record<string, string> = {
+      [PROPERTIES.manifestHash]: this.manifestHash,
+      [PROPERTIES.onRollback]: onRollback,
+    };
+    if (props.runOnEveryDeploy) properties[PROPERTIES.deployNonce] = new Date().toISOString();
+    if (onRollback === ON_ROLLBACK.downgrade) {
+      // A rollback runs the older code; this deploy's version stays until the rollback's cleanup,
+      // so the older deploy hook can ask it to downgrade what it applied.
+      properties[PROPERTIES.runnerVersion] = this.runnerFunction.currentVersion.functionArn;
+      // A separate policy: the functions depend on the role's default policy, which must not
+      // depend on a function in turn.
+      new iam.Policy(this, "InvokeNewerRunner", {
+        roles: [this.role],
+        statements: [
+          new iam.PolicyStatement({
+            actions: ["lambda:InvokeFunction"],
+            resources: [`${this.runnerFunction.functionArn}:*`],
+          }),
+        ],
+      });
+    }
+    const resource = new CustomResource(this, "DeployHook", {
+      serviceToken: provider.serviceToken,
+      resourceType: RESOURCE_TYPE,
+      properties,
+    });
+    // The writer instance must be up before the first statement.
+    if (props.cluster) resource.node.addDependency(props.cluster);
+    return resource;
+  }
+
+  /**
+   * The cdk-nag (AwsSolutions) findings this construct accepts, each with its reason, so a user's
+   * stack that runs cdk-nag has none left from here.
+   */
+  private acknowledge(): void {
+    const stack = Stack.of(this);
+    const arnOf = (fn: lambda.IFunction) => `<${stack.resolve(stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction))}.Arn>`;
+    for (const fn of [this.runnerFunction, this.onEventFunction, this.isCompleteFunction, this.rollbackStepFunction]) {
+      Validations.of(fn).acknowledge({
+        id: "AwsSolutions-L1",
+        reason: "Node.js 22 is the runtime retort is built and tested for (its code runs on Node 20 and 22); moving to a newer one is a deliberate, tested change",
+      });
+    }
+    Validations.of(this.rollbackStateMachine).acknowledge(
+      {
+        id: `AwsSolutions-IAM5[Resource::${arnOf(this.rollbackStepFunction)}:*]`,
+        reason: "Step Functions' Lambda task grant covers the function's versions and aliases (<arn>:*); it is still the one rollback-step function",
+      },
+      {
+        id: "AwsSolutions-IAM5[Resource::*]",
+        reason: "CloudWatch Logs delivery actions (logs:CreateLogDelivery and friends) do not support resource-level permissions; Step Functions needs them to write the execution log",
+      },
+      {
+        id: "AwsSolutions-SF2",
+        reason: "Every step is one Lambda invocation whose structured logs carry the execution, the step and the fencing token, and the execution log records ALL events; X-Ray would add a Resource:* permission for no further insight",
+      },
+    );
+    const provider = this.deployHook ? this.node.findChild("DeployProvider") : undefined;
+    if (provider) {
+      const frameworkArn = (name: string) => {
+        const fn = provider.node.findChild(name) as lambda.Function;
+        return arnOf(fn);
+      };
+      const invokeReason =
+        "The CDK Provider framework grants lambda:InvokeFunction on the user handler and its versions (<arn>:*); the functions are this construct's own";
+      Validations.of(provider).acknowledge(
+        {
+          id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+          reason: "The CDK Provider framework's own functions use the AWS managed basic execution role (log writing only); their code is CDK's, not retort's",
+        },
+        { id: `AwsSolutions-IAM5[Resource::${arnOf(this.onEventFunction)}:*]`, reason: invokeReason },
+        { id: `AwsSolutions-IAM5[Resource::${arnOf(this.isCompleteFunction)}:*]`, reason: invokeReason },
+        { id: `AwsSolutions-IAM5[Resource::${frameworkArn("framework-isComplete")}:*]`, reason: invokeReason },
+        { id: `AwsSolutions-IAM5[Resource::${frameworkArn("framework-onTimeout")}:*]`, reason: invokeReason },
+        {
+          id: "AwsSolutions-SF1",
+          reason: "The Provider framework's waiter state machine only polls isComplete; the deploy hook's own functions log every decision and revision",
+        },
+        {
+          id: "AwsSolutions-SF2",
+          reason: "The Provider framework's waiter state machine is CDK's internal poller; tracing it adds a Resource:* permission for no insight",
+        },
+      );
+    }
+    if (this.node.tryFindChild("InvokeNewerRunner")) {
+      Validations.of(this.node.findChild("InvokeNewerRunner")).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${arnOf(this.runnerFunction)}:*]`,
+        reason:
+          "onRollback 'downgrade': during a CloudFormation rollback the older deploy hook invokes the newer deploy's runner version, whose number the older template cannot know; the grant is limited to versions of this one runner function",
+      });
+    }
+  }
+}
+
+interface ResolvedProps {
+  clusterArn: string;
+  secret: secretsmanager.ISecret;
+}
+
+/** Checks the props; every error names the prop and what it accepts. */
+function validate(props: MigrationRunnerProps): ResolvedProps {
+  const fail = (message: string): never => {
+    throw new Error(`MigrationRunner: ${message}`);
+  };
+  if (props.cluster && props.clusterArn) fail("give props.cluster or props.clusterArn, not both");
+  if (!props.cluster && !props.clusterArn) fail("props.cluster (an IDatabaseCluster with the Data API enabled) or props.clusterArn is required");
+  const secret = props.secret ?? (props.cluster instanceof rds.DatabaseCluster ? props.cluster.secret : undefined);
+  if (!secret) {
+    fail(
+      props.cluster
+        ? "props.secret is required: props.cluster has no secret of its own (an imported cluster, or credentials not generated by CDK)"
+        : "props.secret is required with props.clusterArn",
+    );
+  }
+  const clusterArn = props.clusterArn ?? props.cluster!.clusterArn;
+  if (!Token.isUnresolved(clusterArn) && !/^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z0-9-]+$/.test(clusterArn)) {
+    fail(`props.clusterArn ${JSON.stringify(clusterArn)} is not an Aurora cluster ARN (arn:aws:rds:<region>:<account>:cluster:<name>)`);
+  }
+  if (!Token.isUnresolved(props.databaseName) && !/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(props.databaseName)) {
+    fail(`props.databaseName ${JSON.stringify(props.databaseName)} is not a PostgreSQL database name (letters, digits, _ and $, at most 63)`);
+  }
+  if (props.versionSchema !== undefined && !/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(props.versionSchema)) {
+    fail(`props.versionSchema ${JSON.stringify(props.versionSchema)} is not a schema name`);
+  }
+  const dir = path.resolve(props.migrationsDirectory);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    fail(`props.migrationsDirectory ${JSON.stringify(props.migrationsDirectory)} is not a directory (resolved to ${dir}); create it with \`retort revision -m "first"\``);
+  }
+  if (props.onRollback !== undefined && !Object.values(ON_ROLLBACK).includes(props.onRollback)) {
+    fail(`props.onRollback must be 'keep' or 'downgrade', not ${JSON.stringify(props.onRollback)}`);
+  }
+  const minutes = (d: Duration | undefined) => (d && !Token.isUnresolved(d.toSeconds()) ? d.toMinutes({ integral: false }) : undefined);
+  const timeout = minutes(props.timeout);
+  if (timeout !== undefined && (timeout < 1 || timeout > 15)) fail(`props.timeout must be from 1 to 15 minutes (a Lambda limit), not ${timeout}`);
+  const deploy = minutes(props.deployTimeout);
+  if (deploy !== undefined && (deploy < 1 || deploy > 120)) {
+    fail(`props.deployTimeout must be from 1 minute to 2 hours (the Provider framework's limit), not ${deploy} minutes`);
+  }
+  if (props.memorySize !== undefined && (props.memorySize < 128 || props.memorySize > 10240)) {
+    fail(`props.memorySize must be from 128 to 10240 MB, not ${props.memorySize}`);
+  }
+  if (props.runOnEveryDeploy && props.runOnDeploy === false) fail("props.runOnEveryDeploy needs props.runOnDeploy (it is false)");
+  return { clusterArn, secret: secret! };
+}
+
+function findProjectRoot(from: string): string {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    if (LOCK_FILES.some((f) => existsSync(path.join(dir, f)))) return dir;
+    if (path.dirname(dir) === dir) {
+      throw new Error(`MigrationRunner: no package lock file above ${from}; set props.projectRoot to your project's directory`);
+    }
+  }
+}

@@ -1,0 +1,30 @@
+// The runner's configuration from the function's environment, and the lock key it derives.
+import { describe, expect, it } from "vitest";
+import { ENV } from "../../functions/constants.ts";
+import { ConfigurationError, lockKeyOf, readConfig } from "../../functions/context.ts";
+import { lockKeyFor } from "../../lib/runner/database.ts";
+import { parseDatabaseUrl } from "../../lib/sql/connect.ts";
+
+const env = {
+  [ENV.clusterArn]: "arn:aws:rds:eu-west-1:123456789012:cluster:app",
+  [ENV.secretArn]: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-AbCdEf",
+  [ENV.database]: "app",
+  [ENV.table]: "locks",
+};
+
+describe("the runner's configuration", () => {
+  it("is read from the variables the construct sets, the schema defaulting to public", () => {
+    expect(readConfig(env)).toEqual({ clusterArn: env[ENV.clusterArn], secretArn: env[ENV.secretArn], database: "app", table: "locks", schema: "public" });
+  });
+
+  it("names a missing variable", () => {
+    const { [ENV.database]: _, ...missing } = env;
+    expect(() => readConfig(missing)).toThrow(ConfigurationError);
+    expect(() => readConfig(missing)).toThrow(/has no RETORT_DATABASE; it is set by the MigrationRunner construct/);
+  });
+
+  it("locks the same key as the CLI does for the same database", () => {
+    const url = `data-api://${env[ENV.clusterArn]}?secret=${env[ENV.secretArn]}&database=app`;
+    expect(lockKeyOf(readConfig(env))).toBe(lockKeyFor(parseDatabaseUrl(url)));
+  });
+});

@@ -1,0 +1,198 @@
+// The deploy hook driven as CloudFormation and the CDK Provider framework drive it (Create,
+// Update, Update during a rollback with the older code, Delete, isComplete polling), against the
+// local Data API endpoint in front of PostgreSQL and dynalite. Each scenario asserts what the
+// database holds afterwards and that the lock is free.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { OUTCOMES } from "../../functions/constants.ts";
+import { MAX_REASON } from "../../functions/deploy-hook.ts";
+import type { Invoker } from "../../functions/deploy-hook.ts";
+import { cfn, handlersFor, lambdaContext, type LocalAws, provide, RESPONSE_LIMIT, RESPONSE_URL, startLocalAws, tableMigration, type TestMigration } from "./harness.ts";
+
+const users = tableMigration("b00000000001", null, "users");
+const projects = tableMigration("b00000000002", "b00000000001", "projects");
+const email: TestMigration = {
+  revision: "b00000000003",
+  revises: "b00000000002",
+  message: "add email to users",
+  async upgrade(op) {
+    await op.safeAddColumn("users", { name: "email", type: "varchar(100)" });
+  },
+  async downgrade(op) {
+    await op.safeDropColumn("users", "email");
+  },
+};
+const broken: TestMigration = {
+  revision: "b00000000004",
+  revises: "b00000000003",
+  message: "index a column that does not exist",
+  async upgrade(op) {
+    await op.execute("CREATE INDEX ix_users_nickname ON users (nickname)");
+  },
+  async downgrade(op) {
+    await op.execute("DROP INDEX IF EXISTS ix_users_nickname");
+  },
+};
+
+const oldCode = [users, projects];
+const newCode = [users, projects, email];
+
+let local: LocalAws;
+beforeEach(async () => {
+  local = await startLocalAws();
+});
+afterEach(() => local.close());
+
+const heads = () => local.heads();
+async function columns(table: string): Promise<string[]> {
+  const result = await local.db.query<{ column_name: string }>(
+    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = :table ORDER BY ordinal_position",
+    { table },
+  );
+  return result.rows.map((r) => r.column_name);
+}
+const lockIsFree = async () => expect(await local.lock.current(local.lockKey)).toBeNull();
+const fits = (response: object) => expect(Buffer.byteLength(JSON.stringify(response))).toBeLessThan(RESPONSE_LIMIT);
+
+describe("the deploy hook", () => {
+  it("Create applies the bundled migrations and reports the heads", async () => {
+    const { handlers, hash } = handlersFor(local, newCode);
+    const { response } = await provide(handlers, cfn.create({ manifestHash: hash }));
+    expect(response.Status).toBe("SUCCESS");
+    expect(response.PhysicalResourceId).toBe(`retort:${local.lockKey}`);
+    expect(response.Data).toMatchObject({ Outcome: OUTCOMES.upgraded, FromHeads: "", ToHeads: email.revision });
+    expect(await heads()).toEqual([email.revision]);
+    expect(await columns("users")).toEqual(["id", "email"]);
+    await lockIsFree();
+    fits(response);
+  });
+
+  it("Update with new migrations applies only those; an Update with nothing pending changes nothing", async () => {
+    const old = handlersFor(local, oldCode);
+    const created = await provide(old.handlers, cfn.create({ manifestHash: old.hash }));
+    expect(await heads()).toEqual([projects.revision]);
+
+    const next = handlersFor(local, newCode);
+    const physicalId = created.response.PhysicalResourceId;
+    const { response } = await provide(next.handlers, cfn.update(physicalId, { manifestHash: next.hash }, { manifestHash: old.hash }));
+    expect(response).toMatchObject({ Status: "SUCCESS", PhysicalResourceId: physicalId });
+    expect(response.Data).toMatchObject({ Outcome: OUTCOMES.upgraded, FromHeads: projects.revision, ToHeads: email.revision });
+    expect(await columns("users")).toEqual(["id", "email"]);
+
+    const calls = local.dataApi.calls.length;
+    const again = await provide(next.handlers, cfn.update(physicalId, { manifestHash: next.hash }, { manifestHash: next.hash }));
+    expect(again.response.Data).toMatchObject({ Outcome: OUTCOMES.upgraded, ToHeads: email.revision });
+    // status read, then one read per run: no DDL was sent.
+    expect(local.dataApi.calls.slice(calls).every((c) => !/ALTER|CREATE|DROP/i.test(c.sql ?? ""))).toBe(true);
+    await lockIsFree();
+  });
+
+  it("Update during a rollback (old properties, old code) reports the database ahead and leaves the schema", async () => {
+    const next = handlersFor(local, newCode);
+    const created = await provide(next.handlers, cfn.create({ manifestHash: next.hash }));
+    const old = handlersFor(local, oldCode);
+    // CloudFormation swaps the properties: the old template's are now the resource's.
+    const rollback = cfn.update(created.response.PhysicalResourceId, { manifestHash: old.hash }, { manifestHash: next.hash });
+    const { response } = await provide(old.handlers, rollback);
+    expect(response.Status).toBe("SUCCESS");
+    expect(response.Data?.["Outcome"]).toBe(OUTCOMES.databaseAhead);
+    expect(response.Data?.["Message"]).toMatch(/^database ahead of this code: it records revision\(s\) b00000000003 /);
+    expect(response.Data?.["Message"]).toContain('start the rollback state machine with {"target": "b00000000002"}');
+    expect(await heads()).toEqual([email.revision]);
+    expect(await columns("users")).toEqual(["id", "email"]);
+    await lockIsFree();
+    fits(response);
+  });
+
+  it("with onRollback 'downgrade', the older hook asks the newer runner version to downgrade to its head", async () => {
+    const next = handlersFor(local, newCode);
+    const versionArn = "arn:aws:lambda:us-east-1:123456789012:function:retort-runner:7";
+    await provide(next.handlers, cfn.create({ manifestHash: next.hash, onRollback: "downgrade", runnerVersionArn: versionArn }));
+    const invoked: { arn: string; payload: unknown }[] = [];
+    // What Lambda Invoke of that version does: run the newer code's manual handler.
+    const invoke: Invoker = async (arn, payload) => {
+      invoked.push({ arn, payload });
+      return next.handlers.manual(payload, lambdaContext());
+    };
+    const old = handlersFor(local, oldCode, { invoke });
+    const rollback = cfn.update(
+      "retort:x",
+      { manifestHash: old.hash, onRollback: "downgrade", runnerVersionArn: "arn:aws:lambda:us-east-1:123456789012:function:retort-runner:6" },
+      { manifestHash: next.hash, onRollback: "downgrade", runnerVersionArn: versionArn },
+    );
+    const { response } = await provide(old.handlers, rollback);
+    expect(response.Status).toBe("SUCCESS");
+    expect(invoked).toEqual([{ arn: versionArn, payload: { command: "downgrade", target: projects.revision } }]);
+    expect(response.Data).toMatchObject({ Outcome: OUTCOMES.downgraded, ToHeads: projects.revision });
+    expect(await heads()).toEqual([projects.revision]);
+    expect(await columns("users")).toEqual(["id"]);
+    await lockIsFree();
+  });
+
+  it("Delete drops nothing", async () => {
+    const { handlers, hash } = handlersFor(local, newCode);
+    const created = await provide(handlers, cfn.create({ manifestHash: hash }));
+    const calls = local.dataApi.calls.length;
+    const { response } = await provide(handlers, cfn.delete(created.response.PhysicalResourceId, { manifestHash: hash }));
+    expect(response).toMatchObject({ Status: "SUCCESS", PhysicalResourceId: created.response.PhysicalResourceId });
+    expect(response.Data?.["Outcome"]).toBe(OUTCOMES.retained);
+    expect(local.dataApi.calls.length).toBe(calls);
+    expect(await heads()).toEqual([email.revision]);
+    expect(await columns("projects")).toEqual(["id"]);
+  });
+
+  it("a failing migration fails the deploy on the first poll with the database's message, the revision and the file", async () => {
+    const { handlers, hash, logs } = handlersFor(local, [...newCode, broken]);
+    const { response, polls } = await provide(handlers, cfn.create({ manifestHash: hash }));
+    expect(response.Status).toBe("FAILED");
+    expect(polls).toBe(1);
+    expect(response.Reason).toMatch(/^safe-upgrade failed at revision b00000000004 \(migrations\/20260104_m_b00000000004\.ts\): /);
+    expect(response.Reason).toContain('column "nickname" does not exist');
+    expect(response.Reason.split("\n")[0]!.length).toBeLessThanOrEqual(MAX_REASON);
+    fits(response);
+    // The revisions before it are applied; the failing one left nothing behind.
+    expect(await heads()).toEqual([email.revision]);
+    await lockIsFree();
+    // The pre-signed response URL never reaches a log line.
+    expect(logs.text()).not.toContain("SECRETsignature");
+    expect(logs.text()).not.toContain(RESPONSE_URL);
+  });
+
+  it("an upgrade longer than one invocation continues across isComplete polls", async () => {
+    const { handlers, hash } = handlersFor(local, newCode);
+    // Each invocation has just over the reserve it keeps back: one revision per poll.
+    const { response, polls } = await provide(handlers, cfn.create({ manifestHash: hash }), {
+      context: () => lambdaContext({ budgetMs: 10_050 }),
+    });
+    expect(response.Status).toBe("SUCCESS");
+    expect(polls).toBeGreaterThanOrEqual(3);
+    expect(await heads()).toEqual([email.revision]);
+    await lockIsFree();
+  });
+
+  it("Create over a database that is ahead of the code fails without touching it", async () => {
+    const next = handlersFor(local, newCode);
+    await provide(next.handlers, cfn.create({ manifestHash: next.hash }));
+    const old = handlersFor(local, oldCode);
+    const { response } = await provide(old.handlers, cfn.create({ manifestHash: old.hash }));
+    expect(response.Status).toBe("FAILED");
+    expect(response.Reason).toMatch(/^database ahead of this code: it records revision\(s\) b00000000003/);
+    expect(await heads()).toEqual([email.revision]);
+    await lockIsFree();
+  });
+
+  it("refuses properties from another synth than the bundled code", async () => {
+    const { handlers } = handlersFor(local, newCode);
+    const { response } = await provide(handlers, cfn.create({ manifestHash: "0".repeat(64) }));
+    expect(response.Status).toBe("FAILED");
+    expect(response.Reason).toContain("does not match the migrations bundled in this runner");
+    expect(local.dataApi.calls).toEqual([]);
+  });
+
+  it("logs carry the request id, the stack id and the fencing token", async () => {
+    const { handlers, hash, logs } = handlersFor(local, newCode);
+    await provide(handlers, cfn.create({ manifestHash: hash }));
+    const applied = logs.lines.find((l) => l["message"] === "deploy hook applied");
+    expect(applied).toMatchObject({ stackId: expect.stringContaining("stack/app/"), function_request_id: expect.any(String) });
+    expect(applied?.["fencingToken"]).toEqual(expect.any(Number));
+  });
+});

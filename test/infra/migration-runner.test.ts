@@ -1,0 +1,290 @@
+// MigrationRunner's template, asserted resource by resource (not a snapshot): the functions'
+// runtime, architecture and handlers, IAM scoped to the exact ARNs, the table, the custom
+// resource's properties, the state machine's states; and props refused with the prop's name.
+import { App, Duration, Stack } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as rds from "aws-cdk-lib/aws-rds";
+import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { describe, expect, it } from "vitest";
+import { ENV, HANDLERS, PROPERTIES, RESOURCE_TYPE } from "../../functions/constants.ts";
+import { MigrationRunner, type MigrationRunnerProps } from "../../infra/migration-runner.ts";
+import { ROLLBACK_STATES } from "../../infra/rollback-state-machine.ts";
+import { readManifest } from "../../lib/revision/bundle.ts";
+
+const CLUSTER = "arn:aws:rds:eu-west-1:123456789012:cluster:app";
+const SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf";
+
+/** A stack with the runner over an existing cluster (ARN + secret); bundling is skipped here. */
+function build(
+  props: Partial<MigrationRunnerProps> = {},
+  extra?: (stack: Stack) => Partial<MigrationRunnerProps>,
+  then?: (stack: Stack, runner: MigrationRunner) => void,
+) {
+  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+  const stack = new Stack(app, "Test", { env: { account: "123456789012", region: "eu-west-1" } });
+  const runner = new MigrationRunner(stack, "Migrations", {
+    clusterArn: CLUSTER,
+    secret: Secret.fromSecretCompleteArn(stack, "Secret", SECRET),
+    databaseName: "app",
+    migrationsDirectory: "migrations",
+    ...props,
+    ...extra?.(stack),
+  });
+  then?.(stack, runner);
+  return { app, stack, runner, template: Template.fromStack(stack) };
+}
+
+/** A state machine's definition text, with its tokens (ARNs) replaced by "ARN". */
+function definitionText(resource: { Properties: { DefinitionString: unknown } }): string {
+  const body = resource.Properties.DefinitionString as string | { "Fn::Join": [string, unknown[]] };
+  return typeof body === "string" ? body : body["Fn::Join"][1].map((p) => (typeof p === "string" ? p : "ARN")).join("");
+}
+
+const { stack, runner, template } = build();
+const ref = (construct: { node: { defaultChild?: unknown } }) => stack.resolve(stack.getLogicalId(construct.node.defaultChild as never));
+
+describe("the runner functions", () => {
+  it("are Node.js 22 on ARM64 with the handlers and environment the runtime reads", () => {
+    for (const handler of Object.values(HANDLERS)) {
+      template.hasResourceProperties("AWS::Lambda::Function", {
+        Runtime: "nodejs22.x",
+        Architectures: ["arm64"],
+        Handler: `index.${handler}`,
+        Timeout: 900,
+        MemorySize: 512,
+        Environment: {
+          Variables: {
+            [ENV.clusterArn]: CLUSTER,
+            [ENV.secretArn]: SECRET,
+            [ENV.database]: "app",
+            [ENV.table]: { Ref: ref(runner.table as dynamodb.Table) },
+            [ENV.schema]: "public",
+          },
+        },
+      });
+    }
+  });
+
+  it("share one role with no managed policy", () => {
+    template.hasResourceProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: "lambda.amazonaws.com" } })] },
+      ManagedPolicyArns: Match.absent(),
+    });
+    const roleRef = { "Fn::GetAtt": [ref(runner.role), "Arn"] };
+    expect(Object.values(template.findResources("AWS::Lambda::Function", { Properties: { Role: roleRef } }))).toHaveLength(4);
+  });
+
+  it("may use the Data API on the one cluster, the one secret, the one table, their own logs, and nothing else", () => {
+    const logs = (name: string) => ({ "Fn::GetAtt": [stack.resolve(stack.getLogicalId(runner.node.findChild(`${name}Logs`).node.defaultChild as never)), "Arn"] });
+    template.hasResourceProperties("AWS::IAM::Policy", {
+      Roles: [{ Ref: ref(runner.role) }],
+      PolicyDocument: {
+        Statement: [
+          {
+            Sid: "DataApi",
+            Effect: "Allow",
+            Action: [
+              "rds-data:ExecuteStatement",
+              "rds-data:BatchExecuteStatement",
+              "rds-data:BeginTransaction",
+              "rds-data:CommitTransaction",
+              "rds-data:RollbackTransaction",
+            ],
+            Resource: CLUSTER,
+          },
+          { Sid: "DatabaseSecret", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: SECRET },
+          {
+            Sid: "LockAndHistory",
+            Effect: "Allow",
+            Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem"],
+            Resource: { "Fn::GetAtt": [ref(runner.table as dynamodb.Table), "Arn"] },
+          },
+          ...["Runner", "DeployOnEvent", "DeployIsComplete", "RollbackStep"].map((name) => ({
+            Effect: "Allow",
+            Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+            Resource: logs(name),
+          })),
+        ],
+      },
+    });
+    // No other policy is attached to the runner's role.
+    expect(Object.keys(template.findResources("AWS::IAM::Policy", { Properties: { Roles: [{ Ref: ref(runner.role) }] } }))).toHaveLength(1);
+  });
+});
+
+describe("the lock and history table", () => {
+  it("is created on demand, with point-in-time recovery, retained with the stack gone", () => {
+    template.hasResource("AWS::DynamoDB::Table", {
+      DeletionPolicy: "Retain",
+      UpdateReplacePolicy: "Retain",
+      Properties: {
+        KeySchema: [
+          { AttributeName: "pk", KeyType: "HASH" },
+          { AttributeName: "sk", KeyType: "RANGE" },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: "pk", AttributeType: "S" },
+          { AttributeName: "sk", AttributeType: "S" },
+        ],
+        BillingMode: "PAY_PER_REQUEST",
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      },
+    });
+  });
+
+  it("an existing table is used instead, and only it is granted", () => {
+    const existing = "arn:aws:dynamodb:eu-west-1:123456789012:table/shared-locks";
+    const { template: t } = build({}, (s) => ({ table: dynamodb.Table.fromTableArn(s, "Shared", existing) }));
+    t.resourceCountIs("AWS::DynamoDB::Table", 0);
+    t.hasResourceProperties("AWS::IAM::Policy", {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Sid: "LockAndHistory", Resource: existing })]) },
+    });
+    t.hasResourceProperties("AWS::Lambda::Function", { Environment: { Variables: Match.objectLike({ [ENV.table]: "shared-locks" }) } });
+  });
+});
+
+describe("the deploy hook", () => {
+  it("carries the migrations' manifest hash, so a deploy that changes migrations runs it", () => {
+    expect(runner.manifestHash).toBe(readManifest("migrations").hash);
+    template.hasResourceProperties(RESOURCE_TYPE, {
+      ServiceToken: Match.anyValue(),
+      [PROPERTIES.manifestHash]: runner.manifestHash,
+      [PROPERTIES.onRollback]: "keep",
+      [PROPERTIES.runnerVersion]: Match.absent(),
+      [PROPERTIES.deployNonce]: Match.absent(),
+    });
+  });
+
+  it("runOnEveryDeploy adds a per-synth nonce; runOnDeploy false removes the resource", () => {
+    build({ runOnEveryDeploy: true }).template.hasResourceProperties(RESOURCE_TYPE, { [PROPERTIES.deployNonce]: Match.stringLikeRegexp("^\\d{4}-") });
+    build({ runOnDeploy: false }).template.resourceCountIs(RESOURCE_TYPE, 0);
+  });
+
+  it("onRollback 'downgrade' records this deploy's runner version and may invoke only the runner's versions", () => {
+    const { template: t, runner: r, stack: s } = build({ onRollback: "downgrade" });
+    const fn = s.resolve(s.getLogicalId(r.runnerFunction.node.defaultChild as never));
+    t.hasResourceProperties(RESOURCE_TYPE, { [PROPERTIES.onRollback]: "downgrade", [PROPERTIES.runnerVersion]: { Ref: Match.stringLikeRegexp("CurrentVersion") } });
+    t.hasResourceProperties("AWS::IAM::Policy", {
+      PolicyName: Match.stringLikeRegexp("InvokeNewerRunner"),
+      PolicyDocument: {
+        Statement: [{ Effect: "Allow", Action: "lambda:InvokeFunction", Resource: { "Fn::Join": ["", [{ "Fn::GetAtt": [fn, "Arn"] }, ":*"]] } }],
+      },
+    });
+  });
+
+  it("polls isComplete within the configured total timeout", () => {
+    const { template: t } = build({ deployTimeout: Duration.minutes(90), deployPollInterval: Duration.seconds(20) });
+    const waiter = Object.entries(t.findResources("AWS::StepFunctions::StateMachine")).find(([id]) => id.includes("waiter"))![1];
+    const retry = JSON.parse(definitionText(waiter as never)).States["framework-isComplete-task"].Retry;
+    expect(retry).toEqual([expect.objectContaining({ IntervalSeconds: 20, MaxAttempts: 270, BackoffRate: 1 })]);
+  });
+});
+
+describe("the rollback state machine", () => {
+  const machines = template.findResources("AWS::StepFunctions::StateMachine", { Properties: { StateMachineType: "STANDARD", LoggingConfiguration: Match.anyValue() } });
+  const rollback = Object.values(machines).find((m) => JSON.stringify(m).includes(ROLLBACK_STATES.downgrade))!;
+  const definition = JSON.parse(definitionText(rollback as never)) as { StartAt: string; States: Record<string, Record<string, unknown>> };
+
+  it("is Standard, logs every event, and plans, locks, downgrades one revision at a time and releases", () => {
+    expect(rollback["Properties"]["LoggingConfiguration"]).toMatchObject({ Level: "ALL", IncludeExecutionData: true });
+    expect(definition.StartAt).toBe(ROLLBACK_STATES.plan);
+    expect(Object.keys(definition.States).sort()).toEqual(
+      [
+        ROLLBACK_STATES.plan,
+        "AnythingToRevert?",
+        ROLLBACK_STATES.nothingToRevert,
+        ROLLBACK_STATES.acquire,
+        ROLLBACK_STATES.downgrade,
+        ROLLBACK_STATES.done,
+        ROLLBACK_STATES.release,
+        ROLLBACK_STATES.releaseAfterFailure,
+        ROLLBACK_STATES.succeeded,
+        ROLLBACK_STATES.failed,
+      ].sort(),
+    );
+    expect(definition.States[ROLLBACK_STATES.downgrade]).toMatchObject({
+      Parameters: { step: "downgrade", "target.$": "$.target", "lease.$": "$.lease" },
+      Catch: [{ ErrorEquals: ["States.ALL"], Next: ROLLBACK_STATES.releaseAfterFailure, ResultPath: "$.error" }],
+    });
+    expect(definition.States[ROLLBACK_STATES.done]).toMatchObject({ Default: ROLLBACK_STATES.downgrade });
+    expect(definition.States[ROLLBACK_STATES.failed]).toMatchObject({ Type: "Fail", CausePath: "$.error.Cause", ErrorPath: "$.error.Error" });
+  });
+
+  it("retries Lambda's transient errors on every task", () => {
+    for (const [name, state] of Object.entries(definition.States).filter(([, s]) => s["Type"] === "Task")) {
+      expect(state["Retry"], name).toEqual([
+        expect.objectContaining({
+          ErrorEquals: ["Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException"],
+          MaxAttempts: 6,
+          BackoffRate: 2,
+        }),
+      ]);
+    }
+  });
+
+  it("requireApproval adds a task-token wait before the lock is taken", () => {
+    const { template: t } = build({ requireApproval: true, approvalTimeout: Duration.hours(4) });
+    t.hasResourceProperties("AWS::StepFunctions::StateMachine", {
+      DefinitionString: { "Fn::Join": ["", Match.arrayWith([Match.stringLikeRegexp(`"${ROLLBACK_STATES.approval}":\\{"Next":"${ROLLBACK_STATES.acquire}"`)])] },
+    });
+    t.hasResourceProperties("AWS::StepFunctions::StateMachine", {
+      DefinitionString: { "Fn::Join": ["", Match.arrayWith([Match.stringLikeRegexp("lambda:invoke.waitForTaskToken")])] },
+    });
+  });
+});
+
+describe("grants", () => {
+  it("grantInvoke, grantStartRollback and grantReadHistory give an operator exactly that", () => {
+    let operator!: iam.Role;
+    const { stack: s, template: t } = build({}, undefined, (s, r) => {
+      operator = new iam.Role(s, "Operator", { assumedBy: new iam.AccountRootPrincipal() });
+      r.grantInvoke(operator);
+      r.grantStartRollback(operator);
+      r.grantReadHistory(operator);
+    });
+    const operatorPolicy = Object.values(t.findResources("AWS::IAM::Policy", { Properties: { Roles: [{ Ref: s.resolve(s.getLogicalId(operator.node.defaultChild as never)) }] } }));
+    const actions = operatorPolicy.flatMap((p) => p["Properties"]["PolicyDocument"]["Statement"]).flatMap((st: { Action: string | string[] }) => st.Action);
+    expect(actions).toEqual(
+      expect.arrayContaining(["lambda:InvokeFunction", "states:StartExecution", "states:SendTaskSuccess", "states:SendTaskFailure", "dynamodb:Query", "dynamodb:GetItem"]),
+    );
+    expect(actions).not.toContain("dynamodb:PutItem");
+  });
+});
+
+describe("props", () => {
+  const refused = (props: Partial<MigrationRunnerProps>, message: RegExp, extra?: (stack: Stack) => Partial<MigrationRunnerProps>) =>
+    expect(() => build(props, extra)).toThrow(message);
+
+  it("are validated, each error naming the prop", () => {
+    refused({ secret: undefined }, /props\.secret is required with props\.clusterArn/);
+    refused({ clusterArn: "my-cluster" }, /props\.clusterArn "my-cluster" is not an Aurora cluster ARN/);
+    refused({ databaseName: "app; drop" }, /props\.databaseName "app; drop" is not a PostgreSQL database name/);
+    refused({ migrationsDirectory: "no/such/dir" }, /props\.migrationsDirectory "no\/such\/dir" is not a directory/);
+    refused({ onRollback: "revert" as never }, /props\.onRollback must be 'keep' or 'downgrade', not "revert"/);
+    refused({ timeout: Duration.minutes(20) }, /props\.timeout must be from 1 to 15 minutes/);
+    refused({ deployTimeout: Duration.hours(3) }, /props\.deployTimeout must be from 1 minute to 2 hours/);
+    refused({ runOnDeploy: false, runOnEveryDeploy: true }, /props\.runOnEveryDeploy needs props\.runOnDeploy/);
+  });
+
+  it("a cluster comes with the Data API enabled, and not together with clusterArn", () => {
+    const cluster = (s: Stack, dataApi: boolean) =>
+      new rds.DatabaseCluster(s, "Db", {
+        engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_6 }),
+        vpc: new ec2.Vpc(s, "Vpc", { natGateways: 0, subnetConfiguration: [{ name: "db", subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] }),
+        vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+        writer: rds.ClusterInstance.serverlessV2("Writer"),
+        enableDataApi: dataApi,
+      });
+    refused({}, /give props\.cluster or props\.clusterArn, not both/, (s) => ({ cluster: cluster(s, true) }));
+    // Checked at synth: enabling the Data API after the construct was made still counts.
+    refused({ clusterArn: undefined, secret: undefined }, /\[Test\/Migrations\] MigrationRunner: props\.cluster must have the Data API enabled/, (s) => ({
+      cluster: cluster(s, false),
+    }));
+    const ok = build({ clusterArn: undefined, secret: undefined }, (s) => ({ cluster: cluster(s, true) }));
+    ok.template.hasResourceProperties("AWS::RDS::DBCluster", { EnableHttpEndpoint: true });
+    ok.template.hasResource(RESOURCE_TYPE, { DependsOn: Match.arrayWith([Match.stringLikeRegexp("DbWriter")]) });
+  });
+});

@@ -1,0 +1,186 @@
+// The rollback state machine as synthesized by MigrationRunner, executed by aws-local-stepfunctions
+// with every Lambda task calling the real rollback-step handler in-process, against the local Data
+// API endpoint and dynalite: the schema ends at the target, one invocation per revision, and the
+// lock is free afterwards, also when a step fails.
+import { App, Stack } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { MigrationRunner } from "../../infra/migration-runner.ts";
+import { ROLLBACK_STATES } from "../../infra/rollback-state-machine.ts";
+import type { Handlers } from "../../functions/handlers.ts";
+import { handlersFor, lambdaContext, type LocalAws, startLocalAws, tableMigration } from "../functions/harness.ts";
+
+// aws-local-stepfunctions targets Node 22; Node 20 lacks Promise.withResolvers.
+beforeAll(() => {
+  const P = Promise as unknown as { withResolvers?: () => unknown };
+  P.withResolvers ??= function withResolvers<T>() {
+    let resolve!: (value: T) => void;
+    let reject!: (reason: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+});
+
+const one = tableMigration("c00000000001", null, "one");
+const two = tableMigration("c00000000002", "c00000000001", "two");
+const three = tableMigration("c00000000003", "c00000000002", "three");
+const stuck = tableMigration("c00000000004", "c00000000003", "four", async (op) => {
+  await op.execute("DROP TABLE four_does_not_exist");
+});
+
+const definitions = new Map<boolean, StateMachineDefinition>();
+
+/** The state machine's definition from the synthesized template, its ARNs filled in. */
+function synthesizedDefinition(requireApproval: boolean): StateMachineDefinition {
+  const cached = definitions.get(requireApproval);
+  if (cached) return cached;
+  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+  const stack = new Stack(app, "Test", { env: { account: "123456789012", region: "us-east-1" } });
+  new MigrationRunner(stack, "Migrations", {
+    clusterArn: "arn:aws:rds:us-east-1:123456789012:cluster:app",
+    // Imported by complete ARN: what a user with an existing cluster passes.
+    secret: Secret.fromSecretCompleteArn(stack, "Secret", "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf"),
+    databaseName: "app",
+    migrationsDirectory: "migrations",
+    requireApproval,
+  });
+  const machines = Template.fromStack(stack).findResources("AWS::StepFunctions::StateMachine");
+  const [machine] = Object.values(machines);
+  const resolve = (part: unknown): string => {
+    if (typeof part === "string") return part;
+    const p = part as Record<string, unknown>;
+    if (p["Fn::GetAtt"]) return `arn:aws:lambda:us-east-1:123456789012:function:${(p["Fn::GetAtt"] as string[])[0]}`;
+    if (p["Ref"] === "AWS::Partition") return "aws";
+    if (p["Ref"] === "AWS::Region") return "us-east-1";
+    if (p["Ref"] === "AWS::URLSuffix") return "amazonaws.com";
+    throw new Error(`unexpected token in the definition: ${JSON.stringify(part)}`);
+  };
+  const body = machine!["Properties"]["DefinitionString"] as { "Fn::Join": [string, unknown[]] } | string;
+  const text = typeof body === "string" ? body : body["Fn::Join"][1].map(resolve).join("");
+  const definition = JSON.parse(text) as StateMachineDefinition;
+  definitions.set(requireApproval, definition);
+  return definition;
+}
+
+/** Runs the definition; each Lambda task calls the rollback-step handler in-process. */
+async function execute(definition: StateMachineDefinition, handlers: Handlers, input: object, approve = true) {
+  const invocations: string[] = [];
+  const task = (state: string) => async (input: unknown) => {
+    invocations.push(state);
+    // The service integration (arn:aws:states:::lambda:invoke...) hands the function `Payload`.
+    const resource = (definition.States[state] as { Resource: string }).Resource;
+    const payload = resource.startsWith("arn:aws:states:::lambda:invoke") ? (input as { Payload: unknown }).Payload : input;
+    const result = await handlers.rollbackStep(payload, lambdaContext({ functionName: "retort-rollback-step" }));
+    if (state === ROLLBACK_STATES.approval) {
+      // The task token came with the payload; an operator's SendTaskSuccess / SendTaskFailure answers it.
+      if (!approve) throw Object.assign(new Error("rejected by the operator"), { name: "Rejected" });
+      return {};
+    }
+    return result as never;
+  };
+  const taskStates = Object.entries(definition.States).filter(([, s]) => s.Type === "Task").map(([name]) => name);
+  const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
+  const execution = machine.run(input as never, {
+    overrides: { taskResourceLocalHandlers: Object.fromEntries(taskStates.map((name) => [name, task(name)])) },
+    context: {
+      Execution: { Id: "arn:aws:states:us-east-1:123456789012:execution:rollback:test-1", Input: input as never },
+      Task: { Token: "task-token-for-the-operator" },
+    },
+  });
+  try {
+    return { output: (await execution.result) as Record<string, unknown>, invocations };
+  } catch (error) {
+    return { error: error as Error & { cause?: unknown }, invocations };
+  }
+}
+
+let local: LocalAws;
+beforeEach(async () => {
+  local = await startLocalAws();
+});
+afterEach(() => local.close());
+
+const heads = () => local.heads();
+async function tables(): Promise<string[]> {
+  return (
+    await local.db.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE 'retort%' ORDER BY 1",
+    )
+  ).rows.map((r) => r.table_name);
+}
+
+describe("the rollback state machine", () => {
+  it("reverts two revisions, one invocation each, and frees the lock", async () => {
+    const { handlers } = handlersFor(local, [one, two, three]);
+    await handlers.manual({ command: "safe-upgrade" }, lambdaContext());
+    const { output, error, invocations } = await execute(synthesizedDefinition(false), handlers, { target: one.revision });
+    expect(error).toBeUndefined();
+    expect(invocations).toEqual([
+      ROLLBACK_STATES.plan,
+      ROLLBACK_STATES.acquire,
+      ROLLBACK_STATES.downgrade,
+      ROLLBACK_STATES.downgrade,
+      ROLLBACK_STATES.release,
+    ]);
+    expect((output!["plan"] as { revisions: { revision: string }[] }).revisions.map((r) => r.revision)).toEqual([three.revision, two.revision]);
+    expect((output!["plan"] as { sql: string }).sql).toContain('DROP TABLE IF EXISTS "public"."three"');
+    expect(output!["lastStep"]).toMatchObject({ done: true, remaining: 0, toHeads: [one.revision] });
+    expect(await heads()).toEqual([one.revision]);
+    expect(await tables()).toEqual(["one"]);
+    expect(await local.lock.current(local.lockKey)).toBeNull();
+    // One lease, one run in the history, although it spans several invocations.
+    const { runs } = (await handlers.manual({ command: "history", runs: true }, lambdaContext())) as {
+      runs: { command: string; token: number; revisions: { revision: string; direction: string }[] }[];
+    };
+    expect(runs[0]).toMatchObject({ command: "rollback", token: 2 });
+    expect(runs[0]!.revisions.map((r) => [r.revision, r.direction])).toEqual([
+      [three.revision, "downgrade"],
+      [two.revision, "downgrade"],
+    ]);
+  });
+
+  it("a failing downgrade releases the lock and fails the execution with the cause", async () => {
+    const { handlers } = handlersFor(local, [one, two, three, stuck]);
+    await handlers.manual({ command: "safe-upgrade" }, lambdaContext());
+    const { error, invocations } = await execute(synthesizedDefinition(false), handlers, { target: two.revision });
+    expect(error?.message).toContain("Execution has failed");
+    expect(String(error?.cause ?? error?.message)).toContain('table "four_does_not_exist" does not exist');
+    expect(invocations).toEqual([
+      ROLLBACK_STATES.plan,
+      ROLLBACK_STATES.acquire,
+      ROLLBACK_STATES.downgrade,
+      ROLLBACK_STATES.releaseAfterFailure,
+    ]);
+    expect(await heads()).toEqual([stuck.revision]);
+    expect(await local.lock.current(local.lockKey)).toBeNull();
+  });
+
+  it("nothing to revert succeeds without taking the lock", async () => {
+    const { handlers } = handlersFor(local, [one, two]);
+    await handlers.manual({ command: "safe-upgrade" }, lambdaContext());
+    const { error, invocations } = await execute(synthesizedDefinition(false), handlers, { target: two.revision });
+    expect(error).toBeUndefined();
+    expect(invocations).toEqual([ROLLBACK_STATES.plan]);
+  });
+
+  it("with approval required, waits for the task token, and a rejection changes nothing", async () => {
+    const { handlers, logs } = handlersFor(local, [one, two]);
+    await handlers.manual({ command: "safe-upgrade" }, lambdaContext());
+    const rejected = await execute(synthesizedDefinition(true), handlers, { target: one.revision }, false);
+    expect(rejected.invocations).toEqual([ROLLBACK_STATES.plan, ROLLBACK_STATES.approval]);
+    expect(await heads()).toEqual([two.revision]);
+    expect(logs.lines.find((l) => l["message"] === "rollback waits for approval")).toMatchObject({
+      taskToken: "task-token-for-the-operator",
+      revisions: [two.revision],
+    });
+    const approved = await execute(synthesizedDefinition(true), handlers, { target: one.revision }, true);
+    expect(approved.error).toBeUndefined();
+    expect(await heads()).toEqual([one.revision]);
+    expect(await local.lock.current(local.lockKey)).toBeNull();
+  });
+});
