@@ -1,0 +1,244 @@
+// Loads a directory's migration files in one pass: esbuild compiles them, and the local files they
+// import, into one ES module, which is imported once. Importing each TypeScript file through a
+// loader hook cost about a millisecond per file plus the loader's own start: for hundreds of
+// migrations, most of a command's time. The compiled module is cached per directory (in the
+// user's temporary directory, keyed by every file's content, checked against the size and time
+// of every other file compiled in), so a later run imports it without starting esbuild.
+// The namespaces are those a per-file import gives. Whenever this path cannot promise that, it
+// returns undefined and the loader imports each file on its own, which also attributes a failure
+// to its file: esbuild missing, a file that does not compile, a warning, a module that throws
+// while loading, a source using what a bundle changes (import.meta, __dirname, require, exports).
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { isBuiltin } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Plugin } from "esbuild";
+
+export type ModuleNamespace = { default?: unknown };
+
+/** What a bundle would change: module-relative paths, CommonJS, the module's own metadata. */
+const MODULE_SCOPE = /\bimport\.meta\b|\b__dirname\b|\b__filename\b|\brequire\s*\(|\bmodule\.exports\b|\bexports\.\w/;
+
+/** Bumped when the compiled form changes, so older cache entries are not used. */
+const FORMAT = 1;
+/** Cache entries older than this are removed whenever another is written. */
+const CACHE_DAYS = 7;
+
+/**
+ * The module namespaces of `files` (absolute paths; `contents` their text, already read), in
+ * order; undefined when the files must be imported one by one instead.
+ */
+export async function importTogether(files: readonly string[], contents: readonly string[]): Promise<ModuleNamespace[] | undefined> {
+  if (files.length === 0) return [];
+  if (contents.some((text) => MODULE_SCOPE.test(text))) return undefined;
+  const retort = runningRetort();
+  const key = sha256([FORMAT, process.version, retort ?? "", ...files.flatMap((file, i) => [file, contents[i]])].join("\0"));
+  const cache = await MigrationCache.open(path.dirname(files[0]!));
+  const cached = await cache?.lookup(key);
+  if (cached) {
+    const namespaces = await importNamespaces(cached, files.length);
+    if (namespaces) return namespaces;
+  }
+  const compiled = await compile(files, contents, retort);
+  if (!compiled) return undefined;
+  if (cache) {
+    const file = await cache.store(key, compiled).catch(() => undefined);
+    if (file) return importNamespaces(file, files.length);
+  }
+  // No cache: a file of its own, not a data: URL, so stack traces stay readable.
+  const file = path.join(os.tmpdir(), `retort-migrations-${process.pid}-${randomBytes(6).toString("hex")}.mjs`);
+  try {
+    await writeFile(file, compiled.code);
+    return await importNamespaces(file, files.length);
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+async function importNamespaces(file: string, count: number): Promise<ModuleNamespace[] | undefined> {
+  try {
+    const namespace = (await import(pathToFileURL(file).href)) as Record<string, ModuleNamespace>;
+    return Array.from({ length: count }, (_, i) => namespace[`m${i}`]!);
+  } catch {
+    return undefined; // a module threw while loading: the per-file import names it
+  }
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/**
+ * retort's public module as the running process has it, so `import "retort"` in a migration
+ * yields the very module instances the runner uses. From source (tsx, vitest) that is
+ * lib/index.ts, loaded by the active TypeScript loader; in the CLI compiled by bin.mjs it is the
+ * `index.mjs` entry beside this chunk (lib/cli/compiled-cli.mjs builds both). Undefined when
+ * neither exists (some other bundle): "retort" is then compiled into the migrations' module.
+ */
+function runningRetort(): string | undefined {
+  const candidate = import.meta.url.endsWith(".ts") ? new URL("../index.ts", import.meta.url) : new URL("./index.mjs", import.meta.url);
+  return candidate.protocol === "file:" && existsSync(fileURLToPath(candidate)) ? candidate.href : undefined;
+}
+
+/** The generated entry's name; no file has it. */
+const ENTRY = "<retort migrations>";
+
+interface Compiled {
+  code: string;
+  /** Files compiled in besides the migrations (helpers they import), absolute. */
+  others: string[];
+}
+
+async function compile(files: readonly string[], contents: readonly string[], retort: string | undefined): Promise<Compiled | undefined> {
+  let esbuild: typeof import("esbuild");
+  try {
+    esbuild = await import("esbuild");
+  } catch {
+    return undefined;
+  }
+  const sources = new Map(files.map((file, i) => [file, contents[i]!]));
+  try {
+    const result = await esbuild.build({
+      stdin: {
+        contents: files.map((file, i) => `export * as m${i} from ${JSON.stringify(file)};`).join("\n"),
+        resolveDir: path.dirname(files[0]!),
+        sourcefile: ENTRY,
+        loader: "ts",
+      },
+      bundle: true,
+      write: false,
+      format: "esm",
+      platform: "node",
+      target: `node${process.versions.node}`,
+      // Used only when Node runs with --enable-source-maps: stack traces then name the .ts lines.
+      sourcemap: "inline",
+      logLevel: "silent",
+      metafile: true,
+      plugins: [packagesStayPackages(retort, sources)],
+    });
+    if (result.warnings.length > 0) return undefined;
+    const inputs = Object.entries(result.metafile.inputs).filter(([input]) => !input.endsWith(ENTRY));
+    // A CommonJS file is loaded with CommonJS semantics on its own; a bundle would differ.
+    if (inputs.some(([input, { format }]) => format === "cjs" && !input.includes("node_modules/"))) return undefined;
+    const others = inputs.map(([input]) => path.resolve(input)).filter((file) => !sources.has(file));
+    return { code: result.outputFiles[0]!.text, others };
+  } catch {
+    return undefined; // a file does not compile: the per-file import names it
+  }
+}
+
+/**
+ * Resolves every bare import where its file would (tsconfig paths, package exports) and decides:
+ * packages of JavaScript stay external, imported by absolute URL so the module can live anywhere;
+ * TypeScript (a workspace package) is compiled in; "retort" is the running retort. Local files
+ * are checked for module-scope features as they load.
+ */
+function packagesStayPackages(retort: string | undefined, sources: ReadonlyMap<string, string>): Plugin {
+  const again = Symbol("resolving");
+  return {
+    name: "retort-packages",
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData === again || isBuiltin(args.path) || path.isAbsolute(args.path)) return undefined;
+        if (args.path === "retort" && retort) return { path: retort, external: true };
+        const resolved = await build.resolve(args.path, {
+          kind: args.kind,
+          resolveDir: args.resolveDir,
+          importer: args.importer,
+          pluginData: again,
+        });
+        if (resolved.errors.length > 0) return { errors: resolved.errors };
+        if (resolved.external || /\.[cm]?tsx?$/.test(resolved.path)) {
+          return { path: resolved.path, namespace: resolved.namespace, external: resolved.external, sideEffects: resolved.sideEffects };
+        }
+        return { path: pathToFileURL(resolved.path).href, external: true };
+      });
+      build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
+        const text = sources.get(args.path) ?? (await readFile(args.path, "utf8"));
+        if (MODULE_SCOPE.test(text)) return { errors: [{ text: `${args.path} uses module-scope features; imported on its own` }] };
+        return undefined;
+      });
+    },
+  };
+}
+
+interface CacheEntry {
+  key: string;
+  /** The compiled module's file name, in the cache directory. */
+  module: string;
+  /** size:mtime of every other file compiled in. */
+  others: Record<string, string>;
+}
+
+const stampOf = (s: { size: number; mtimeMs: number }) => `${s.size}:${s.mtimeMs}`;
+
+/** One entry per migrations directory, in a directory only this user can write. */
+class MigrationCache {
+  private constructor(
+    private readonly dir: string,
+    private readonly name: string,
+  ) {}
+
+  static async open(directory: string): Promise<MigrationCache | undefined> {
+    const user = process.getuid?.() ?? os.userInfo().username;
+    const dir = path.join(os.tmpdir(), `retort-${user}`, "migrations");
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      // Code is imported from here: only a directory of our own, closed to others, will do.
+      for (const d of [dir, path.dirname(dir)]) {
+        const s = await lstat(d);
+        if (!s.isDirectory() || (process.getuid && s.uid !== process.getuid()) || (s.mode & 0o022) !== 0) return undefined;
+      }
+    } catch {
+      return undefined;
+    }
+    return new MigrationCache(dir, sha256(directory).slice(0, 24));
+  }
+
+  /** The cached module's path when it was compiled from exactly these files. */
+  async lookup(key: string): Promise<string | undefined> {
+    let entry: CacheEntry;
+    try {
+      entry = JSON.parse(await readFile(path.join(this.dir, `${this.name}.json`), "utf8")) as CacheEntry;
+    } catch {
+      return undefined;
+    }
+    if (entry.key !== key) return undefined;
+    for (const [file, stamp] of Object.entries(entry.others)) {
+      const s = await stat(file).catch(() => undefined);
+      if (!s || stampOf(s) !== stamp) return undefined;
+    }
+    return path.join(this.dir, entry.module);
+  }
+
+  /** Writes the module and its entry (each whole, then renamed into place); returns its path. */
+  async store(key: string, compiled: Compiled): Promise<string> {
+    const others: Record<string, string> = {};
+    for (const file of compiled.others) others[file] = stampOf(await stat(file));
+    // Named by content: Node keeps a module per URL for the process, so new code needs a new name.
+    const module = `${this.name}-${sha256(compiled.code).slice(0, 16)}.mjs`;
+    const target = path.join(this.dir, module);
+    await this.writeWhole(target, compiled.code);
+    const entry: CacheEntry = { key, module, others };
+    await this.writeWhole(path.join(this.dir, `${this.name}.json`), JSON.stringify(entry));
+    await this.prune(module).catch(() => undefined);
+    return target;
+  }
+
+  private async writeWhole(file: string, text: string): Promise<void> {
+    const partial = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.partial`;
+    await writeFile(partial, text, { mode: 0o600 });
+    await rename(partial, file);
+  }
+
+  /** Drops this directory's older modules, and every file written more than CACHE_DAYS ago. */
+  private async prune(keep: string): Promise<void> {
+    const old = Date.now() - CACHE_DAYS * 24 * 3600 * 1000;
+    for (const name of await readdir(this.dir)) {
+      const file = path.join(this.dir, name);
+      const mine = name.startsWith(`${this.name}-`) && name !== keep;
+      if (mine || (await stat(file)).mtimeMs < old) await rm(file, { force: true });
+    }
+  }
+}
