@@ -1,8 +1,16 @@
 // `npm run bench`: every benchmark, one after another, with the machine they ran on.
+import { benchBundle } from "./bundle.ts";
 import { benchGraph } from "./graph.ts";
+import { benchLock } from "./lock.ts";
 import { machine } from "./report.ts";
 import { benchRoundTrips } from "./round-trips.ts";
+import { benchUpgrade } from "./upgrade.ts";
+import { benchValidate } from "./validate.ts";
 
 console.log(`retort benchmarks on ${machine()}`);
 await benchGraph();
 await benchRoundTrips();
+await benchUpgrade();
+await benchValidate();
+await benchLock();
+await benchBundle();

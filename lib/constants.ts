@@ -9,6 +9,8 @@ export const RETORT_TABLES = {
   revisions: "retort_revisions",
   /** The in-database copy of the run history. */
   history: "retort_history",
+  /** Per lock key, the highest fencing token that has written to this database. */
+  fence: "retort_fence",
 } as const;
 
 export type RetortTable = (typeof RETORT_TABLES)[keyof typeof RETORT_TABLES];

@@ -6,20 +6,27 @@ import { RevisionError } from "../revision/errors.ts";
 import { DirectorySource } from "../revision/loader.ts";
 import { GraphFormat } from "../revision/render.ts";
 import { check } from "../runner/check.ts";
+import { RULES } from "../lint/rules/index.ts";
+import { lint } from "../runner/lint.ts";
+import { validate } from "../runner/validate.ts";
 import type { Context } from "../runner/context.ts";
 import { graph } from "../runner/graph.ts";
 import { heads, history } from "../runner/heads.ts";
 import { resetHeads, revision, UsageError } from "../runner/revision.ts";
 import { openDatabase } from "../runner/database.ts";
+import { createLockTableCommand } from "../runner/lock-table.ts";
 import { Direction, type MigrateResult } from "../runner/migrate.ts";
+import { runs } from "../runner/runs.ts";
+import { unlock } from "../runner/unlock.ts";
 import { offlineSql } from "../runner/offline-sql.ts";
 import { stamp } from "../runner/stamp.ts";
 import { current, status } from "../runner/status.ts";
 import { downgrade, safeUpgrade, upgrade } from "../runner/upgrade.ts";
 import { DatabaseUrlError, defaultDatabaseUrl } from "../sql/connect.ts";
-import { startLocalStack } from "../local/local-stack.ts";
+import { parseDuration } from "./duration.ts";
 import { type Output, processOutput } from "./output.ts";
 import * as print from "./print.ts";
+import * as printCi from "./print-ci.ts";
 
 export const ExitCode = { Ok: 0, Problem: 1, Usage: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -38,11 +45,22 @@ function context(options: CommonOptions): Context {
 interface DatabaseOptions extends CommonOptions {
   db: string;
   schema?: string;
+  /** DynamoDB table for the lock and the history (--lock-table, RETORT_LOCK_TABLE). */
+  lockTable?: string;
+  /** --wait, in ms. */
+  wait?: number;
+  /** --lease, in ms. */
+  lease?: number;
 }
 
 /** Runs `body` with a Context that has the database of --db, closing it afterwards. */
 async function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>): Promise<T> {
-  const database = await openDatabase(options.db, options.schema ? { versionSchema: options.schema } : {});
+  const database = await openDatabase(options.db, {
+    ...(options.schema ? { versionSchema: options.schema } : {}),
+    ...(options.lockTable ? { lockTable: options.lockTable } : {}),
+    ...(options.wait !== undefined ? { lockWaitMs: options.wait } : {}),
+    ...(options.lease !== undefined ? { leaseMs: options.lease } : {}),
+  });
   try {
     return await body({ ...context(options), database });
   } finally {
@@ -79,16 +97,27 @@ export async function main(argv: readonly string[], output: Output = processOutp
       exitCode = (await body(...args)) ?? ExitCode.Ok;
     };
 
+  const lockTableOption = () =>
+    new Option("--lock-table <name>", "DynamoDB table for the lock and the history (default: in-process lock, history in the database)").default(
+      process.env.RETORT_LOCK_TABLE?.trim() || undefined,
+    );
   /** A command that talks to the database of --db. */
   const dbCommand = (name: string, description: string) =>
     command(name, description)
       .addOption(new Option("--db <url>", "target database (pglite://dir, postgres://..., data-api://...)").default(defaultDatabaseUrl()))
-      .option("--schema <schema>", "schema of retort's version tables", "public");
+      .option("--schema <schema>", "schema of retort's version tables", "public")
+      .addOption(lockTableOption());
+  /** A command that takes the lock: it can queue behind a holder and choose its lease. */
+  const lockingCommand = (name: string, description: string) =>
+    dbCommand(name, description)
+      .addOption(new Option("--wait <duration>", "wait this long for a held lock, polling (default: fail at once)").argParser(parseDuration))
+      .addOption(new Option("--lease <duration>", "lease duration, renewed while the run works (default 30s)").argParser(parseDuration));
 
   /** Prints a migrate result; a failed revision makes the exit code 1. */
   const migrated = (options: CommonOptions, result: MigrateResult): ExitCode => {
     if (options.json) output.out(JSON.stringify(result));
     else print.migrated(output, result);
+    for (const warning of result.warnings ?? []) output.err(`${output.color.yellow("warning:")} ${warning}`);
     return result.error ? ExitCode.Problem : ExitCode.Ok;
   };
 
@@ -108,7 +137,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
     }),
   );
 
-  dbCommand("safe-upgrade", "apply pending revisions, skipping every object that already exists")
+  lockingCommand("safe-upgrade", "apply pending revisions, skipping every object that already exists")
     .argument("[target]", "revision to upgrade to", "heads")
     .option("--allow-unknown", "proceed although the database records revisions this code does not have")
     .action(
@@ -117,7 +146,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
       ),
     );
 
-  dbCommand("upgrade", "apply pending revisions strictly: an existing object is an error")
+  lockingCommand("upgrade", "apply pending revisions strictly: an existing object is an error")
     .argument("[target]", "revision to upgrade to", "heads")
     .option("--sql", "print the SQL instead of running it (no connection)")
     .option("--from <revision>", "with --sql: the revision the database is at", "base")
@@ -131,7 +160,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
       }),
     );
 
-  dbCommand("downgrade", "revert revisions along the graph")
+  lockingCommand("downgrade", "revert revisions along the graph")
     .argument("<target>", "a revision, -N, or base")
     .option("--sql", "print the SQL instead of running it (no connection)")
     .option("--from <revision>", "with --sql: the revision the database is at", "heads")
@@ -145,7 +174,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
       }),
     );
 
-  dbCommand("stamp", "record the database as being at a revision, without running migrations")
+  lockingCommand("stamp", "record the database as being at a revision, without running migrations")
     .argument("<target>", "a revision, heads, or base")
     .option("--purge", "also drop recorded revisions this code does not know")
     .action(
@@ -153,6 +182,31 @@ export async function main(argv: readonly string[], output: Output = processOutp
         const result = await withDatabase(options, (ctx) => stamp(ctx, { target, purge: Boolean(options.purge) }));
         if (options.json) output.out(JSON.stringify(result));
         else output.out(`stamped: ${result.fromHeads.join(", ") || "(base)"} -> ${result.toHeads.join(", ") || "(base)"}`);
+        for (const warning of result.warnings ?? []) output.err(`${output.color.yellow("warning:")} ${warning}`);
+      }),
+    );
+
+  dbCommand("unlock", "break the migration lock of the target (its holder is gone); bumps the fencing token")
+    .option("--force", "required: the lock is broken whoever holds it")
+    .action(
+      run(async (options: DatabaseOptions & { force?: boolean }) => {
+        const result = await withDatabase(options, (ctx) => unlock(ctx, { force: Boolean(options.force) }));
+        if (options.json) output.out(JSON.stringify(result));
+        else print.unlocked(output, result);
+      }),
+    );
+
+  const lockTable = program.command("lock-table").description("the DynamoDB table for the lock and the history");
+  lockTable
+    .command("create")
+    .description("create the table with retort's key schema (local use and tests; production tables come from the CDK construct)")
+    .addOption(lockTableOption())
+    .option("--json", "print machine-readable JSON")
+    .action(
+      run(async (options: { lockTable?: string; json?: boolean }) => {
+        const result = await createLockTableCommand(options.lockTable);
+        if (options.json) output.out(JSON.stringify(result));
+        else output.out(result.kind === "created" ? `created DynamoDB table ${result.table}` : `DynamoDB table ${result.table} already exists`);
       }),
     );
 
@@ -163,6 +217,8 @@ export async function main(argv: readonly string[], output: Output = processOutp
     .addOption(new Option("--db <url>", "database behind it (pglite://dir, pglite://memory, postgres://...)").default(defaultDatabaseUrl()))
     .action(
       run(async (options: { port: number; db: string }) => {
+        // Imported here: the endpoint and PGlite are slow to load and no other command needs them.
+        const { startLocalStack } = await import("../local/local-stack.ts");
         const stack = await startLocalStack({ port: options.port, db: options.db });
         // The URL is the first line of stdout, so scripts can read it with `head -1`.
         output.out(stack.url);
@@ -184,6 +240,34 @@ export async function main(argv: readonly string[], output: Output = processOutp
     }),
   );
 
+  command("validate", "prove every migration applies, runs twice and reverts, on a scratch embedded database")
+    .option("--from <revision>", "validate only the revisions after this one")
+    .action(
+      run(async (options: CommonOptions & { from?: string }) => {
+        const result = await validate(context(options), options.from ? { from: options.from } : {});
+        if (options.json) output.out(JSON.stringify(result));
+        else printCi.validated(output, result);
+        return result.ok ? ExitCode.Ok : ExitCode.Problem;
+      }),
+    );
+
+  command("lint", "check pending migrations for dangerous operations, without a database")
+    .option("--from <revision>", "lint only the revisions after this one (the revision production is at)")
+    .option("--rules", "list the rules and exit")
+    .action(
+      run(async (options: CommonOptions & { from?: string; rules?: boolean }) => {
+        if (options.rules) {
+          if (options.json) output.out(JSON.stringify({ rules: RULES.map(({ code, category, description }) => ({ code, category, description })) }));
+          else printCi.rules(output, RULES);
+          return ExitCode.Ok;
+        }
+        const result = await lint(context(options), options.from ? { from: options.from } : {});
+        if (options.json) output.out(JSON.stringify(result));
+        else printCi.linted(output, result);
+        return result.ok ? ExitCode.Ok : ExitCode.Problem;
+      }),
+    );
+
   command("heads", "show the current heads of the revision graph").action(
     run(async (options: CommonOptions) => {
       const result = await heads(context(options));
@@ -192,10 +276,21 @@ export async function main(argv: readonly string[], output: Output = processOutp
     }),
   );
 
-  command("history", "list the revisions, newest first (--json: bases first)")
-    .option("-v, --verbose", "show files, dates, dependencies and labels")
+  command("history", "list the revisions, newest first (--json: bases first); --runs: the runs on the database")
+    .option("-v, --verbose", "show files, dates, dependencies and labels (--runs: the revisions of each run)")
+    .option("--runs", "the runs recorded for the target database, newest first")
+    .addOption(new Option("--limit <n>", "with --runs: how many runs").argParser(parseCount).default(20))
+    .addOption(new Option("--db <url>", "with --runs: the target database").default(defaultDatabaseUrl()))
+    .option("--schema <schema>", "with --runs: schema of retort's tables", "public")
+    .addOption(lockTableOption())
     .action(
-      run(async (options: CommonOptions & { verbose?: boolean }) => {
+      run(async (options: DatabaseOptions & { verbose?: boolean; runs?: boolean; limit: number }) => {
+        if (options.runs) {
+          const result = await withDatabase(options, (ctx) => runs(ctx, { limit: options.limit, revisions: Boolean(options.verbose) }));
+          if (options.json) output.out(JSON.stringify(result));
+          else print.runs(output, result);
+          return;
+        }
         const result = await history(context(options));
         if (options.json) output.out(JSON.stringify(print.historyJson(result.revisions)));
         else print.history(output, result.revisions, Boolean(options.verbose));
@@ -258,6 +353,11 @@ export async function main(argv: readonly string[], output: Output = processOutp
   } catch (error) {
     return report(error, output, json);
   }
+}
+
+function parseCount(value: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError("expected a positive whole number");
+  return Number(value);
 }
 
 function parsePort(value: string): number {

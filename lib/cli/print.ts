@@ -4,8 +4,11 @@ import type { CheckResult } from "../runner/check.ts";
 import type { HistoryEntry } from "../runner/heads.ts";
 import type { MigrateResult } from "../runner/migrate.ts";
 import type { WrittenRevision } from "../runner/revision.ts";
+import type { RunsResult } from "../runner/runs.ts";
 import type { StatusResult } from "../runner/status.ts";
-import { describeHolder } from "../state/lock.ts";
+import type { UnlockResult } from "../runner/unlock.ts";
+import type { RunRecord } from "../state/history.ts";
+import { describeHolder, isExpired, type LockInfo } from "../state/lock.ts";
 import { type Output, table } from "./output.ts";
 
 export function check(output: Output, result: CheckResult): void {
@@ -84,7 +87,7 @@ export function migrated(output: Output, r: MigrateResult): void {
       rows.push(["", "", color.yellow(`skipped ${o.operation}: ${o.reason}`), ""]);
     }
   }
-  output.out(`${r.command} ${heads(r.fromHeads)} -> ${heads(r.toHeads)}`);
+  output.out(`${r.command} ${headList(r.fromHeads)} -> ${headList(r.toHeads)}`);
   for (const line of table(rows)) output.out(line);
   output.out(`${r.applied} revision(s) ${r.results[0]!.direction === "upgrade" ? "applied" : "reverted"}, ${r.skippedOperations} operation(s) skipped`);
   if (r.error) output.err(`${color.red("error:")} ${r.error.message}`);
@@ -101,7 +104,57 @@ export function status(output: Output, s: StatusResult): void {
     ["drift", s.drift.length ? color.yellow(`${s.drift.length} applied file(s) changed since`) : color.dim("none")],
     ...s.drift.map((d) => ["", `${d.revision}  ${d.file}  applied ${d.appliedAt}`]),
     ["unknown", s.unknown.length ? color.red(`${list(s.unknown)} (in the database, not in the code)`) : color.dim("none")],
-    ["lock", s.lock ? `held by ${describeHolder(s.lock)}` : color.dim("free")],
+    ["lock", lockLine(output, s.lock)],
+    ...(s.runs ? [["last runs", s.runs.length ? "" : color.dim("none recorded")], ...s.runs.map((r) => ["", runLine(output, r)])] : []),
   ];
   for (const line of table(rows)) output.out(line);
+}
+
+function lockLine(output: Output, lock: LockInfo | null): string {
+  if (!lock) return output.color.dim("free");
+  const held = `held by ${describeHolder(lock)}`;
+  return isExpired(lock) ? `${held} ${output.color.yellow("(expired: the next run takes it over)")}` : held;
+}
+
+const headList = (h: readonly string[] | undefined) => (h?.length ? h.join(", ") : "(base)");
+
+/** One run on one line: when, what, how it ended. */
+function runLine(output: Output, r: RunRecord): string {
+  const { color } = output;
+  const status =
+    r.status === "succeeded" ? color.green(r.status) : r.status === "started" ? color.cyan(r.status) : color.red(r.status);
+  const change = r.fromHeads || r.toHeads ? ` ${headList(r.fromHeads)} -> ${headList(r.toHeads)}` : "";
+  const counts = r.applied !== undefined ? `, ${r.applied} applied, ${r.skippedOperations ?? 0} skipped` : "";
+  return `#${r.token}  ${r.startedAt}  ${r.command}  ${status}${change}${counts}`;
+}
+
+export function runs(output: Output, result: RunsResult): void {
+  const { color } = output;
+  if (result.runs.length === 0) {
+    output.out(`no runs recorded for ${result.target} (history: ${result.history})`);
+    return;
+  }
+  output.out(color.dim(`runs on ${result.target}, newest first (history: ${result.history})`));
+  for (const r of result.runs) {
+    output.out(runLine(output, r));
+    const who = [r.actor, r.requestId ? `Lambda request ${r.requestId}` : `${r.host} pid ${r.pid}`, r.stackId && `stack ${r.stackId}`];
+    const details: string[][] = [["    by", who.filter(Boolean).join(", ")]];
+    if (r.durationMs !== undefined) details.push(["    took", `${r.durationMs} ms`]);
+    if (r.abandoned) details.push(["    abandoned", `at ${r.abandoned.at} by ${r.abandoned.by} (token ${r.abandoned.token})`]);
+    if (r.error) details.push(["    error", r.error]);
+    for (const rev of r.revisions ?? []) {
+      details.push([`    ${rev.direction === "upgrade" ? "applied" : "reverted"}`, `${rev.revision} ${rev.message} (${rev.durationMs} ms)${rev.status === "failed" ? ` ${color.red("failed")}` : ""}`]);
+      for (const skip of rev.skipped) details.push(["", color.yellow(`skipped ${skip}`)]);
+    }
+    for (const line of table(details)) output.out(color.dim(line));
+  }
+}
+
+export function unlocked(output: Output, r: UnlockResult): void {
+  if (!r.broken) {
+    output.out(`the lock for ${r.key} was free; fencing token moved to ${r.token}`);
+    return;
+  }
+  output.out(`broke the lock for ${r.key}, held by ${describeHolder(r.broken)}`);
+  output.out(`fencing token is now ${r.token}: that runner's next transaction will be refused${r.abandoned ? "; its run is recorded as abandoned" : ""}`);
 }

@@ -49,8 +49,11 @@ export interface Dialect {
   /** Throws when a type text is not a plain type name (a `;`, a quote, a comment). */
   checkType(type: string): void;
   render(op: Operation, hints?: RenderHints): RenderedStatement[];
-  /** Several parameterless statements as one, or null when they cannot be combined. */
-  renderBatch(statements: readonly RenderedStatement[], procedural?: readonly string[]): string | null;
+  /**
+   * Several parameterless statements as one, or null when they cannot be combined; `procedural`
+   * (PL/pgSQL) runs after them, `preamble` before them.
+   */
+  renderBatch(statements: readonly RenderedStatement[], procedural?: readonly string[], preamble?: readonly string[]): string | null;
   classifyStatement(sql: string): StatementClass;
   /** The one statement that reads a snapshot of these schemas. */
   introspectionQuery(schemas: readonly string[]): RenderedStatement;

@@ -2,7 +2,7 @@
 // of the same run see it without another introspection round trip. Pure: returns a new snapshot.
 // Names and structure are exact; see Dialect.describeColumn for how close column details are.
 import type { Dialect } from "../dialect/dialect.ts";
-import { sameName, type QualifiedName } from "../dialect/names.ts";
+import { compareNames, sameName, type QualifiedName } from "../dialect/names.ts";
 import {
   coversSchema,
   findIndex,
@@ -69,12 +69,16 @@ function mapTables(
   snapshot: SchemaSnapshot,
   fn: (table: TableSnapshot) => TableSnapshot | null,
 ): SchemaSnapshot {
+  // Snapshots are kept normalized (introspect, applyOperation, mergeSnapshots), so only the
+  // tables that changed need it again: normalizing the whole schema on every operation made a
+  // run quadratic in the size of the schema.
   const tables: TableSnapshot[] = [];
   for (const table of snapshot.tables) {
     const next = fn(table);
-    if (next !== null) tables.push(next);
+    if (next !== null) tables.push(next === table ? table : normalizeTable(next));
   }
-  return normalizeSnapshot({ schemas: snapshot.schemas, tables });
+  const sorted = tables.every((t, i) => i === 0 || compareNames(tables[i - 1]!, t) <= 0);
+  return { schemas: snapshot.schemas, tables: sorted ? tables : tables.sort(compareNames) };
 }
 
 function updateTable(

@@ -1,12 +1,14 @@
 // Where migrations come from. A MigrationSource yields loaded migrations plus the problems found
 // while loading; a broken file never crashes the loader, it becomes a named problem. The CLI reads
-// a directory of TypeScript files; the Lambda (later) reads a manifest bundled at synth time.
+// a directory of TypeScript files; the Lambda reads a manifest bundled at synth time (bundle.ts).
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { importTogether, type ModuleNamespace } from "./compile.ts";
 import { BadFilenameError, InvalidFileError, type RevisionError } from "./errors.ts";
-import type { Migration, MigrationDefinition } from "./migration.ts";
+import type { BundleManifest } from "./bundle.ts";
+import { type Migration, type MigrationDefinition, parseLintAllow } from "./migration.ts";
 
 export interface LoadResult {
   migrations: Migration[];
@@ -16,6 +18,8 @@ export interface LoadResult {
 export interface MigrationSource {
   /** Where the migrations are, for messages (a directory, a bundle). */
   readonly location: string;
+  /** The files and checksums a bundle was built from; `check` reports it. Directories have none. */
+  readonly manifest?: BundleManifest;
   load(): Promise<LoadResult>;
 }
 
@@ -89,6 +93,8 @@ export function toMigration(
   for (const flag of ["transactional", "irreversible"] as const) {
     if (d[flag] !== undefined && typeof d[flag] !== "boolean") return fail(`\`${flag}\` must be true or false`, revision);
   }
+  const lint = lintField(d.lint);
+  if (typeof lint === "string") return fail(lint, revision);
   for (const fn of ["upgrade", "downgrade"] as const) {
     if (typeof d[fn] !== "function") {
       return fail(`\`${fn}\` is ${d[fn] === undefined ? "missing" : "not a function"}; write \`async ${fn}(op) { ... }\``, revision);
@@ -106,10 +112,27 @@ export function toMigration(
       irreversible: d.irreversible === true,
       file,
       checksum: sum,
+      ...(lint ? { lint } : {}),
       upgrade: d.upgrade as MigrationDefinition["upgrade"],
       downgrade: d.downgrade as MigrationDefinition["downgrade"],
     },
   };
+}
+
+/** Checks `lint: { allow: ["rule-code: reason", ...] }`; returns a reason string when malformed. */
+function lintField(value: unknown): { allow: string[] } | undefined | string {
+  if (value === undefined) return undefined;
+  const example = 'write `lint: { allow: ["drop-column: why it is safe here"] }`';
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return `\`lint\` must be an object; ${example}`;
+  const extra = Object.keys(value).filter((k) => k !== "allow");
+  if (extra.length > 0) return `\`lint\` has unknown field(s) ${extra.map((k) => `\`${k}\``).join(", ")}; ${example}`;
+  const allow = (value as { allow?: unknown }).allow ?? [];
+  if (!Array.isArray(allow) || allow.some((a) => typeof a !== "string")) return `\`lint.allow\` must be an array of strings; ${example}`;
+  const bad = (allow as string[]).find((a) => parseLintAllow(a) === undefined);
+  if (bad !== undefined) {
+    return `\`lint.allow\` entry ${JSON.stringify(bad)} needs a rule code and a reason, as "rule-code: reason"`;
+  }
+  return { allow: allow as string[] };
 }
 
 /** Normalises null | string | string[]; returns a reason string when malformed. */
@@ -154,9 +177,51 @@ export function slugify(text: string, maxLength = 60): string {
     .replace(/_+$/, "");
 }
 
+/** Whether a directory entry is a migration file (TypeScript, not a declaration file). */
+export function isMigrationFileName(name: string): boolean {
+  return name.endsWith(".ts") && !name.endsWith(".d.ts");
+}
+
+/** The error for a migrations directory that cannot be listed. */
+export function unreadableDirectory(location: string, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  return new Error(
+    code === "ENOENT"
+      ? `Migrations directory ${location} does not exist; create it with \`retort revision -m "first"\` or pass --dir`
+      : `Cannot read migrations directory ${location}: ${(error as Error).message}`,
+  );
+}
+
+/** The migration files of a directory (not recursive), in file-name order. */
+export async function migrationFileNames(absolute: string, location = displayPath(absolute)): Promise<string[]> {
+  try {
+    return (await readdir(absolute, { withFileTypes: true }))
+      .filter((e) => e.isFile() && isMigrationFileName(e.name))
+      .map((e) => e.name)
+      .sort();
+  } catch (error) {
+    throw unreadableDirectory(location, error);
+  }
+}
+
 export type Importer = (absolutePath: string) => Promise<{ default?: unknown }>;
 
-const defaultImporter: Importer = (file) => import(pathToFileURL(file).href);
+const defaultImporter: Importer = async (file) => {
+  await typeScriptLoader();
+  return import(pathToFileURL(file).href);
+};
+
+let tsx: Promise<void> | undefined;
+
+/**
+ * Running from source, a TypeScript loader is already active (tsx, vitest). The CLI compiled by
+ * bin.mjs has none: tsx is registered the first time a file must be imported on its own.
+ */
+function typeScriptLoader(): Promise<void> {
+  if (import.meta.url.endsWith(".ts")) return Promise.resolve();
+  tsx ??= import("tsx/esm/api").then(({ register }) => void register());
+  return tsx;
+}
 
 /** TypeScript migration files in one directory (not recursive), in file-name order. */
 export class DirectorySource implements MigrationSource {
@@ -171,21 +236,12 @@ export class DirectorySource implements MigrationSource {
 
   async load(): Promise<LoadResult> {
     const absolute = path.resolve(this.directory);
-    let names: string[];
-    try {
-      names = (await readdir(absolute, { withFileTypes: true }))
-        .filter((e) => e.isFile() && e.name.endsWith(".ts") && !e.name.endsWith(".d.ts"))
-        .map((e) => e.name)
-        .sort();
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new Error(
-        code === "ENOENT"
-          ? `Migrations directory ${this.location} does not exist; create it with \`retort revision -m "first"\` or pass --dir`
-          : `Cannot read migrations directory ${this.location}: ${(error as Error).message}`,
-      );
-    }
-    const loaded = await Promise.all(names.map((name) => this.loadFile(path.join(absolute, name))));
+    const names = await migrationFileNames(absolute, this.location);
+    const files = names.map((name) => path.join(absolute, name));
+    const contents = await Promise.all(files.map((file) => readFile(file, "utf8")));
+    // The whole directory in one pass when it can be (compile.ts); otherwise file by file.
+    const modules = this.importer === defaultImporter ? await importTogether(files, contents) : undefined;
+    const loaded = await Promise.all(files.map((file, i) => this.loadFile(file, contents[i]!, modules?.[i])));
     const migrations: Migration[] = [];
     const problems: RevisionError[] = [];
     for (const result of loaded) {
@@ -198,12 +254,13 @@ export class DirectorySource implements MigrationSource {
 
   private async loadFile(
     absolute: string,
+    content: string,
+    module: ModuleNamespace | undefined,
   ): Promise<({ migration: Migration } | { problem: InvalidFileError }) & { nameProblem?: BadFilenameError }> {
     const file = displayPath(absolute);
-    const content = await readFile(absolute, "utf8");
     let exported: unknown;
     try {
-      exported = (await this.importer(absolute)).default;
+      exported = (module ?? (await this.importer(absolute))).default;
     } catch (error) {
       return { problem: new InvalidFileError(file, `cannot be loaded (${firstLine(error)})`) };
     }

@@ -18,8 +18,22 @@ export interface MigrationDefinition {
   transactional?: boolean;
   /** A deliberate one-way migration: validate reports it as such, downgrade refuses it. */
   irreversible?: boolean;
+  /**
+   * `retort lint` findings this migration accepts, each as "rule-code: reason" (the reason is
+   * printed with the finding), e.g. `allow: ["drop-column: replaced by email_v2 in 20261101"]`.
+   */
+  lint?: { allow?: string[] };
   upgrade(op: Operations): Promise<void> | void;
   downgrade(op: Operations): Promise<void> | void;
+}
+
+/** One `lint.allow` entry: a rule code, a colon, and the reason (which must not be empty). */
+const LINT_ALLOW = /^\s*([a-z][a-z0-9-]*)\s*:\s*(\S[\s\S]*?)\s*$/;
+
+/** Splits "rule-code: reason"; undefined when the entry is not in that form. */
+export function parseLintAllow(entry: string): { code: string; reason: string } | undefined {
+  const m = LINT_ALLOW.exec(entry);
+  return m ? { code: m[1]!, reason: m[2]! } : undefined;
 }
 
 /** Identity at run time; gives migration files type checking and editor help. */
@@ -41,6 +55,8 @@ export interface Migration {
   file: string;
   /** sha256 (hex) of the file's content with line endings normalised to \n. */
   checksum: string;
+  /** The lint findings the file accepts, as written ("rule-code: reason"); absent when none. */
+  lint?: { readonly allow: readonly string[] };
   upgrade: MigrationDefinition["upgrade"];
   downgrade: MigrationDefinition["downgrade"];
 }

@@ -62,10 +62,11 @@ export class BatchingSink implements StatementSink {
 
   /**
    * Sends what is queued plus `statements` (e.g. creating the version table) and `procedural`
-   * (the version-table update) as one statement, then commits if a transaction is open.
+   * (the version-table update) as one statement, after `preamble` (the fencing claim), then
+   * commits if a transaction is open.
    */
-  async finish(statements: readonly string[], procedural: readonly string[]): Promise<void> {
-    const batch = this.dialect.renderBatch([...this.queue, ...statements.map((sql) => ({ sql }))], procedural);
+  async finish(statements: readonly string[], procedural: readonly string[], preamble: readonly string[] = []): Promise<void> {
+    const batch = this.dialect.renderBatch([...this.queue, ...statements.map((sql) => ({ sql }))], procedural, preamble);
     this.queue = [];
     if (batch === null) throw new Error("nothing to finish the migration with");
     await this.send(this.held?.session ?? this.executor, batch);

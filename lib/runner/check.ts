@@ -1,4 +1,5 @@
 // `retort check`: every consistency problem of the migrations, without a database, in one run.
+import type { BundleManifest } from "../revision/bundle.ts";
 import { MultipleHeadsError, type ProblemData } from "../revision/errors.ts";
 import { type Context, type LoadedGraph, loadGraph } from "./context.ts";
 
@@ -7,10 +8,13 @@ export interface CheckResult {
   revisions: number;
   heads: string[];
   problems: ProblemData[];
+  /** The files and checksums the migrations were bundled from, when they come from a bundle. */
+  bundle?: BundleManifest;
 }
 
 export async function check(ctx: Context): Promise<CheckResult> {
-  return checkGraph(await loadGraph(ctx));
+  const result = checkGraph(await loadGraph(ctx));
+  return ctx.source.manifest ? { ...result, bundle: ctx.source.manifest } : result;
 }
 
 /** The check of an already loaded graph (safe-upgrade runs it before taking the lock). */

@@ -6,6 +6,7 @@ import type { RevisionError } from "../revision/errors.ts";
 import type { MigrationSource } from "../revision/loader.ts";
 import type { Migration } from "../revision/migration.ts";
 import type { SqlExecutor } from "../sql/executor.ts";
+import type { History } from "../state/history.ts";
 import type { Lock, LockHolder } from "../state/lock.ts";
 import type { VersionTable } from "../state/version-table.ts";
 import { NoDatabaseError } from "./errors.ts";
@@ -31,6 +32,10 @@ export interface DatabaseContext {
   lockKey: string;
   /** How long to wait for a held lock; 0 fails at once. */
   lockWaitMs?: number;
+  /** Lease duration (renewed by a heartbeat while a run works). @default 30 s */
+  leaseMs?: number;
+  /** Where runs are recorded; none when absent. */
+  history?: History;
   /** Extra details recorded with the lock (Lambda request id, stack id). */
   holder?: Partial<LockHolder>;
 }

@@ -1,10 +1,19 @@
 // Builds the database half of a Context from an executor and a few options with defaults, so
-// the CLI, the Lambda handlers and the tests assemble it the same way.
+// the CLI, the Lambda handlers and the tests assemble it the same way. A lock table (--lock-table
+// or RETORT_LOCK_TABLE) selects DynamoDB for the lock and the history, its endpoint from the SDK's
+// own AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL; without one, the in-process lock, and (through
+// openDatabase) the history in a table of the target database, so the CLI works offline.
 import path from "node:path";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DEFAULT_SCHEMA } from "../constants.ts";
 import { type DatabaseTarget, openExecutor, parseDatabaseUrl } from "../sql/connect.ts";
 import { postgres } from "../dialect/postgres/index.ts";
 import type { SqlExecutor } from "../sql/executor.ts";
+import { DatabaseHistory } from "../state/database-history.ts";
+import { createDynamoClient } from "../state/dynamo-client.ts";
+import { DynamoHistory } from "../state/dynamo-history.ts";
+import { DynamoLock } from "../state/dynamo-lock.ts";
+import type { History } from "../state/history.ts";
 import { InProcessLock, type Lock, type LockHolder } from "../state/lock.ts";
 import { VersionTable } from "../state/version-table.ts";
 import type { DatabaseContext } from "./context.ts";
@@ -14,8 +23,19 @@ export interface DatabaseOptions {
   versionSchema?: string;
   /** Where unqualified names in migrations live. @default "public" */
   defaultSchema?: string;
+  /**
+   * DynamoDB table for the lock and the history (overrides `lock` and `history`).
+   * @default none: `lock` and `history` are used
+   */
+  lockTable?: string;
+  /** The client for `lockTable`. @default createDynamoClient() */
+  dynamodb?: DynamoDBClient;
   /** @default one in-process lock shared by this process */
   lock?: Lock;
+  /** @default none (openDatabase: a table in the target database) */
+  history?: History;
+  /** Lease duration, renewed by a heartbeat while a run works. @default 30 s */
+  leaseMs?: number;
   /** @default the executor's description */
   lockKey?: string;
   /** @default 0 (fail at once when held) */
@@ -26,14 +46,23 @@ export interface DatabaseOptions {
 const processLock = new InProcessLock();
 
 export function databaseContext(executor: SqlExecutor, options: DatabaseOptions = {}): DatabaseContext {
+  let lock = options.lock ?? processLock;
+  let history = options.history;
+  if (options.lockTable) {
+    const client = options.dynamodb ?? createDynamoClient();
+    lock = new DynamoLock({ table: options.lockTable, client });
+    history = new DynamoHistory({ table: options.lockTable, client });
+  }
   return {
     executor,
     dialect: postgres,
     versionTable: new VersionTable(options.versionSchema ?? DEFAULT_SCHEMA, postgres),
     defaultSchema: options.defaultSchema ?? DEFAULT_SCHEMA,
-    lock: options.lock ?? processLock,
+    lock,
     lockKey: options.lockKey ?? executor.description,
+    ...(history ? { history } : {}),
     ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     ...(options.holder ? { holder: options.holder } : {}),
   };
 }
@@ -62,6 +91,20 @@ export async function openDatabase(
 ): Promise<DatabaseContext & { close(): Promise<void> }> {
   const target = parseDatabaseUrl(url);
   const executor = await openExecutor(url, options.cwd ? { cwd: options.cwd } : {});
-  const context = databaseContext(executor, { lockKey: lockKeyFor(target, options.cwd), ...options });
-  return { ...context, close: () => executor.close() };
+  const dynamodb = options.lockTable && !options.dynamodb ? createDynamoClient() : undefined;
+  const context = databaseContext(executor, {
+    lockKey: lockKeyFor(target, options.cwd),
+    ...options,
+    ...(dynamodb ? { dynamodb } : {}),
+    ...(options.lockTable || options.history
+      ? {}
+      : { history: new DatabaseHistory(executor, options.versionSchema ?? DEFAULT_SCHEMA, postgres) }),
+  });
+  return {
+    ...context,
+    close: async () => {
+      dynamodb?.destroy();
+      await executor.close();
+    },
+  };
 }

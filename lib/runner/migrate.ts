@@ -2,6 +2,8 @@
 // plan along the graph, introspect once, then run each revision in its own transaction together
 // with its version-table update. Results are filled in as "not-executed" before the run starts
 // and overwritten step by step, so a failure still reports exactly what ran (Kysely's habit).
+// Under a fenced lease every transaction first claims the fence (VersionTable.fence), so a runner
+// that lost its lease cannot commit; the run and its revisions are recorded in the history.
 import { describeOperation } from "../ops/describe.ts";
 import { createOperations, type OpResult, type RunMode } from "../ops/operations.ts";
 import { introspect } from "../dialect/postgres/introspect.ts";
@@ -9,13 +11,14 @@ import type { RenderedStatement } from "../dialect/dialect.ts";
 import type { SchemaSnapshot } from "../dialect/snapshot.ts";
 import type { Migration } from "../revision/migration.ts";
 import type { RevisionMap } from "../revision/graph.ts";
-import { DataApiError } from "../sql/data-api-executor.ts";
-import { SqlError } from "../sql/errors.ts";
-import { currentHolder, type Lease } from "../state/lock.ts";
-import { type VersionState, VERSION_CONFLICT_SQLSTATE } from "../state/version-table.ts";
+import { DataApiError, SqlError } from "../sql/errors.ts";
+import type { RevisionRecord } from "../state/history.ts";
+import { type Lease, LeaseLostError } from "../state/lock.ts";
+import { FENCED_OUT_SQLSTATE, type Transition, type VersionState, VERSION_CONFLICT_SQLSTATE } from "../state/version-table.ts";
 import { BatchingSink } from "./batching-sink.ts";
 import { type Context, type DatabaseContext, requireDatabase } from "./context.ts";
 import { MigrationError, UnknownDatabaseRevisionsError } from "./errors.ts";
+import { beginRun, endRun, failedOutcome, type LockedRun } from "./locked-run.ts";
 
 export const Direction = { Up: "upgrade", Down: "downgrade" } as const;
 export type Direction = (typeof Direction)[keyof typeof Direction];
@@ -47,6 +50,10 @@ export interface MigrateResult {
   skippedOperations: number;
   /** The first failure, already reported against its revision in `results`. */
   error?: { message: string; revision?: string; file?: string };
+  /** The run as the history records it: its id and the lease's fencing token. */
+  run?: { id: string; token: number };
+  /** Problems that did not change the outcome (history not written, lock not released). */
+  warnings?: string[];
 }
 
 export interface MigrateOptions {
@@ -56,30 +63,73 @@ export interface MigrateOptions {
   mode: RunMode;
   /** Proceed although the database records revisions this code does not have. */
   allowUnknownRevisions?: boolean;
+  /** Run at most this many revisions of the plan (the Lambda's bounded steps); the rest stay pending. */
+  limit?: number;
 }
 
 export async function migrate(ctx: Context, map: RevisionMap<Migration>, options: MigrateOptions): Promise<MigrateResult> {
   const db = requireDatabase(ctx);
-  const lease = await db.lock.acquire(db.lockKey, currentHolder(options.command, db.holder), { waitMs: db.lockWaitMs });
+  const run = await beginRun(db, options.command, options.target);
+  let result: MigrateResult;
   try {
-    return await migrateLocked(db, map, options, lease);
-  } finally {
-    await lease.release();
+    result = await migrateLocked(db, map, options, run);
+  } catch (error) {
+    await endRun(db, run, failedOutcome(error));
+    throw error;
   }
+  await endRun(
+    db,
+    run,
+    {
+      status: result.error ? "failed" : "succeeded",
+      fromHeads: result.fromHeads,
+      toHeads: result.toHeads,
+      applied: result.applied,
+      skippedOperations: result.skippedOperations,
+      ...(result.error ? { error: result.error.message } : {}),
+    },
+    revisionRecords(map, run, result),
+  );
+  result.run = { id: run.record.runId, token: run.record.token };
+  if (run.warnings.length > 0) result.warnings = run.warnings;
+  return result;
+}
+
+/** The history's record of each revision that ran (applied or failed), in order. */
+function revisionRecords(map: RevisionMap<Migration>, run: LockedRun, result: MigrateResult): RevisionRecord[] {
+  const at = new Date().toISOString();
+  return result.results
+    .filter((r) => r.status !== "not-executed")
+    .map((r, i) => ({
+      runId: run.record.runId,
+      seq: i + 1,
+      at,
+      revision: r.revision,
+      direction: r.direction,
+      status: r.status === "applied" ? "applied" : "failed",
+      message: r.message,
+      file: r.file,
+      checksum: map.get(r.revision)?.checksum ?? "",
+      durationMs: r.durationMs,
+      skipped: r.operations.filter((o) => o.status === "skipped").map((o) => `${o.operation}: ${o.reason ?? "already there"}`),
+      ...(r.error ? { error: r.error } : {}),
+    }));
 }
 
 async function migrateLocked(
   db: DatabaseContext,
   map: RevisionMap<Migration>,
   options: MigrateOptions,
-  lease: Lease,
+  run: LockedRun,
 ): Promise<MigrateResult> {
+  const lease = run.lease;
   const state = await db.versionTable.read(db.executor);
   const unknown = state.heads.filter((h) => !map.has(h));
   if (unknown.length > 0 && !options.allowUnknownRevisions) throw new UnknownDatabaseRevisionsError(unknown, state.heads);
   const known = knownHeads(map, state);
-  const plan =
-    options.direction === Direction.Up ? map.upgradePlan(known, options.target) : map.downgradePlan(known, options.target);
+  const plan = (
+    options.direction === Direction.Up ? map.upgradePlan(known, options.target) : map.downgradePlan(known, options.target)
+  ).slice(0, options.limit ?? Infinity);
   if (options.direction === Direction.Down) {
     const oneWay = plan.find((m) => m.irreversible);
     if (oneWay) {
@@ -114,9 +164,15 @@ async function migrateLocked(
   let snapshot = await introspect(db.executor, [db.defaultSchema]);
   let current: VersionState = state;
   const applied = map.ancestors(known, true);
-  const group = new Group(db, result);
+  const group = new Group(db, result, lease, run.fence);
   for (const [i, migration] of plan.entries()) {
-    lease.assertHeld();
+    try {
+      lease.assertHeld();
+    } catch (error) {
+      // What waits in the group was never sent, and is not: it stays "not-executed".
+      result.error = { message: (error as Error).message };
+      return result;
+    }
     const started = Date.now();
     const entry = results[i]!;
     if (options.direction === Direction.Up) applied.add(migration.revision);
@@ -128,9 +184,10 @@ async function migrateLocked(
     const ops = createOperations({ snapshot, mode: options.mode, sink, defaultSchema: db.defaultSchema, dialect: db.dialect });
     const fail = async (error: unknown) => {
       await sink.abort().catch(() => {});
-      // The migrations waiting in the group are sound: they are applied before this is reported.
+      // The migrations waiting in the group are sound: they are applied before this is reported
+      // (unless the lease is lost: then nothing more is sent).
       try {
-        await group.flush(options.mode);
+        if (!(error instanceof LeaseLostError)) await group.flush(options.mode);
       } catch (flushError) {
         if (flushError instanceof GroupFailed) return result;
         throw flushError;
@@ -140,18 +197,20 @@ async function migrateLocked(
       settle(result, entry, migration, options, error);
       return result;
     };
+    const transition: Transition = {
+      from: current.heads,
+      to: toHeads,
+      ...(options.direction === Direction.Up
+        ? { applied: [{ revision: migration.revision, checksum: migration.checksum }] }
+        : { reverted: [migration.revision] }),
+    };
     const member: Member = {
       entry,
       migration,
       toHeads,
       prefix: current.exists ? [] : db.versionTable.createStatements(),
-      procedural: db.versionTable.transition({
-        from: current.heads,
-        to: toHeads,
-        ...(options.direction === Direction.Up
-          ? { applied: [{ revision: migration.revision, checksum: migration.checksum }] }
-          : { reverted: [migration.revision] }),
-      }),
+      transition,
+      procedural: db.versionTable.transition(transition),
       statements: [],
     };
     try {
@@ -160,7 +219,7 @@ async function migrateLocked(
       entry.operations = report(ops.results, db.defaultSchema);
       if (sink.sentDirectly) {
         // It opened a transaction (bound values, reads) or ran outside one: it finishes on its own.
-        await sink.finish(member.prefix, member.procedural);
+        await sink.finish(member.prefix, member.procedural, run.fence);
         entry.durationMs = Date.now() - started;
         group.succeeded(member);
       } else {
@@ -189,6 +248,7 @@ interface Member {
   migration: Migration;
   toHeads: string[];
   prefix: string[];
+  transition: Transition;
   procedural: string[];
   statements: RenderedStatement[];
 }
@@ -213,6 +273,9 @@ class Group {
   constructor(
     private readonly db: DatabaseContext,
     private readonly result: MigrateResult,
+    private readonly lease: Lease,
+    /** The fencing claim, first in every block sent. */
+    private readonly fence: readonly string[],
   ) {}
 
   get full(): boolean {
@@ -246,9 +309,11 @@ class Group {
       }
       return;
     } catch (error) {
-      // Only a refusal by PostgreSQL proves nothing ran; anything else is reported as is.
-      if (members.length === 1 || !(error instanceof SqlError)) {
-        settle(this.result, members[0]!.entry, members[0]!.migration, { direction: members[0]!.entry.direction, mode }, error, members.length);
+      // Only a refusal by PostgreSQL proves nothing ran; anything else is reported as is. A lost
+      // lease or a refused fence stops the run: sending the members one by one cannot help.
+      const stop = error instanceof LeaseLostError || (error instanceof SqlError && error.sqlState === FENCED_OUT_SQLSTATE);
+      if (members.length === 1 || !(error instanceof SqlError) || stop) {
+        settle(this.result, members[0]!.entry, members[0]!.migration, { direction: members[0]!.entry.direction, mode }, error, stop ? 1 : members.length);
         throw new GroupFailed();
       }
     }
@@ -264,9 +329,13 @@ class Group {
   }
 
   private async send(members: Member[]): Promise<void> {
+    this.lease.assertHeld();
     const sql = this.db.dialect.renderBatch(
       members.flatMap((m) => [...m.prefix.map((p) => ({ sql: p })), ...m.statements]),
-      members.flatMap((m) => m.procedural),
+      // One version-table update for the block: the first member's check covers the others,
+      // whose heads the block itself moves (four statements per migration cost as much as its DDL).
+      members.length === 1 ? members[0]!.procedural : this.db.versionTable.transition(mergeTransitions(members.map((m) => m.transition))),
+      this.fence,
     );
     await this.db.executor.query(sql!, undefined, { continueAfterTimeout: true });
   }
@@ -324,6 +393,9 @@ function explain(error: unknown, mode: RunMode, migration: Migration): string {
       ? "nothing of this revision was applied"
       : "it is not transactional, so statements before the failure stay applied; `retort safe-upgrade` converges from there";
   if (unknownOutcome) return `${message}; ${state}`;
+  // Both say what happened and what to run next; nothing of the revision was sent or committed.
+  if (error instanceof LeaseLostError) return message;
+  if (error instanceof SqlError && error.sqlState === FENCED_OUT_SQLSTATE) return message;
   if (error instanceof SqlError && error.sqlState === VERSION_CONFLICT_SQLSTATE) return `${message}; ${state}`;
   if (mode === "strict" && error instanceof SqlError && error.sqlState && EXISTS.has(error.sqlState)) {
     return (
@@ -332,4 +404,14 @@ function explain(error: unknown, mode: RunMode, migration: Migration): string {
     );
   }
   return `${message}; ${state}. Fix the migration and run the command again`;
+}
+
+/** Consecutive transitions as one: from the first's heads to the last's, recording every revision. */
+function mergeTransitions(transitions: readonly Transition[]): Transition {
+  return {
+    from: transitions[0]!.from,
+    to: transitions[transitions.length - 1]!.to,
+    applied: transitions.flatMap((t) => t.applied ?? []),
+    reverted: transitions.flatMap((t) => t.reverted ?? []),
+  };
 }

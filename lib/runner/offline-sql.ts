@@ -2,10 +2,11 @@
 // (Alembic's offline mode). The schema is simulated from the migrations themselves, starting from
 // an empty database at base, so safe operations skip exactly what earlier revisions created.
 // Bound values are shown as literals: the output is a script for a human or a DBA, not run by retort.
+// `dryRun` (one migration against a snapshot, no database) is also what `retort lint` inspects.
 import type { Dialect } from "../dialect/dialect.ts";
-import { emptySnapshot, type SchemaSnapshot } from "../dialect/snapshot.ts";
+import { emptySnapshot, normalizeSnapshot, type SchemaSnapshot } from "../dialect/snapshot.ts";
 import type { LiteralValue } from "../ops/operation.ts";
-import { createOperations, type RunMode } from "../ops/operations.ts";
+import { createOperations, type OperationsWithResults, type OpResult, type RunMode } from "../ops/operations.ts";
 import type { SinkStatement, StatementSink } from "../ops/sink.ts";
 import type { Migration } from "../revision/migration.ts";
 import { mapNamedParameters } from "../sql/lexer.ts";
@@ -20,24 +21,51 @@ export class OfflineReadError extends Error {
   override name = "OfflineReadError";
 }
 
-/** Collects statement text; a read cannot be answered without a database. */
+/**
+ * How a dry run answers reads. "refuse": the SQL of a migration that reads cannot be known without
+ * a database, so a read throws OfflineReadError (`--sql`). "simulate": a read returns no rows and
+ * is recorded, and introspection answers from the simulated snapshot, so raw SQL is opaque to the
+ * simulation (`lint`, which looks at the operations, not at the data).
+ */
+export type OfflineReads = "refuse" | "simulate";
+
+const NO_ROWS: QueryResult = { rows: [], columns: [], rowCount: 0 };
+
+/** Collects statement text (and, when simulating, the reads). */
 class RecordingSink implements StatementSink {
   readonly statements: string[] = [];
+  readonly reads: string[] = [];
   constructor(
     private readonly dialect: Dialect,
     private readonly migration: Migration,
+    private readonly readMode: OfflineReads,
   ) {}
 
   statement(s: SinkStatement): void {
     this.statements.push(inlineParameters(this.dialect, s.sql, s.params));
   }
 
-  async query(): Promise<QueryResult> {
-    throw new OfflineReadError(
-      `${this.migration.revision} (${this.migration.file}) reads the database (op.query or a safeExecute guard), ` +
-        "so its SQL cannot be rendered without connecting; run the command without --sql",
-    );
+  async query(sql: string, params?: SqlParams): Promise<QueryResult> {
+    if (this.readMode === "refuse") {
+      throw new OfflineReadError(
+        `${this.migration.revision} (${this.migration.file}) reads the database (op.query or a safeExecute guard), ` +
+          "so its SQL cannot be rendered without connecting; run the command without --sql",
+      );
+    }
+    if (sql !== this.dialect.introspectionQuery([]).sql) this.reads.push(inlineParameters(this.dialect, sql, params));
+    return NO_ROWS;
   }
+}
+
+/** The dialect, except that reading a snapshot gives the simulated one (see OfflineReads). */
+function simulatedDialect(dialect: Dialect, current: () => SchemaSnapshot): Dialect {
+  return {
+    ...dialect,
+    readSnapshot: (_result, schemas) => {
+      const wanted = new Set(schemas);
+      return normalizeSnapshot({ schemas: [...wanted], tables: current().tables.filter((t) => wanted.has(t.schema)) });
+    },
+  };
 }
 
 function inlineParameters(dialect: Dialect, sql: string, params: SqlParams | undefined): string {
@@ -61,12 +89,13 @@ export interface OfflineOptions {
 export async function offlineSql(ctx: Context, options: OfflineOptions): Promise<string> {
   const { map } = await loadSoundGraph(ctx);
   const db = ctx.database ?? { dialect: postgres, versionTable: new VersionTable(), defaultSchema: DEFAULT_SCHEMA };
+  const offline: DryRunOptions = { dialect: db.dialect, defaultSchema: db.defaultSchema, mode: options.mode };
   const from = options.from ?? (options.direction === Direction.Up ? "base" : "heads");
   const fromHeads = from === "base" ? [] : map.resolve(from);
   // Simulate reaching `from`, discarding the text, to know the schema there.
   let snapshot: SchemaSnapshot = emptySnapshot([db.defaultSchema]);
   for (const m of map.upgradePlan([], from === "base" ? "base" : from)) {
-    snapshot = (await run(m, Direction.Up, snapshot, db.dialect, db.defaultSchema, options.mode)).snapshot;
+    snapshot = (await dryRun(m, Direction.Up, snapshot, offline)).snapshot;
   }
   const plan =
     options.direction === Direction.Up ? map.upgradePlan(fromHeads, options.target) : map.downgradePlan(fromHeads, options.target);
@@ -75,7 +104,7 @@ export async function offlineSql(ctx: Context, options: OfflineOptions): Promise
   let tableExists = fromHeads.length > 0;
   const out: string[] = [];
   for (const m of plan) {
-    const ran = await run(m, options.direction, snapshot, db.dialect, db.defaultSchema, options.mode);
+    const ran = await dryRun(m, options.direction, snapshot, offline);
     snapshot = ran.snapshot;
     if (options.direction === Direction.Up) applied.add(m.revision);
     else applied.delete(m.revision);
@@ -92,18 +121,40 @@ export async function offlineSql(ctx: Context, options: OfflineOptions): Promise
   return out.length ? out.join("\n") : `-- nothing to ${options.direction}`;
 }
 
-async function run(
+/** What one migration did in a dry run. */
+export interface DryRun {
+  /** The statements it would send, bound values shown as literals. */
+  statements: string[];
+  /** The reads it made (op.query, safeExecute guards), with "simulate" reads. */
+  reads: string[];
+  /** The operations, applied or skipped, in call order. */
+  results: readonly OpResult[];
+  /** The simulated schema afterwards. */
+  snapshot: SchemaSnapshot;
+}
+
+export interface DryRunOptions {
+  dialect: Dialect;
+  defaultSchema: string;
+  mode: RunMode;
+  /** @default "refuse" */
+  reads?: OfflineReads;
+}
+
+/** Runs one migration's upgrade or downgrade against a snapshot, without a database. */
+export async function dryRun(
   migration: Migration,
   direction: Direction,
   snapshot: SchemaSnapshot,
-  dialect: Dialect,
-  defaultSchema: string,
-  mode: RunMode,
-): Promise<{ statements: string[]; snapshot: SchemaSnapshot }> {
-  const sink = new RecordingSink(dialect, migration);
-  const ops = createOperations({ snapshot, mode, sink, defaultSchema, dialect });
+  options: DryRunOptions,
+): Promise<DryRun> {
+  const reads = options.reads ?? "refuse";
+  const sink = new RecordingSink(options.dialect, migration, reads);
+  let ops: OperationsWithResults | undefined;
+  const dialect = reads === "simulate" ? simulatedDialect(options.dialect, () => ops?.snapshot ?? snapshot) : options.dialect;
+  ops = createOperations({ snapshot, mode: options.mode, sink, defaultSchema: options.defaultSchema, dialect });
   await (direction === Direction.Up ? migration.upgrade(ops) : migration.downgrade(ops));
-  return { statements: sink.statements, snapshot: ops.snapshot };
+  return { statements: sink.statements, reads: sink.reads, results: ops.results, snapshot: ops.snapshot };
 }
 
 function versionUpdate(

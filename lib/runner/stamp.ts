@@ -1,20 +1,26 @@
 // `retort stamp <rev|heads> [--purge]`: record the database as being at a revision without
-// running any migration (a database built by hand, or restored). Under the lock, in one statement.
-import { currentHolder } from "../state/lock.ts";
+// running any migration (a database built by hand, or restored). Under the lock, fenced, in one
+// statement, and recorded in the history like any run.
 import { type Context, loadSoundGraph, requireDatabase } from "./context.ts";
 import { UnknownDatabaseRevisionsError } from "./errors.ts";
+import { beginRun, endRun, failedOutcome } from "./locked-run.ts";
 
 export interface StampResult {
   fromHeads: string[];
   toHeads: string[];
   purged: boolean;
+  /** Problems that did not change the outcome (history not written, lock not released). */
+  warnings?: string[];
 }
 
-export async function stamp(ctx: Context, options: { target: string; purge?: boolean }): Promise<StampResult> {
+/** `target`: a target as the CLI takes it, or a list of revisions (none: base). */
+export async function stamp(ctx: Context, options: { target: string | readonly string[]; purge?: boolean }): Promise<StampResult> {
   const db = requireDatabase(ctx, "stamp");
   const { map } = await loadSoundGraph(ctx);
-  const toHeads = map.headsOf(map.ancestors(map.resolve(options.target), true));
-  const lease = await db.lock.acquire(db.lockKey, currentHolder("stamp", db.holder), { waitMs: db.lockWaitMs });
+  const targets = typeof options.target === "string" ? map.resolve(options.target) : options.target.flatMap((t) => map.resolve(t));
+  const toHeads = map.headsOf(map.ancestors(targets, true));
+  const run = await beginRun(db, "stamp", typeof options.target === "string" ? options.target : options.target.join(",") || "base");
+  let result: StampResult;
   try {
     const state = await db.versionTable.read(db.executor);
     const unknown = state.heads.filter((h) => !map.has(h));
@@ -30,11 +36,16 @@ export async function stamp(ctx: Context, options: { target: string; purge?: boo
         applied: [...applied].map((revision) => ({ revision, checksum: map.get(revision)!.checksum })),
         reverted: state.applied.map((a) => a.revision).filter((r) => !applied.has(r)),
       }),
+      run.fence,
     );
-    lease.assertHeld();
+    run.lease.assertHeld();
     await db.executor.query(statement!);
-    return { fromHeads: state.heads, toHeads, purged: Boolean(options.purge) && unknown.length > 0 };
-  } finally {
-    await lease.release();
+    result = { fromHeads: state.heads, toHeads, purged: Boolean(options.purge) && unknown.length > 0 };
+  } catch (error) {
+    await endRun(db, run, failedOutcome(error));
+    throw error;
   }
+  await endRun(db, run, { status: "succeeded", fromHeads: result.fromHeads, toHeads: result.toHeads, applied: 0, skippedOperations: 0 });
+  if (run.warnings.length > 0) result.warnings = run.warnings;
+  return result;
 }

@@ -23,7 +23,7 @@ export async function upgrade(ctx: Context, options: { target?: string } = {}): 
 /** Refuses a graph `check` objects to; then every operation skips what already exists. */
 export async function safeUpgrade(
   ctx: Context,
-  options: { target?: string; allowUnknownRevisions?: boolean } = {},
+  options: { target?: string; allowUnknownRevisions?: boolean; limit?: number } = {},
 ): Promise<MigrateResult> {
   const graph = await loadGraph(ctx);
   const checked = checkGraph(graph);
@@ -34,11 +34,18 @@ export async function safeUpgrade(
     target: options.target ?? "heads",
     mode: "safe",
     ...(options.allowUnknownRevisions ? { allowUnknownRevisions: true } : {}),
+    ...(options.limit !== undefined ? { limit: options.limit } : {}),
   });
 }
 
 /** Reverts along the graph; operations run in safe mode so a retried downgrade converges. */
-export async function downgrade(ctx: Context, options: { target: string }): Promise<MigrateResult> {
+export async function downgrade(ctx: Context, options: { target: string; limit?: number }): Promise<MigrateResult> {
   const { map } = await loadSoundGraph(ctx);
-  return migrate(ctx, map, { command: "downgrade", direction: Direction.Down, target: options.target, mode: "safe" });
+  return migrate(ctx, map, {
+    command: "downgrade",
+    direction: Direction.Down,
+    target: options.target,
+    mode: "safe",
+    ...(options.limit !== undefined ? { limit: options.limit } : {}),
+  });
 }

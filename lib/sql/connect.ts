@@ -2,10 +2,8 @@
 // One string names every database retort can run against, local or in AWS.
 
 import path from "node:path";
-import { DataApiExecutor } from "./data-api-executor.ts";
 import type { SqlExecutor } from "./executor.ts";
 import { PgExecutor, describePostgresUrl } from "./pg-executor.ts";
-import { PgliteExecutor } from "./pglite-executor.ts";
 
 /** Where the embedded database lives when nothing says otherwise (relative to the project). */
 export const DEFAULT_PGLITE_DIR = ".retort/local";
@@ -160,17 +158,27 @@ export interface OpenExecutorOptions {
   connectionTimeoutMillis?: number;
 }
 
-/** Parses `url` and opens an executor for it (ConnectionError when it cannot be reached). */
+/**
+ * Parses `url` and opens an executor for it (ConnectionError when it cannot be reached). PGlite
+ * and the AWS SDK are imported only for their own URLs: each takes longer to load than a command
+ * against another database takes to run.
+ */
 export async function openExecutor(url: string, options: OpenExecutorOptions = {}): Promise<SqlExecutor> {
   const target = parseDatabaseUrl(url);
   switch (target.kind) {
-    case "pglite":
+    case "pglite": {
+      const { PgliteExecutor } = await import("./pglite-executor.ts");
       return PgliteExecutor.open(path.resolve(options.cwd ?? process.cwd(), target.dataDir));
-    case "pglite-memory":
+    }
+    case "pglite-memory": {
+      const { PgliteExecutor } = await import("./pglite-executor.ts");
       return PgliteExecutor.open();
+    }
     case "postgres":
       return PgExecutor.open(target.url, { connectionTimeoutMillis: options.connectionTimeoutMillis });
-    case "data-api":
+    case "data-api": {
+      const { DataApiExecutor } = await import("./data-api-executor.ts");
       return new DataApiExecutor({ resourceArn: target.resourceArn, secretArn: target.secretArn, database: target.database });
+    }
   }
 }

@@ -28,7 +28,7 @@ import type {
   SqlResultValue,
   SqlSession,
 } from "./executor.ts";
-import { ConnectionError, SqlError } from "./errors.ts";
+import { ConnectionError, DataApiError, SqlError, type DataApiCommand } from "./errors.ts";
 import { TransactionGuard, assertSingleStatement } from "./adapter-kit.ts";
 import { toPositional } from "./lexer.ts";
 import { decodeInt8, decodeText, encodeParam, type EncodedParam } from "./values.ts";
@@ -78,25 +78,8 @@ export interface DataApiExecutorOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/**
- * A Data API call failed in a way that is not an SQL error: a statement timeout, a transaction the
- * service no longer knows, or a failure whose outcome is unknown. `outcomeUnknown` says the
- * statement may or may not have run.
- */
-export class DataApiError extends Error {
-  constructor(
-    message: string,
-    readonly operation: DataApiCommand,
-    readonly exceptionName: string | undefined,
-    readonly outcomeUnknown: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "DataApiError";
-  }
-}
-
-export type DataApiCommand = "ExecuteStatement" | "BeginTransaction" | "CommitTransaction" | "RollbackTransaction";
+// Defined with the other executor errors, so the runner can recognise it without loading the AWS SDK.
+export { DataApiError, type DataApiCommand } from "./errors.ts";
 
 /** A request timeout above the service's own 45 s per call, so its StatementTimeoutException wins. */
 const REQUEST_TIMEOUT_MS = 60_000;

@@ -53,3 +53,23 @@ export class TransactionUsageError extends Error {
     this.name = "TransactionUsageError";
   }
 }
+
+/**
+ * A Data API call failed in a way that is not an SQL error: a statement timeout, a transaction the
+ * service no longer knows, or a failure whose outcome is unknown. `outcomeUnknown` says the
+ * statement may or may not have run.
+ */
+export class DataApiError extends Error {
+  constructor(
+    message: string,
+    readonly operation: DataApiCommand,
+    readonly exceptionName: string | undefined,
+    readonly outcomeUnknown: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "DataApiError";
+  }
+}
+
+export type DataApiCommand = "ExecuteStatement" | "BeginTransaction" | "CommitTransaction" | "RollbackTransaction";

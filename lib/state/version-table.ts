@@ -2,6 +2,9 @@
 // transaction as the migration's DDL, never only in DynamoDB. `retort_version` holds one row per
 // current head (Alembic's alembic_version); `retort_revisions` holds every applied revision with
 // its checksum and time, so `status` can report drift. Both are created on first use.
+// `retort_fence` holds, per lock key, the highest fencing token that has written: every
+// migration transaction run under a fenced lease claims it first and is refused when a newer
+// token got there (DESIGN.md, core decision 2).
 import { RETORT_TABLES, DEFAULT_SCHEMA } from "../constants.ts";
 import type { Dialect } from "../dialect/dialect.ts";
 import type { QualifiedName } from "../dialect/names.ts";
@@ -36,6 +39,12 @@ export interface Transition {
 /** SQLState raised when the version table changed under a run (another runner, a manual edit). */
 export const VERSION_CONFLICT_SQLSTATE = "RT001";
 
+/**
+ * SQLState raised when a newer fencing token has already written: this run lost its lease (it was
+ * paused or partitioned, and another runner took the lock over), so its transaction is refused.
+ */
+export const FENCED_OUT_SQLSTATE = "RT002";
+
 /** PostgreSQL's "relation does not exist" and "schema does not exist". */
 const MISSING = new Set(["42P01", "3F000"]);
 
@@ -44,6 +53,7 @@ const ID = /^[0-9a-f]{12}$/;
 export class VersionTable {
   readonly version: QualifiedName;
   readonly revisions: QualifiedName;
+  readonly fenceTable: QualifiedName;
 
   constructor(
     readonly schema: string = DEFAULT_SCHEMA,
@@ -51,6 +61,52 @@ export class VersionTable {
   ) {
     this.version = { schema, name: RETORT_TABLES.version };
     this.revisions = { schema, name: RETORT_TABLES.revisions };
+    this.fenceTable = { schema, name: RETORT_TABLES.fence };
+  }
+
+  /**
+   * PL/pgSQL statements that claim the fence for `token` at the start of a transaction: record
+   * the token unless a newer one has written, else raise FENCED_OUT_SQLSTATE. The upsert locks the
+   * lock key's row until commit, so a newer token's transaction waits for this one and an older
+   * token's, arriving later, is refused: at most one lease's writes ever commit in an order that
+   * goes backwards. The table is created when missing (databases older than fencing).
+   */
+  fence(lockKey: string, token: number): string[] {
+    if (!Number.isSafeInteger(token) || token < 1) throw new Error(`refusing to fence with token ${token}`);
+    const f = this.dialect.quoteName(this.fenceTable);
+    const key = this.dialect.renderLiteral(lockKey);
+    // format() fills in both tokens; a `%` in the key must not be read as a placeholder.
+    const template = this.dialect.renderLiteral(
+      "fenced out: this run's fencing token %s is older than token %s, which has already written to " +
+        `${this.fenceTable.name} for lock ${lockKey.replace(/%/g, "%%")}. Another runner took the lock over after this ` +
+        "one lost its lease (paused or cut off); nothing of this transaction was applied. Run `retort status`. " +
+        "(If the lock table was recreated, its tokens restarted: run `retort unlock --force` to move them past the database's)",
+    );
+    const message = `format(${template}, ${token}, (SELECT token FROM ${f} WHERE lock_key = ${key}))`;
+    return [
+      `IF to_regclass(${this.dialect.renderLiteral(f)}) IS NULL THEN ` +
+        `CREATE SCHEMA IF NOT EXISTS ${this.dialect.quoteIdentifier(this.schema)}; ` +
+        `CREATE TABLE IF NOT EXISTS ${f} (lock_key text PRIMARY KEY, token bigint NOT NULL, written_at timestamptz NOT NULL DEFAULT now()); ` +
+        "END IF",
+      `INSERT INTO ${f} AS f (lock_key, token) VALUES (${key}, ${token}) ` +
+        "ON CONFLICT (lock_key) DO UPDATE SET token = excluded.token, written_at = now() WHERE f.token <= excluded.token",
+      `IF NOT FOUND THEN RAISE EXCEPTION USING MESSAGE = ${message}, ERRCODE = '${FENCED_OUT_SQLSTATE}'; END IF`,
+    ];
+  }
+
+  /** The highest fencing token that has written for `lockKey`, or null (none, or no table yet). */
+  async fenceToken(session: SqlSession, lockKey: string): Promise<number | null> {
+    try {
+      const result = await session.query<{ token: number | string }>(
+        `SELECT token FROM ${this.dialect.quoteName(this.fenceTable)} WHERE lock_key = :key`,
+        { key: lockKey },
+      );
+      const token = result.rows[0]?.token;
+      return token === undefined ? null : Number(token);
+    } catch (error) {
+      if (error instanceof SqlError && error.sqlState && MISSING.has(error.sqlState)) return null;
+      throw error;
+    }
   }
 
   /** One round trip: the heads and every applied revision. A missing table reads as empty. */
@@ -121,10 +177,15 @@ export class VersionTable {
     const added = [...to].filter((id) => !from.includes(id));
     if (removed.length) out.push(`DELETE FROM ${v} WHERE version_num IN (${ids(removed).join(", ")})`);
     if (added.length) out.push(`INSERT INTO ${v} (version_num) VALUES ${ids(added).map((id) => `(${id})`).join(", ")}`);
-    for (const a of t.applied ?? []) {
+    // One statement for all (ON CONFLICT needs each revision once: the last checksum wins).
+    const applied = [...new Map((t.applied ?? []).map((a) => [a.revision, a])).values()];
+    for (const a of applied) {
       if (!/^[0-9a-f]{64}$/.test(a.checksum)) throw new Error(`refusing to record checksum ${JSON.stringify(a.checksum)}`);
+    }
+    if (applied.length) {
+      const rows = applied.map((a) => `(${ids([a.revision])[0]}, ${this.dialect.renderLiteral(a.checksum)})`);
       out.push(
-        `INSERT INTO ${r} (revision, checksum) VALUES (${ids([a.revision])[0]}, ${this.dialect.renderLiteral(a.checksum)}) ` +
+        `INSERT INTO ${r} (revision, checksum) VALUES ${rows.join(", ")} ` +
           "ON CONFLICT (revision) DO UPDATE SET checksum = excluded.checksum, applied_at = now()",
       );
     }

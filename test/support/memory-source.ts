@@ -4,7 +4,7 @@ import { checksum, type LoadResult, type MigrationSource } from "../../lib/revis
 import type { Migration, MigrationDefinition } from "../../lib/revision/migration.ts";
 
 export type InlineMigration = Pick<MigrationDefinition, "revision" | "revises" | "upgrade" | "downgrade"> &
-  Partial<Pick<MigrationDefinition, "message" | "transactional" | "irreversible" | "dependsOn">> & {
+  Partial<Pick<MigrationDefinition, "message" | "transactional" | "irreversible" | "dependsOn" | "lint">> & {
     /** Changing it changes the checksum, as editing the file would. */
     version?: number;
   };
@@ -23,6 +23,7 @@ export function toMigrations(defs: readonly InlineMigration[]): Migration[] {
     irreversible: d.irreversible === true,
     file: `migrations/2026010${i}_${d.revision}.ts`,
     checksum: checksum(`${d.revision}:${d.version ?? 0}:${d.upgrade.toString()}:${d.downgrade.toString()}`),
+    ...(d.lint ? { lint: { allow: d.lint.allow ?? [] } } : {}),
     upgrade: d.upgrade,
     downgrade: d.downgrade,
   }));

@@ -10,21 +10,25 @@ import { classifyStatement } from "./statements.ts";
  * has bound parameters, returns rows, or cannot run in a transaction (CREATE INDEX CONCURRENTLY,
  * VACUUM). A single statement comes back as is; an empty list gives null. `procedural` holds
  * PL/pgSQL statements (IF ... RAISE) appended to the block; with any, the result is always a DO.
+ * `preamble` holds PL/pgSQL run before everything else (the fencing claim, which must refuse a
+ * stale runner before any of its DDL runs).
  */
 export function renderBatch(
   statements: readonly RenderedStatement[],
   procedural: readonly string[] = [],
+  preamble: readonly string[] = [],
 ): string | null {
-  if (statements.length === 0 && procedural.length === 0) return null;
+  if (statements.length === 0 && procedural.length === 0 && preamble.length === 0) return null;
   const bodies: string[] = [];
   for (const statement of statements) {
     if (statement.params !== undefined && Object.keys(statement.params).length > 0) return null;
     if (!classifyStatement(statement.sql).batchable) return null;
     bodies.push(statement.sql.trim().replace(/;\s*$/, ""));
   }
-  if (bodies.length === 1 && procedural.length === 0) return bodies[0]!;
+  if (bodies.length === 1 && procedural.length === 0 && preamble.length === 0) return bodies[0]!;
   // PL/pgSQL of the caller's own (the version-table update and its checks) goes last.
   bodies.push(...procedural.map((p) => p.trim().replace(/;\s*$/, "")));
+  bodies.unshift(...preamble.map((p) => p.trim().replace(/;\s*$/, "")));
   // A trailing line comment would swallow the `;`, so it gets a line of its own then.
   const body = bodies.map((sql) => (/--[^\n]*$/.test(sql) ? `${sql}\n;` : `${sql};`)).join("\n");
   let n = 0;
