@@ -14,7 +14,6 @@ import { graph } from "../runner/graph.ts";
 import { heads, history } from "../runner/heads.ts";
 import { resetHeads, revision, UsageError } from "../runner/revision.ts";
 import { openDatabase } from "../runner/database.ts";
-import { createLockTableCommand } from "../runner/lock-table.ts";
 import { Direction, type MigrateResult } from "../runner/migrate.ts";
 import { runs } from "../runner/runs.ts";
 import { unlock } from "../runner/unlock.ts";
@@ -204,6 +203,8 @@ export async function main(argv: readonly string[], output: Output = processOutp
     .option("--json", "print machine-readable JSON")
     .action(
       run(async (options: { lockTable?: string; json?: boolean }) => {
+        // The DynamoDB SDK is loaded only by the commands that need it.
+        const { createLockTableCommand } = await import("../runner/lock-table.ts");
         const result = await createLockTableCommand(options.lockTable);
         if (options.json) output.out(JSON.stringify(result));
         else output.out(result.kind === "created" ? `created DynamoDB table ${result.table}` : `DynamoDB table ${result.table} already exists`);

@@ -10,9 +10,6 @@ import { type DatabaseTarget, openExecutor, parseDatabaseUrl } from "../sql/conn
 import { postgres } from "../dialect/postgres/index.ts";
 import type { SqlExecutor } from "../sql/executor.ts";
 import { DatabaseHistory } from "../state/database-history.ts";
-import { createDynamoClient } from "../state/dynamo-client.ts";
-import { DynamoHistory } from "../state/dynamo-history.ts";
-import { DynamoLock } from "../state/dynamo-lock.ts";
 import type { History } from "../state/history.ts";
 import { InProcessLock, type Lock, type LockHolder } from "../state/lock.ts";
 import { VersionTable } from "../state/version-table.ts";
@@ -46,13 +43,8 @@ export interface DatabaseOptions {
 const processLock = new InProcessLock();
 
 export function databaseContext(executor: SqlExecutor, options: DatabaseOptions = {}): DatabaseContext {
-  let lock = options.lock ?? processLock;
-  let history = options.history;
-  if (options.lockTable) {
-    const client = options.dynamodb ?? createDynamoClient();
-    lock = new DynamoLock({ table: options.lockTable, client });
-    history = new DynamoHistory({ table: options.lockTable, client });
-  }
+  const lock = options.lock ?? processLock;
+  const history = options.history;
   return {
     executor,
     dialect: postgres,
@@ -91,15 +83,24 @@ export async function openDatabase(
 ): Promise<DatabaseContext & { close(): Promise<void> }> {
   const target = parseDatabaseUrl(url);
   const executor = await openExecutor(url, options.cwd ? { cwd: options.cwd } : {});
-  const dynamodb = options.lockTable && !options.dynamodb ? createDynamoClient() : undefined;
-  const context = databaseContext(executor, {
-    lockKey: lockKeyFor(target, options.cwd),
-    ...options,
-    ...(dynamodb ? { dynamodb } : {}),
-    ...(options.lockTable || options.history
-      ? {}
-      : { history: new DatabaseHistory(executor, options.versionSchema ?? DEFAULT_SCHEMA, postgres) }),
-  });
+  // The DynamoDB SDK is loaded only when a lock table is asked for: most runs never need it.
+  let dynamodb: DynamoDBClient | undefined;
+  let shared: Pick<DatabaseOptions, "lock" | "history"> = {
+    history: options.history ?? new DatabaseHistory(executor, options.versionSchema ?? DEFAULT_SCHEMA, postgres),
+  };
+  if (options.lockTable) {
+    const [{ createDynamoClient }, { DynamoLock }, { DynamoHistory }] = await Promise.all([
+      import("../state/dynamo-client.ts"),
+      import("../state/dynamo-lock.ts"),
+      import("../state/dynamo-history.ts"),
+    ]);
+    const client = options.dynamodb ?? (dynamodb = createDynamoClient());
+    shared = {
+      lock: new DynamoLock({ table: options.lockTable, client }),
+      history: new DynamoHistory({ table: options.lockTable, client }),
+    };
+  }
+  const context = databaseContext(executor, { lockKey: lockKeyFor(target, options.cwd), ...options, ...shared });
   return {
     ...context,
     close: async () => {

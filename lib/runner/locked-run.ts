@@ -3,7 +3,7 @@
 // fragments for its transactions, then record how the run ended and release the lock. History
 // failures never fail a run whose changes the database already committed: they become warnings.
 import type { DatabaseContext } from "./context.ts";
-import { describeAwsError } from "../state/dynamo-client.ts";
+import { describeAwsError } from "../state/aws-error.ts";
 import { type RevisionRecord, type RunOutcome, type RunRecord, RunStatus, runFromLease } from "../state/history.ts";
 import { currentHolder, type Lease } from "../state/lock.ts";
 

@@ -66,11 +66,7 @@ export async function withRetry<T>(call: () => Promise<T>, options: RetryOptions
   }
 }
 
-/** A short description of an SDK failure for messages: its name and message. */
-export function describeAwsError(error: unknown): string {
-  const e = error as { name?: string; message?: string };
-  return e?.name && e.message ? `${e.name}: ${e.message}` : String(error);
-}
+export { describeAwsError } from "./aws-error.ts";
 
 export interface CallCounter {
   /** HTTP requests sent, retries included. */
