@@ -330,7 +330,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
       }),
     );
 
-  dbCommand("demo", "what `npm start` runs: safe-upgrade of the example migrations, then status and the graph").action(
+  dbCommand("demo", "safe-upgrade of the migrations, then status and the graph (npm start does the same through the Lambda handlers)").action(
     run(async (options: DatabaseOptions) =>
       withDatabase(options, async (ctx) => {
         output.out(output.color.bold(`$ retort safe-upgrade --db ${options.db}`));
