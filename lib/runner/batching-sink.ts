@@ -24,8 +24,6 @@ const LONG = { continueAfterTimeout: true } as const;
 export class BatchingSink implements StatementSink {
   private queue: SinkStatement[] = [];
   private held: HeldTransaction | undefined;
-  /** Statements sent so far (a DO block counts once), for reports and tests. */
-  calls = 0;
   /** True once something was sent for this migration: it can no longer join a group. */
   sentDirectly = false;
   /** Runs before the first statement this sink sends itself (the runner flushes its group). */
@@ -52,11 +50,9 @@ export class BatchingSink implements StatementSink {
   async query(sql: string, params?: SqlParams): Promise<QueryResult> {
     if (!this.transactional) {
       const executor = await this.direct();
-      this.calls += 1;
       return executor.query(sql, params);
     }
     const session = await this.flushIntoTransaction();
-    this.calls += 1;
     return session.query(sql, params);
   }
 
@@ -109,7 +105,6 @@ export class BatchingSink implements StatementSink {
   }
 
   private async send(session: SqlSession, sql: string, params?: SqlParams): Promise<void> {
-    this.calls += 1;
     await session.query(sql, params, LONG);
   }
 }

@@ -73,3 +73,11 @@ export class DataApiError extends Error {
 }
 
 export type DataApiCommand = "ExecuteStatement" | "BeginTransaction" | "CommitTransaction" | "RollbackTransaction";
+
+/** PostgreSQL's "relation does not exist" and "schema does not exist". */
+const MISSING_RELATION = new Set(["42P01", "3F000"]);
+
+/** True when a statement failed because its table (or the table's schema) does not exist yet. */
+export function isMissingRelation(error: unknown): boolean {
+  return error instanceof SqlError && error.sqlState !== undefined && MISSING_RELATION.has(error.sqlState);
+}

@@ -6,7 +6,7 @@
 import { DEFAULT_SCHEMA, RETORT_TABLES } from "../constants.ts";
 import type { Dialect } from "../dialect/dialect.ts";
 import { postgres } from "../dialect/postgres/index.ts";
-import { SqlError } from "../sql/errors.ts";
+import { isMissingRelation } from "../sql/errors.ts";
 import type { SqlParams, SqlSession } from "../sql/executor.ts";
 import {
   DEFAULT_RUNS_LIMIT,
@@ -20,8 +20,6 @@ import {
 } from "./history.ts";
 import type { LockInfo } from "./lock.ts";
 
-/** PostgreSQL's "relation does not exist" and "schema does not exist". */
-const MISSING = new Set(["42P01", "3F000"]);
 
 export class DatabaseHistory implements History {
   readonly description: string;
@@ -100,7 +98,7 @@ export class DatabaseHistory implements History {
       const result = await this.session.query<{ record: string }>(sql, params);
       return result.rows.map((row) => JSON.parse(row.record) as T);
     } catch (error) {
-      if (isMissing(error)) return [];
+      if (isMissingRelation(error)) return [];
       throw error;
     }
   }
@@ -110,7 +108,7 @@ export class DatabaseHistory implements History {
     try {
       return (await this.session.query(sql, params)).rowCount;
     } catch (error) {
-      if (!isMissing(error)) throw error;
+      if (!isMissingRelation(error)) throw error;
     }
     await this.session.query(`CREATE SCHEMA IF NOT EXISTS ${this.dialect.quoteIdentifier(this.schema)}`);
     await this.session.query(
@@ -125,8 +123,4 @@ export class DatabaseHistory implements History {
     );
     return (await this.session.query(sql, params)).rowCount;
   }
-}
-
-function isMissing(error: unknown): boolean {
-  return error instanceof SqlError && error.sqlState !== undefined && MISSING.has(error.sqlState);
 }

@@ -9,7 +9,7 @@ import { RETORT_TABLES, DEFAULT_SCHEMA } from "../constants.ts";
 import type { Dialect } from "../dialect/dialect.ts";
 import type { QualifiedName } from "../dialect/names.ts";
 import { postgres } from "../dialect/postgres/index.ts";
-import { SqlError } from "../sql/errors.ts";
+import { isMissingRelation } from "../sql/errors.ts";
 import type { SqlSession } from "../sql/executor.ts";
 
 export interface AppliedRevision {
@@ -45,8 +45,6 @@ export const VERSION_CONFLICT_SQLSTATE = "RT001";
  */
 export const FENCED_OUT_SQLSTATE = "RT002";
 
-/** PostgreSQL's "relation does not exist" and "schema does not exist". */
-const MISSING = new Set(["42P01", "3F000"]);
 
 const ID = /^[0-9a-f]{12}$/;
 
@@ -104,7 +102,7 @@ export class VersionTable {
       const token = result.rows[0]?.token;
       return token === undefined ? null : Number(token);
     } catch (error) {
-      if (error instanceof SqlError && error.sqlState && MISSING.has(error.sqlState)) return null;
+      if (isMissingRelation(error)) return null;
       throw error;
     }
   }
@@ -128,7 +126,7 @@ export class VersionTable {
           .map((row) => ({ revision: row.revision, checksum: row.checksum ?? "", appliedAt: row.applied_at ?? "" })),
       };
     } catch (error) {
-      if (error instanceof SqlError && error.sqlState && MISSING.has(error.sqlState)) {
+      if (isMissingRelation(error)) {
         return { exists: false, heads: [], applied: [] };
       }
       throw error;
