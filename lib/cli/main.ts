@@ -50,7 +50,11 @@ interface DatabaseOptions extends CommonOptions {
   wait?: number;
   /** --lease, in ms. */
   lease?: number;
+  /** --transaction-per-migration (the commands that migrate). */
+  transactionPerMigration?: boolean;
 }
+
+const batching = (options: DatabaseOptions) => (options.transactionPerMigration ? { transactionPerMigration: true } : {});
 
 /** Runs `body` with a Context that has the database of --db, closing it afterwards. */
 async function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>): Promise<T> {
@@ -111,6 +115,11 @@ export async function main(argv: readonly string[], output: Output = processOutp
     dbCommand(name, description)
       .addOption(new Option("--wait <duration>", "wait this long for a held lock, polling (default: fail at once)").argParser(parseDuration))
       .addOption(new Option("--lease <duration>", "lease duration, renewed while the run works (default 30s)").argParser(parseDuration));
+  const migratingCommand = (name: string, description: string) =>
+    lockingCommand(name, description).option(
+      "--transaction-per-migration",
+      "commit every migration on its own (default: consecutive migrations share a transaction of up to 100 migrations or 5 s)",
+    );
 
   /** Prints a migrate result; a failed revision makes the exit code 1. */
   const migrated = (options: CommonOptions, result: MigrateResult): ExitCode => {
@@ -136,16 +145,16 @@ export async function main(argv: readonly string[], output: Output = processOutp
     }),
   );
 
-  lockingCommand("safe-upgrade", "apply pending revisions, skipping every object that already exists")
+  migratingCommand("safe-upgrade", "apply pending revisions, skipping every object that already exists")
     .argument("[target]", "revision to upgrade to", "heads")
     .option("--allow-unknown", "proceed although the database records revisions this code does not have")
     .action(
       run(async (target: string, options: DatabaseOptions & { allowUnknown?: boolean }) =>
-        migrated(options, await withDatabase(options, (ctx) => safeUpgrade(ctx, { target, allowUnknownRevisions: Boolean(options.allowUnknown) }))),
+        migrated(options, await withDatabase(options, (ctx) => safeUpgrade(ctx, { target, allowUnknownRevisions: Boolean(options.allowUnknown), ...batching(options) }))),
       ),
     );
 
-  lockingCommand("upgrade", "apply pending revisions strictly: an existing object is an error")
+  migratingCommand("upgrade", "apply pending revisions strictly: an existing object is an error")
     .argument("[target]", "revision to upgrade to", "heads")
     .option("--sql", "print the SQL instead of running it (no connection)")
     .option("--from <revision>", "with --sql: the revision the database is at", "base")
@@ -155,11 +164,11 @@ export async function main(argv: readonly string[], output: Output = processOutp
           output.out(await offlineSql(context(options), { direction: Direction.Up, target, from: options.from, mode: "strict" }));
           return;
         }
-        return migrated(options, await withDatabase(options, (ctx) => upgrade(ctx, { target })));
+        return migrated(options, await withDatabase(options, (ctx) => upgrade(ctx, { target, ...batching(options) })));
       }),
     );
 
-  lockingCommand("downgrade", "revert revisions along the graph")
+  migratingCommand("downgrade", "revert revisions along the graph")
     .argument("<target>", "a revision, -N, or base")
     .option("--sql", "print the SQL instead of running it (no connection)")
     .option("--from <revision>", "with --sql: the revision the database is at", "heads")
@@ -169,7 +178,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
           output.out(await offlineSql(context(options), { direction: Direction.Down, target, from: options.from, mode: "safe" }));
           return;
         }
-        return migrated(options, await withDatabase(options, (ctx) => downgrade(ctx, { target })));
+        return migrated(options, await withDatabase(options, (ctx) => downgrade(ctx, { target, ...batching(options) })));
       }),
     );
 

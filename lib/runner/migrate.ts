@@ -1,21 +1,22 @@
 // The engine behind upgrade, safe-upgrade and downgrade: take the lock, read the version table,
-// plan along the graph, introspect once, then run each revision in its own transaction together
-// with its version-table update. Results are filled in as "not-executed" before the run starts
-// and overwritten step by step, so a failure still reports exactly what ran (Kysely's habit).
+// plan along the graph, introspect once, then run the revisions in batches (batch.ts), each one
+// transaction that ends with the version-table update recording its revisions. A failed batch is
+// rolled back and run again one revision at a time, so the failure is reported against the
+// revision that caused it. Results are filled in as "not-executed" before the run starts and
+// overwritten step by step, so a failure still reports exactly what ran (Kysely's habit).
 // Under a fenced lease every transaction first claims the fence (VersionTable.fence), so a runner
 // that lost its lease cannot commit; the run and its revisions are recorded in the history.
 import { describeOperation } from "../ops/describe.ts";
 import { createOperations, type OpResult, type RunMode } from "../ops/operations.ts";
 import { introspect } from "../dialect/postgres/introspect.ts";
-import type { RenderedStatement } from "../dialect/dialect.ts";
 import type { SchemaSnapshot } from "../dialect/snapshot.ts";
 import type { Migration } from "../revision/migration.ts";
 import type { RevisionMap } from "../revision/graph.ts";
-import { DataApiError, SqlError } from "../sql/errors.ts";
+import { ConnectionError, DataApiError, SqlError } from "../sql/errors.ts";
 import type { RevisionRecord } from "../state/history.ts";
 import { type Lease, LeaseLostError } from "../state/lock.ts";
 import { FENCED_OUT_SQLSTATE, type Transition, type VersionState, VERSION_CONFLICT_SQLSTATE } from "../state/version-table.ts";
-import { BatchingSink } from "./batching-sink.ts";
+import { Batch } from "./batch.ts";
 import { type Context, type DatabaseContext, requireDatabase } from "./context.ts";
 import { MigrationError, UnknownDatabaseRevisionsError } from "./errors.ts";
 import { beginRun, endRun, failedOutcome, type LockedRun } from "./locked-run.ts";
@@ -65,6 +66,12 @@ export interface MigrateOptions {
   allowUnknownRevisions?: boolean;
   /** Run at most this many revisions of the plan (the Lambda's bounded steps); the rest stay pending. */
   limit?: number;
+  /**
+   * Commit every migration on its own (Alembic's transaction_per_migration). By default
+   * consecutive transactional migrations share a transaction of up to 100 migrations or 5 s.
+   * @default false
+   */
+  transactionPerMigration?: boolean;
 }
 
 export async function migrate(ctx: Context, map: RevisionMap<Migration>, options: MigrateOptions): Promise<MigrateResult> {
@@ -161,199 +168,181 @@ async function migrateLocked(
   };
   if (plan.length === 0) return result;
 
-  let snapshot = await introspect(db.executor, [db.defaultSchema]);
-  let current: VersionState = state;
-  const applied = map.ancestors(known, true);
-  const group = new Group(db, result, lease, run.fence);
-  for (const [i, migration] of plan.entries()) {
-    try {
-      lease.assertHeld();
-    } catch (error) {
-      // What waits in the group was never sent, and is not: it stays "not-executed".
+  const members = planMembers(map, plan, results, state, known, unknown, options.direction);
+  const snapshot = await introspect(db.executor, [db.defaultSchema]);
+  const runner = new BatchRunner(db, result, lease, run.fence, options, snapshot, state.exists);
+  const size = options.transactionPerMigration ? 1 : MAX_BATCH;
+  let next = 0;
+  while (next < members.length) {
+    const outcome = await runner.run(members, next, size);
+    if (outcome.kind === "committed") {
+      next = outcome.next;
+      continue;
+    }
+    const { error, ran } = outcome;
+    if (ran.length === 0) {
+      // The lease was lost before anything of the batch ran: nothing more is sent.
       result.error = { message: (error as Error).message };
       return result;
     }
-    const started = Date.now();
-    const entry = results[i]!;
-    if (options.direction === Direction.Up) applied.add(migration.revision);
-    else applied.delete(migration.revision);
-    const toHeads = [...map.headsOf(applied), ...unknown];
-    const sink = new BatchingSink(db.executor, db.dialect, migration.transactional);
-    // Statements that cannot join a group flush the group first, so order is kept.
-    sink.beforeDirectSend = () => group.flush(options.mode);
-    const ops = createOperations({ snapshot, mode: options.mode, sink, defaultSchema: db.defaultSchema, dialect: db.dialect });
-    const fail = async (error: unknown) => {
-      await sink.abort().catch(() => {});
-      // The migrations waiting in the group are sound: they are applied before this is reported
-      // (unless the lease is lost: then nothing more is sent).
-      try {
-        if (!(error instanceof LeaseLostError)) await group.flush(options.mode);
-      } catch (flushError) {
-        if (flushError instanceof GroupFailed) return result;
-        throw flushError;
+    if (ran.length > 1 && replayable(error)) {
+      // Nothing of the batch was committed. One by one, the members before the failing one
+      // apply and the failing one is reported with its own error.
+      for (const member of ran) {
+        const alone = await runner.run(members, member.index, 1);
+        if (alone.kind === "failed") {
+          settle(result, member, options, alone.error);
+          return result;
+        }
       }
-      entry.durationMs = Date.now() - started;
-      entry.operations = report(ops.results, db.defaultSchema);
-      settle(result, entry, migration, options, error);
-      return result;
-    };
-    const transition: Transition = {
-      from: current.heads,
-      to: toHeads,
-      ...(options.direction === Direction.Up
-        ? { applied: [{ revision: migration.revision, checksum: migration.checksum }] }
-        : { reverted: [migration.revision] }),
-    };
-    const member: Member = {
-      entry,
-      migration,
-      toHeads,
-      prefix: current.exists ? [] : db.versionTable.createStatements(),
-      transition,
-      procedural: db.versionTable.transition(transition),
-      statements: [],
-    };
-    try {
-      await (options.direction === Direction.Up ? migration.upgrade(ops) : migration.downgrade(ops));
-      lease.assertHeld();
-      entry.operations = report(ops.results, db.defaultSchema);
-      if (sink.sentDirectly) {
-        // It opened a transaction (bound values, reads) or ran outside one: it finishes on its own.
-        await sink.finish(member.prefix, member.procedural, run.fence);
-        entry.durationMs = Date.now() - started;
-        group.succeeded(member);
-      } else {
-        member.statements = sink.drain();
-        entry.durationMs = Date.now() - started;
-        group.add(member);
-        if (group.full) await group.flush(options.mode);
-      }
-    } catch (error) {
-      if (error instanceof GroupFailed) return result;
-      return fail(error);
+      next = ran[ran.length - 1]!.index + 1;
+      continue;
     }
-    if (result.error) return result;
-    snapshot = ops.snapshot as SchemaSnapshot;
-    current = { exists: true, heads: toHeads, applied: [] };
+    if (stopsTheRun(error)) settle(result, ran[0]!, options, error);
+    else settle(result, ran[ran.length - 1]!, options, error, ran.length);
+    return result;
   }
-  await group.flush(options.mode).catch((error) => {
-    if (!(error instanceof GroupFailed)) throw error;
-  });
   return result;
 }
 
-/** One migration waiting in a group: its DDL, and the version-table update that records it. */
+/** A migration of the plan, with the version-table change that records it. */
 interface Member {
+  index: number;
   entry: RevisionResult;
   migration: Migration;
   toHeads: string[];
-  prefix: string[];
   transition: Transition;
-  procedural: string[];
-  statements: RenderedStatement[];
 }
 
-/** Thrown through the loop when a group's flush recorded a failure in the result. */
-class GroupFailed extends Error {}
+/** Every migration of the plan with the heads before and after it. */
+function planMembers(
+  map: RevisionMap<Migration>,
+  plan: readonly Migration[],
+  results: readonly RevisionResult[],
+  state: VersionState,
+  known: readonly string[],
+  unknown: readonly string[],
+  direction: Direction,
+): Member[] {
+  const applied = map.ancestors(known, true);
+  let heads = state.heads;
+  return plan.map((migration, index) => {
+    if (direction === Direction.Up) applied.add(migration.revision);
+    else applied.delete(migration.revision);
+    const toHeads = [...map.headsOf(applied), ...unknown];
+    const transition: Transition = {
+      from: heads,
+      to: toHeads,
+      ...(direction === Direction.Up
+        ? { applied: [{ revision: migration.revision, checksum: migration.checksum }] }
+        : { reverted: [migration.revision] }),
+    };
+    heads = toHeads;
+    return { index, entry: results[index]!, migration, toHeads, transition };
+  });
+}
 
-/** Most migrations sent as one statement; keeps each call well inside the Data API's limits. */
-const MAX_GROUP = 20;
-const MAX_GROUP_SQL = 48_000;
+/** Most migrations one transaction holds, and how long (ms) it may stay open before it commits. */
+const MAX_BATCH = 100;
+const MAX_BATCH_MS = 5_000;
+
+type BatchOutcome =
+  | { kind: "committed"; next: number }
+  /** `ran`: the members whose work the failed batch rolled back, the last one in flight. */
+  | { kind: "failed"; error: unknown; ran: Member[] };
 
 /**
- * Consecutive migrations of pure DDL, sent as one DO block: one transaction, one round trip. If
- * PostgreSQL refuses the block, nothing of it was applied, so the members are sent again one by
- * one to apply those before the failing one and report that one with its own error: each
- * migration stays atomic with its version-table update, and the common case costs one call.
+ * Runs consecutive members as batches (batch.ts): each batch holds up to `size` transactional
+ * migrations, or one non-transactional migration, and commits them with one version-table update.
+ * The schema snapshot moves on as migrations run; a failed batch puts it back where it started.
  */
-class Group {
-  private members: Member[] = [];
-  private size = 0;
-
+class BatchRunner {
   constructor(
     private readonly db: DatabaseContext,
     private readonly result: MigrateResult,
     private readonly lease: Lease,
-    /** The fencing claim, first in every block sent. */
     private readonly fence: readonly string[],
+    private readonly options: MigrateOptions,
+    private snapshot: SchemaSnapshot,
+    /** Whether the version table exists; until then every batch creates it first. */
+    private tablesExist: boolean,
   ) {}
 
-  get full(): boolean {
-    return this.members.length >= MAX_GROUP || this.size >= MAX_GROUP_SQL;
-  }
-
-  add(member: Member): void {
-    this.members.push(member);
-    this.size += member.statements.reduce((n, s) => n + s.sql.length, 0) + member.procedural.join("").length;
-  }
-
-  succeeded(member: Member): void {
-    member.entry.status = "applied";
-    this.result.applied += 1;
-    this.result.skippedOperations += member.entry.operations.filter((o) => o.status === "skipped").length;
-    this.result.toHeads = member.toHeads;
-  }
-
-  async flush(mode: RunMode): Promise<void> {
-    const members = this.members;
-    this.members = [];
-    this.size = 0;
-    if (members.length === 0) return;
-    const started = Date.now();
+  async run(members: readonly Member[], start: number, size: number): Promise<BatchOutcome> {
+    const first = members[start]!;
+    const startSnapshot = this.snapshot;
+    const batch = new Batch(this.db.executor, this.db.dialect, {
+      transactional: first.migration.transactional,
+      fence: this.fence,
+      prefix: this.tablesExist ? [] : this.db.versionTable.createStatements(),
+      beforeSend: () => this.lease.assertHeld(),
+    });
+    const ran: Member[] = [];
+    const timing: number[] = [];
     try {
-      await this.send(members);
-      const share = Math.round((Date.now() - started) / members.length);
-      for (const m of members) {
-        m.entry.durationMs += share;
-        this.succeeded(m);
+      for (let k = start; k < members.length && ran.length < size; k += 1) {
+        const member = members[k]!;
+        if (ran.length > 0 && (!member.migration.transactional || performance.now() - batch.openedAt >= MAX_BATCH_MS)) break;
+        this.lease.assertHeld();
+        const started = performance.now();
+        ran.push(member);
+        const ops = createOperations({
+          snapshot: this.snapshot,
+          mode: this.options.mode,
+          sink: batch,
+          defaultSchema: this.db.defaultSchema,
+          dialect: this.db.dialect,
+        });
+        try {
+          await (this.options.direction === Direction.Up ? member.migration.upgrade(ops) : member.migration.downgrade(ops));
+        } finally {
+          member.entry.operations = report(ops.results, this.db.defaultSchema);
+        }
+        this.lease.assertHeld();
+        if (batch.failed) throw batch.failed.error;
+        this.snapshot = ops.snapshot as SchemaSnapshot;
+        timing.push(performance.now() - started);
+        if (!member.migration.transactional) break;
       }
-      return;
+      const committing = performance.now();
+      const last = ran[ran.length - 1]!;
+      await batch.commit(
+        this.db.versionTable.transition(ran.length === 1 ? last.transition : mergeTransitions(ran.map((m) => m.transition))),
+      );
+      const share = (performance.now() - committing) / ran.length;
+      for (const [i, member] of ran.entries()) {
+        member.entry.durationMs = Math.round(timing[i]! + share);
+        member.entry.status = "applied";
+        this.result.applied += 1;
+        this.result.skippedOperations += member.entry.operations.filter((o) => o.status === "skipped").length;
+      }
+      this.result.toHeads = last.toHeads;
+      this.tablesExist = true;
+      return { kind: "committed", next: last.index + 1 };
     } catch (error) {
-      // Only a refusal by PostgreSQL proves nothing ran; anything else is reported as is. A lost
-      // lease or a refused fence stops the run: sending the members one by one cannot help.
-      const stop = error instanceof LeaseLostError || (error instanceof SqlError && error.sqlState === FENCED_OUT_SQLSTATE);
-      if (members.length === 1 || !(error instanceof SqlError) || stop) {
-        settle(this.result, members[0]!.entry, members[0]!.migration, { direction: members[0]!.entry.direction, mode }, error, stop ? 1 : members.length);
-        throw new GroupFailed();
-      }
+      await batch.rollback();
+      this.snapshot = startSnapshot;
+      // What the one in flight had done stays in its report; the others were rolled back.
+      for (const member of ran.slice(0, -1)) member.entry.operations = [];
+      return { kind: "failed", error, ran };
     }
-    for (const m of members) {
-      try {
-        await this.send([m]);
-        this.succeeded(m);
-      } catch (error) {
-        settle(this.result, m.entry, m.migration, { direction: m.entry.direction, mode }, error);
-        throw new GroupFailed();
-      }
-    }
-  }
-
-  private async send(members: Member[]): Promise<void> {
-    this.lease.assertHeld();
-    const sql = this.db.dialect.renderBatch(
-      members.flatMap((m) => [...m.prefix.map((p) => ({ sql: p })), ...m.statements]),
-      // One version-table update for the block: the first member's check covers the others,
-      // whose heads the block itself moves (four statements per migration cost as much as its DDL).
-      members.length === 1 ? members[0]!.procedural : this.db.versionTable.transition(mergeTransitions(members.map((m) => m.transition))),
-      this.fence,
-    );
-    await this.db.executor.query(sql!, undefined, { continueAfterTimeout: true });
   }
 }
 
 /** Records a migration's failure in its entry and in the run's result. */
 function settle(
   result: MigrateResult,
-  entry: RevisionResult,
-  migration: Migration,
+  { entry, migration }: Member,
   options: { direction: Direction; mode: RunMode },
   error: unknown,
-  groupSize = 1,
+  batchSize = 1,
 ): void {
   entry.status = "failed";
   let detail = explain(error, options.mode, migration);
-  if (groupSize > 1) {
-    detail += `; it was sent together with the ${groupSize - 1} revision(s) after it, so their outcome is unknown too: run \`retort status\``;
+  if (batchSize > 1) {
+    detail +=
+      `; it ran in one transaction with the ${batchSize - 1} revision(s) before it, ` +
+      "so their outcome is unknown too: run `retort status`";
   }
   const failure = new MigrationError(migration, options.direction, detail, { cause: error });
   entry.error = failure.message;
@@ -404,6 +393,22 @@ function explain(error: unknown, mode: RunMode, migration: Migration): string {
     );
   }
   return `${message}; ${state}. Fix the migration and run the command again`;
+}
+
+/**
+ * Whether a failed batch is worth running again one migration at a time to find which one fails:
+ * yes when the database refused a statement or a migration threw, since then nothing committed.
+ * Not when the run must stop (lease lost, fenced out), nor when the outcome is unknown (a lost
+ * connection, a Data API timeout): the database may still be working on it.
+ */
+function replayable(error: unknown): boolean {
+  if (stopsTheRun(error) || error instanceof ConnectionError) return false;
+  if (error instanceof DataApiError) return !error.outcomeUnknown && error.exceptionName !== "StatementTimeoutException";
+  return true;
+}
+
+function stopsTheRun(error: unknown): boolean {
+  return error instanceof LeaseLostError || (error instanceof SqlError && error.sqlState === FENCED_OUT_SQLSTATE);
 }
 
 /** Consecutive transitions as one: from the first's heads to the last's, recording every revision. */

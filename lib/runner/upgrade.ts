@@ -2,7 +2,7 @@
 // direction and mode of the engine in migrate.ts.
 import { checkGraph } from "./check.ts";
 import { type Context, loadGraph, loadSoundGraph } from "./context.ts";
-import { Direction, migrate, type MigrateResult } from "./migrate.ts";
+import { Direction, migrate, type MigrateOptions, type MigrateResult } from "./migrate.ts";
 
 export class CheckFailedError extends Error {
   override name = "CheckFailedError";
@@ -15,15 +15,21 @@ export class CheckFailedError extends Error {
 }
 
 /** Strict: a plain operation on an existing object fails with the database's message. */
-export async function upgrade(ctx: Context, options: { target?: string } = {}): Promise<MigrateResult> {
+export async function upgrade(ctx: Context, options: { target?: string } & Batching = {}): Promise<MigrateResult> {
   const { map } = await loadSoundGraph(ctx);
-  return migrate(ctx, map, { command: "upgrade", direction: Direction.Up, target: options.target ?? "heads", mode: "strict" });
+  return migrate(ctx, map, {
+    command: "upgrade",
+    direction: Direction.Up,
+    target: options.target ?? "heads",
+    mode: "strict",
+    ...batching(options),
+  });
 }
 
 /** Refuses a graph `check` objects to; then every operation skips what already exists. */
 export async function safeUpgrade(
   ctx: Context,
-  options: { target?: string; allowUnknownRevisions?: boolean; limit?: number } = {},
+  options: { target?: string; allowUnknownRevisions?: boolean; limit?: number } & Batching = {},
 ): Promise<MigrateResult> {
   const graph = await loadGraph(ctx);
   const checked = checkGraph(graph);
@@ -35,11 +41,12 @@ export async function safeUpgrade(
     mode: "safe",
     ...(options.allowUnknownRevisions ? { allowUnknownRevisions: true } : {}),
     ...(options.limit !== undefined ? { limit: options.limit } : {}),
+    ...batching(options),
   });
 }
 
 /** Reverts along the graph; operations run in safe mode so a retried downgrade converges. */
-export async function downgrade(ctx: Context, options: { target: string; limit?: number }): Promise<MigrateResult> {
+export async function downgrade(ctx: Context, options: { target: string; limit?: number } & Batching): Promise<MigrateResult> {
   const { map } = await loadSoundGraph(ctx);
   return migrate(ctx, map, {
     command: "downgrade",
@@ -47,5 +54,10 @@ export async function downgrade(ctx: Context, options: { target: string; limit?:
     target: options.target,
     mode: "safe",
     ...(options.limit !== undefined ? { limit: options.limit } : {}),
+    ...batching(options),
   });
 }
+
+type Batching = Pick<MigrateOptions, "transactionPerMigration">;
+
+const batching = (options: Batching): Batching => (options.transactionPerMigration ? { transactionPerMigration: true } : {});

@@ -166,10 +166,15 @@ describe("runner processes sharing one database and one DynamoDB lock", () => {
     expect(revisions.map((r) => [r.revision, r.status, r.runId])).toEqual(REVISIONS.map((r) => [r, "applied", winners[0]!.run!.id]));
   });
 
-  it("a runner killed -9 in the middle of a migration leaves no trace of it; the next one takes over, marks it abandoned and finishes", { timeout: 180_000 }, async () => {
+  // By default the fixture's migrations share one transaction, so the kill takes the first one
+  // with it; with --transaction-per-migration the first one was committed before the second began.
+  it.each([
+    { mode: "one transaction for the batch", flags: [], committed: [] },
+    { mode: "--transaction-per-migration", flags: ["--transaction-per-migration"], committed: [REVISIONS[0]!] },
+  ])("$mode: a runner killed -9 in the middle of a migration leaves no trace of it; the next one takes over, marks it abandoned and finishes", { timeout: 180_000 }, async ({ flags, committed }) => {
     const db = await target();
-    const pause = path.join(scratch, "paused-in-second");
-    const a = retort(safeUpgrade(db.url("runner_a"), "--lease", "3s"), { RETORT_TEST_PAUSE_FILE: pause });
+    const pause = path.join(scratch, `paused-in-second-${committed.length}`);
+    const a = retort(safeUpgrade(db.url("runner_a"), "--lease", "3s", ...flags), { RETORT_TEST_PAUSE_FILE: pause });
     // The second migration has run statements inside its open transaction, then waits.
     await until(() => existsSync(pause), "the runner is inside the second migration");
     a.child.kill("SIGKILL");
@@ -179,9 +184,9 @@ describe("runner processes sharing one database and one DynamoDB lock", () => {
       return r.rows[0]!.n === 0;
     }, "the killed runner's session has ended");
 
-    // The first migration committed; of the second, nothing.
-    expect(await db.heads()).toEqual([REVISIONS[0]]);
-    expect(await db.appliedLog()).toEqual([{ revision: REVISIONS[0], runner: "runner_a" }]);
+    // Of the second migration nothing; the first only if it had its own transaction.
+    expect(await db.heads()).toEqual(committed);
+    expect(await db.appliedLog()).toEqual(committed.map((revision) => ({ revision, runner: "runner_a" })));
     expect((await db.sql.query("SELECT to_regclass('public.lock_second') AS t")).rows).toEqual([{ t: null }]);
     const [dead] = await db.history.runs(db.lockKey);
     expect(dead).toMatchObject({ status: "started", command: "safe-upgrade" });
@@ -189,14 +194,14 @@ describe("runner processes sharing one database and one DynamoDB lock", () => {
     const c = await retort(safeUpgrade(db.url("runner_c"), "--wait", "60s", "--lease", "30s")).exited;
     expect(c.code, c.stderr).toBe(0);
     const result = resultOf(c);
-    expect(result).toMatchObject({ fromHeads: [REVISIONS[0]], toHeads: [REVISIONS[2]], applied: 2 });
+    const rest = REVISIONS.filter((r) => !committed.includes(r));
+    expect(result).toMatchObject({ fromHeads: committed, toHeads: [REVISIONS[2]], applied: rest.length });
     expect(await db.appliedLog()).toEqual([
-      { revision: REVISIONS[0], runner: "runner_a" },
-      { revision: REVISIONS[1], runner: "runner_c" },
-      { revision: REVISIONS[2], runner: "runner_c" },
+      ...committed.map((revision) => ({ revision, runner: "runner_a" })),
+      ...rest.map((revision) => ({ revision, runner: "runner_c" })),
     ]);
     const [taker, abandoned] = await db.history.runs(db.lockKey);
-    expect(taker).toMatchObject({ runId: result.run!.id, status: "succeeded", applied: 2 });
+    expect(taker).toMatchObject({ runId: result.run!.id, status: "succeeded", applied: rest.length });
     expect(abandoned).toMatchObject({
       runId: dead!.runId,
       status: "abandoned",

@@ -1,6 +1,6 @@
 // The seed's recovery stories and the runner's bad inputs, run against every target database:
 // PGlite, a real PostgreSQL server, and the local Data API endpoint in front of it.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { introspect } from "../../lib/dialect/postgres/introspect.ts";
 import type { Operations } from "../../lib/ops/operations.ts";
 import { DirectorySource } from "../../lib/revision/loader.ts";
@@ -10,9 +10,9 @@ import { stamp } from "../../lib/runner/stamp.ts";
 import { current, status } from "../../lib/runner/status.ts";
 import { downgrade, safeUpgrade, upgrade } from "../../lib/runner/upgrade.ts";
 import { CountingExecutor } from "../../lib/sql/counting-executor.ts";
-import type { SqlExecutor } from "../../lib/sql/executor.ts";
 import { testDatabases } from "../support/databases.ts";
 import { type InlineMigration, memorySource } from "../support/memory-source.ts";
+import { useScenarios } from "../support/scenarios.ts";
 
 const users: InlineMigration = {
   revision: "a00000000001",
@@ -47,31 +47,14 @@ const email: InlineMigration = {
 
 for (const target of await testDatabases({ dataApi: true })) {
   describe(`on ${target.name}`, () => {
-    let executor: SqlExecutor;
-    let counting: CountingExecutor;
-    let n = 0;
-    beforeAll(async () => {
-      executor = await target.open();
-      counting = new CountingExecutor(executor);
-    });
-    afterAll(() => executor.close());
-
-    /** Each scenario gets its own schema, so scenarios share one database without meeting. */
-    async function scenario(defs: InlineMigration[]): Promise<Context & { schema: string }> {
-      const schema = `scenario_${++n}`;
-      await executor.query(`CREATE SCHEMA ${schema}`);
-      return {
-        schema,
-        source: memorySource(defs),
-        database: databaseContext(counting, { versionSchema: schema, defaultSchema: schema, lockKey: schema }),
-      };
-    }
-    const snapshot = (ctx: { schema: string }) => introspect(executor, [ctx.schema]);
+    const db = useScenarios(target, "scenario");
+    const { scenario } = db;
+    const snapshot = (ctx: { schema: string }) => introspect(db.executor, [ctx.schema]);
 
     it("story 1: a column someone added by hand: upgrade fails and changes nothing, safe-upgrade skips it", async () => {
       const ctx = await scenario([users, email]);
       await safeUpgrade(ctx, { target: users.revision });
-      await executor.query(`ALTER TABLE ${ctx.schema}.users ADD COLUMN email varchar(100)`);
+      await db.executor.query(`ALTER TABLE ${ctx.schema}.users ADD COLUMN email varchar(100)`);
       const before = await snapshot(ctx);
 
       const strict = await upgrade(ctx);
@@ -111,7 +94,7 @@ for (const target of await testDatabases({ dataApi: true })) {
 
     it("story 3: stamp heads on a database built by hand, then nothing is pending", async () => {
       const ctx = await scenario([users, email]);
-      await executor.query(`CREATE TABLE ${ctx.schema}.users (id bigint primary key, name text not null, email varchar(100))`);
+      await db.executor.query(`CREATE TABLE ${ctx.schema}.users (id bigint primary key, name text not null, email varchar(100))`);
       expect((await status(ctx)).pending.map((p) => p.revision)).toEqual([users.revision, email.revision]);
       expect(await stamp(ctx, { target: "heads" })).toEqual({ fromHeads: [], toHeads: [email.revision], purged: false });
       const after = await status(ctx);
@@ -138,7 +121,7 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect(result.results[0]).toMatchObject({ revision: "a00000000003", status: "failed" });
       expect(result.error?.message).toMatch(/type "nosuchtype" does not exist; nothing of this revision was applied/);
       expect(await snapshot(ctx)).toEqual(before);
-      expect((await executor.query(`SELECT count(*)::int AS n FROM ${ctx.schema}.users`)).rows).toEqual([{ n: 0 }]);
+      expect((await db.executor.query(`SELECT count(*)::int AS n FROM ${ctx.schema}.users`)).rows).toEqual([{ n: 0 }]);
       expect(await current(ctx)).toEqual({ heads: [users.revision] });
     });
 
@@ -148,18 +131,18 @@ for (const target of await testDatabases({ dataApi: true })) {
         email,
         { revision: "a00000000008", revises: email.revision, async upgrade(op) { await op.execute("CREATE TABLE broken (x nosuchtype)"); }, async downgrade() {} },
       ]);
-      counting.reset();
+      db.counting.reset();
       const result = await safeUpgrade(ctx);
       expect(result.results.map((r) => r.status)).toEqual(["applied", "applied", "failed"]);
       expect(result.error?.message).toMatch(/^upgrade of a00000000008 .*type "nosuchtype" does not exist; nothing of this revision was applied/);
       // read, introspect, the group (refused), then each member alone.
-      expect(counting.calls.map((c) => c.kind)).toEqual(["query", "query", "query", "query", "query", "query"]);
+      expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "query", "query", "query", "query"]);
       expect(await current(ctx)).toEqual({ heads: [email.revision] });
 
-      counting.reset();
+      db.counting.reset();
       const fixed = await safeUpgrade(ctx, { target: email.revision });
       expect(fixed.applied).toBe(0);
-      expect(counting.count).toBe(1);
+      expect(db.counting.count).toBe(1);
     });
 
     it("a transactional: false migration runs CREATE INDEX CONCURRENTLY statement by statement, and a retry converges", async () => {
@@ -252,7 +235,7 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect(result.error).toBeUndefined();
       const tables = (await snapshot(ctx)).tables.map((t) => t.name);
       expect(tables).toEqual(["users", evil].sort());
-      const rows = await executor.query(`SELECT * FROM ${ctx.schema}."users""; DROP TABLE users; --"`);
+      const rows = await db.executor.query(`SELECT * FROM ${ctx.schema}."users""; DROP TABLE users; --"`);
       expect(rows.rows).toEqual([{ "x'); DROP TABLE users; --": "Robert'); DROP TABLE users; --" }]);
     });
 

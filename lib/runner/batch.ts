@@ -1,0 +1,170 @@
+// How the statements of consecutive migrations reach the database in as few round trips as
+// possible (through the Data API each is an HTTPS call), and without waiting on each one.
+//
+// A batch is one transaction over one or more migrations, with the version-table update that
+// records them as its last statement, so each migration is still committed together with its
+// record and nothing of a failed batch stays applied. Parameterless DDL is queued and sent as one
+// DO block; a statement with bound values, or one a DO block cannot hold, first sends the queue
+// and then goes on its own. Sends are pipelined: they are chained in order and not awaited, so
+// the runner plans the next migration while the database works on the last one; a failure is
+// kept and surfaces at the next read, at commit, or through `failed`. A batch that never had to
+// send anything before its end is one autocommitted DO block: no BEGIN, no COMMIT.
+//
+// A non-transactional batch (one migration marked `transactional: false`) sends every statement
+// at once in autocommit and waits for it, so a failure stops it where it happened.
+import type { Dialect, RenderedStatement } from "../dialect/dialect.ts";
+import type { SinkStatement, StatementSink } from "../ops/sink.ts";
+import type { QueryResult, SqlExecutor, SqlParams, SqlSession } from "../sql/executor.ts";
+import { type HeldTransaction, holdTransaction } from "./held-transaction.ts";
+
+/** A statement that PostgreSQL refuses inside a transaction, in a migration that runs in one. */
+export class NeedsNonTransactionalError extends Error {
+  override name = "NeedsNonTransactionalError";
+  constructor(readonly statement: SinkStatement) {
+    super(
+      `${statement.sql.split("\n")[0]} cannot run inside a transaction; ` +
+        "mark the migration `transactional: false` (it then runs statement by statement, each safe to retry)",
+    );
+  }
+}
+
+/** Queued DDL is sent once it reaches this much SQL: keeps each call well inside the Data API's limits. */
+const MAX_BLOCK_SQL = 48_000;
+
+const LONG = { continueAfterTimeout: true } as const;
+
+export interface BatchOptions {
+  /** false: every statement runs at once in autocommit (CREATE INDEX CONCURRENTLY). */
+  transactional: boolean;
+  /** PL/pgSQL first in the transaction: the fencing claim ([] when not fenced). */
+  fence: readonly string[];
+  /** DDL first in the transaction: creating the version table on a fresh database. */
+  prefix: readonly string[];
+  /** Runs before every send (the runner asserts its lease there). */
+  beforeSend: () => void;
+}
+
+export class Batch implements StatementSink {
+  private queue: RenderedStatement[] = [];
+  private queuedSql = 0;
+  /** Fence and prefix not sent yet: they go first, with whatever is sent first. */
+  private preamblePending: boolean;
+  /** Every send, in order; the transaction is opened by the first. */
+  private tail: Promise<void> = Promise.resolve();
+  private started = false;
+  private held: HeldTransaction | undefined;
+  private failure: { error: unknown } | undefined;
+  /** When the batch was created (performance.now()), so the runner can bound how long it stays open. */
+  readonly openedAt = performance.now();
+
+  constructor(
+    private readonly executor: SqlExecutor,
+    private readonly dialect: Dialect,
+    private readonly options: BatchOptions,
+  ) {
+    this.preamblePending = options.fence.length > 0 || options.prefix.length > 0;
+  }
+
+  /** The first failure of a pipelined send, if one has come back yet. */
+  get failed(): { error: unknown } | undefined {
+    return this.failure;
+  }
+
+  statement(statement: SinkStatement): void | Promise<void> {
+    if (!this.options.transactional) return this.sendNow(statement.sql, statement.params);
+    const kind = this.dialect.classifyStatement(statement.sql);
+    if (!kind.transactional) throw new NeedsNonTransactionalError(statement);
+    const hasParams = statement.params !== undefined && Object.keys(statement.params).length > 0;
+    if (hasParams || !kind.batchable) {
+      this.flushQueue();
+      this.pipeline((session) => session.query(statement.sql, statement.params, LONG)).catch(() => {});
+      return;
+    }
+    this.queue.push(statement);
+    this.queuedSql += statement.sql.length;
+    if (this.queuedSql >= MAX_BLOCK_SQL) this.flushQueue();
+  }
+
+  async query(sql: string, params?: SqlParams): Promise<QueryResult> {
+    if (!this.options.transactional) {
+      this.options.beforeSend();
+      return this.executor.query(sql, params);
+    }
+    this.flushQueue();
+    return this.pipeline((session) => session.query(sql, params));
+  }
+
+  /**
+   * Sends what is queued with `procedural` (the version-table update) last, waits for every send,
+   * and commits. Throws the first failure; the caller then calls rollback().
+   */
+  async commit(procedural: readonly string[]): Promise<void> {
+    const sql = this.takeBlock(procedural);
+    if (!this.options.transactional || !this.started) {
+      // Nothing was sent in a transaction: one autocommitted statement is atomic on its own.
+      this.started = true;
+      if (sql === null) return;
+      this.options.beforeSend();
+      await this.executor.query(sql, undefined, LONG);
+      return;
+    }
+    if (sql !== null) this.pipeline((session) => session.query(sql, undefined, LONG)).catch(() => {});
+    await this.tail;
+    if (this.failure) throw this.failure.error;
+    const held = this.held;
+    this.held = undefined;
+    this.options.beforeSend();
+    await held?.commit();
+  }
+
+  /** Waits for what was sent, then rolls the transaction back (its errors are not the story). */
+  async rollback(): Promise<void> {
+    this.queue = [];
+    await this.tail;
+    const held = this.held;
+    this.held = undefined;
+    await held?.rollback().catch(() => {});
+  }
+
+  /** Queued statements, fence and prefix as one statement (null when there is nothing). */
+  private takeBlock(procedural: readonly string[] = []): string | null {
+    const statements = this.preamblePending ? [...this.options.prefix.map((sql) => ({ sql })), ...this.queue] : this.queue;
+    const sql = this.dialect.renderBatch(statements, procedural, this.preamblePending ? this.options.fence : []);
+    this.queue = [];
+    this.queuedSql = 0;
+    this.preamblePending = false;
+    return sql;
+  }
+
+  private flushQueue(): void {
+    const sql = this.takeBlock();
+    if (sql !== null) this.pipeline((session) => session.query(sql, undefined, LONG)).catch(() => {});
+  }
+
+  /**
+   * Runs `send` after everything sent before it, in the batch's transaction (opened by the first
+   * send). Once a send has failed, later ones are not run: they reject with the same error.
+   */
+  private pipeline<T>(send: (session: SqlSession) => Promise<T>): Promise<T> {
+    this.started = true;
+    const next = this.tail.then(async () => {
+      if (this.failure) throw this.failure.error;
+      this.options.beforeSend();
+      this.held ??= await holdTransaction(this.executor);
+      return send(this.held.session);
+    });
+    this.tail = next.then(
+      () => {},
+      (error: unknown) => {
+        this.failure ??= { error };
+      },
+    );
+    return next;
+  }
+
+  private async sendNow(sql: string, params?: SqlParams): Promise<void> {
+    this.options.beforeSend();
+    this.started = true;
+    await this.executor.query(sql, params, LONG);
+  }
+}

@@ -1,0 +1,230 @@
+// Consecutive migrations share one transaction (lib/runner/batch.ts): what that costs in calls,
+// and that a failure anywhere in it still ends with exactly the migrations before the failing
+// one applied, the failing one reported with its own error, and the rest not executed. Run on
+// PGlite, PostgreSQL and the Data API in front of PostgreSQL; then the Data API's own failure, a
+// COMMIT whose outcome the client cannot know.
+import { describe, expect, it } from "vitest";
+import { startDataApiEndpoint } from "../../lib/local/data-api-endpoint.ts";
+import type { Context } from "../../lib/runner/context.ts";
+import { databaseContext } from "../../lib/runner/database.ts";
+import { current } from "../../lib/runner/status.ts";
+import { safeUpgrade, upgrade } from "../../lib/runner/upgrade.ts";
+import { DataApiExecutor } from "../../lib/sql/data-api-executor.ts";
+import { PgliteExecutor } from "../../lib/sql/pglite-executor.ts";
+import { ARNS, sdkClient } from "../local/harness.ts";
+import { testDatabases } from "../support/databases.ts";
+import { type InlineMigration, memorySource } from "../support/memory-source.ts";
+import { useScenarios } from "../support/scenarios.ts";
+
+const rev = (n: number) => `b0000000000${n}`;
+
+const users: InlineMigration = {
+  revision: rev(1),
+  revises: null,
+  async upgrade(op) {
+    await op.createTable("users", {
+      columns: [
+        { name: "id", type: "bigint", primaryKey: true },
+        { name: "name", type: "text", nullable: false },
+      ],
+    });
+  },
+  async downgrade(op) {
+    await op.dropTable("users");
+  },
+};
+
+/** Bound values: the batch opens its transaction here. */
+const seed: InlineMigration = {
+  revision: rev(2),
+  revises: rev(1),
+  async upgrade(op) {
+    await op.insertRows("users", [{ id: 1, name: "ada" }]);
+  },
+  async downgrade(op) {
+    await op.execute("DELETE FROM users WHERE id = :id", { id: 1 });
+  },
+};
+
+const email: InlineMigration = {
+  revision: rev(3),
+  revises: rev(2),
+  async upgrade(op) {
+    await op.addColumn("users", { name: "email", type: "text" });
+  },
+  async downgrade(op) {
+    await op.dropColumn("users", "email");
+  },
+};
+
+/** Comes after the failing one in every scenario: never executed. */
+const last = (revises: string): InlineMigration => ({
+  revision: rev(9),
+  revises,
+  async upgrade(op) {
+    await op.addColumn("users", { name: "last", type: "text" });
+  },
+  async downgrade(op) {
+    await op.dropColumn("users", "last");
+  },
+});
+
+for (const target of await testDatabases({ dataApi: true })) {
+  describe(`on ${target.name}`, () => {
+    const db = useScenarios(target, "batch");
+    const { scenario } = db;
+    const columns = async (ctx: { schema: string }) =>
+      (
+        await db.executor.query<{ c: string }>(
+          `SELECT column_name AS c FROM information_schema.columns WHERE table_schema = '${ctx.schema}' AND table_name = 'users' ORDER BY ordinal_position`,
+        )
+      ).rows.map((r) => r.c);
+    const names = async (ctx: { schema: string }) =>
+      (await db.executor.query<{ name: string }>(`SELECT name FROM ${ctx.schema}.users ORDER BY id`)).rows.map((r) => r.name);
+
+    it("three migrations, one with bound values, cost one transaction: BEGIN, DDL, INSERT, DDL with the version update, COMMIT", async () => {
+      const ctx = await scenario([users, seed, email]);
+      db.counting.reset();
+      const result = await safeUpgrade(ctx);
+      expect(result.results.map((r) => r.status)).toEqual(["applied", "applied", "applied"]);
+      // read, introspect, then the batch.
+      expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "begin", "query", "query", "query", "commit"]);
+      expect(db.counting.calls[4]!.sql).toMatch(/^INSERT INTO/);
+      expect(await current(ctx)).toEqual({ heads: [email.revision] });
+      expect(await names(ctx)).toEqual(["ada"]);
+    });
+
+    it("--transaction-per-migration commits each migration with its own version update", async () => {
+      const ctx = await scenario([users, seed, email]);
+      db.counting.reset();
+      const result = await safeUpgrade(ctx, { transactionPerMigration: true });
+      expect(result.applied).toBe(3);
+      expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "query", "begin", "query", "query", "commit", "query"]);
+      expect(await current(ctx)).toEqual({ heads: [email.revision] });
+    });
+
+    it("a statement refused late in the batch: the migrations before it apply, it is reported, the rest is not executed", async () => {
+      const broken: InlineMigration = {
+        revision: rev(4),
+        revises: rev(3),
+        async upgrade(op) {
+          await op.execute("CREATE TABLE broken (x nosuchtype)");
+        },
+        async downgrade() {},
+      };
+      const ctx = await scenario([users, seed, email, broken, last(rev(4))]);
+      const result = await upgrade(ctx);
+      expect(result.results.map((r) => r.status)).toEqual(["applied", "applied", "applied", "failed", "not-executed"]);
+      expect(result.error).toMatchObject({ revision: rev(4) });
+      expect(result.error?.message).toMatch(/^upgrade of b00000000004 .*type "nosuchtype" does not exist; nothing of this revision was applied/);
+      expect(result.applied).toBe(3);
+      expect(result.toHeads).toEqual([rev(3)]);
+      expect(await current(ctx)).toEqual({ heads: [rev(3)] });
+      expect(await columns(ctx)).toEqual(["id", "name", "email"]);
+      // The seed ran twice (the batch, rolled back, then alone) and its row is there once.
+      expect(await names(ctx)).toEqual(["ada"]);
+    });
+
+    it("a bound-value statement that fails is reported against its own migration, though it was sent ahead without waiting", async () => {
+      const ctx = await scenario([users, seed, email]);
+      const nullName: InlineMigration = {
+        revision: rev(4),
+        revises: rev(3),
+        async upgrade(op) {
+          await op.execute(`INSERT INTO ${ctx.schema}.users (id, name) VALUES (:id, :name)`, { id: 2, name: null });
+        },
+        async downgrade() {},
+      };
+      ctx.source = memorySource([users, seed, email, nullName, last(rev(4))]);
+      const result = await safeUpgrade(ctx);
+      expect(result.results.map((r) => r.status)).toEqual(["applied", "applied", "applied", "failed", "not-executed"]);
+      expect(result.error?.message).toMatch(/^upgrade of b00000000004 .*null value in column "name"/);
+      expect(await current(ctx)).toEqual({ heads: [rev(3)] });
+      expect(await names(ctx)).toEqual(["ada"]);
+    });
+
+    it("a migration that throws after the batch has sent statements: the ones before it apply, its own statements do not", async () => {
+      const ctx = await scenario([users, seed, email]);
+      const throws: InlineMigration = {
+        revision: rev(4),
+        revises: rev(3),
+        async upgrade(op) {
+          await op.execute(`UPDATE ${ctx.schema}.users SET name = :name`, { name: "changed" });
+          throw new Error("bug in the migration");
+        },
+        async downgrade() {},
+      };
+      ctx.source = memorySource([users, seed, email, throws, last(rev(4))]);
+      const result = await safeUpgrade(ctx);
+      expect(result.results.map((r) => r.status)).toEqual(["applied", "applied", "applied", "failed", "not-executed"]);
+      expect(result.error?.message).toMatch(/^upgrade of b00000000004 .* failed: bug in the migration; nothing of this revision was applied/);
+      expect(await names(ctx)).toEqual(["ada"]);
+      expect(await current(ctx)).toEqual({ heads: [rev(3)] });
+    });
+
+    it("a read inside a migration sees what the migrations before it in the batch did", async () => {
+      const ctx = await scenario([users, seed, email]);
+      const reads: InlineMigration = {
+        revision: rev(4),
+        revises: rev(3),
+        async upgrade(op) {
+          const { rows } = await op.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ctx.schema}.users WHERE email IS NULL`);
+          await op.execute(`UPDATE ${ctx.schema}.users SET email = :email`, { email: `${rows[0]!.n} without email` });
+        },
+        async downgrade() {},
+      };
+      ctx.source = memorySource([users, seed, email, reads]);
+      const result = await safeUpgrade(ctx);
+      expect(result.error).toBeUndefined();
+      expect((await db.executor.query(`SELECT email FROM ${ctx.schema}.users`)).rows).toEqual([{ email: "1 without email" }]);
+    });
+
+    it("a non-transactional migration ends the batch before it and runs on its own", async () => {
+      const concurrently: InlineMigration = {
+        revision: rev(4),
+        revises: rev(3),
+        transactional: false,
+        async upgrade(op) {
+          await op.safeCreateIndex("ix_users_name", "users", ["name"], { concurrently: true });
+        },
+        async downgrade() {},
+      };
+      const ctx = await scenario([users, seed, email, concurrently, last(rev(4))]);
+      db.counting.reset();
+      const result = await safeUpgrade(ctx);
+      expect(result.results.map((r) => r.status)).toEqual(["applied", "applied", "applied", "applied", "applied"]);
+      const kinds = db.counting.calls.map((c) => c.kind);
+      // read, introspect, the first batch, the index and its version update, the last migration.
+      expect(kinds).toEqual(["query", "query", "begin", "query", "query", "query", "commit", "query", "query", "query"]);
+      expect(db.counting.calls[7]!.sql).toMatch(/^CREATE INDEX CONCURRENTLY IF NOT EXISTS/);
+      expect(await current(ctx)).toEqual({ heads: [rev(9)] });
+    });
+  });
+}
+
+describe("through the Data API, a COMMIT whose outcome the client cannot know", () => {
+  it("is reported against the batch's last migration, with the others named as unknown too, and the next run converges", async () => {
+    const backend = await PgliteExecutor.open();
+    const endpoint = await startDataApiEndpoint({ backend, ...ARNS });
+    const client = sdkClient(endpoint.url);
+    const executor = new DataApiExecutor({ ...ARNS, database: "retort", client });
+    try {
+      const ctx: Context = { source: memorySource([users, seed, email]), database: databaseContext(executor) };
+      // The commit runs, then the answer is a 500: the client cannot tell it committed.
+      endpoint.faults.inject({ on: "CommitTransaction", error: "5xx", afterExecuting: true });
+      const result = await safeUpgrade(ctx);
+      expect(result.results.map((r) => r.status)).toEqual(["not-executed", "not-executed", "failed"]);
+      expect(result.error?.message).toMatch(/^upgrade of b00000000003 .*run `retort status` to see, then `retort safe-upgrade` converges/);
+      expect(result.error?.message).toMatch(/it ran in one transaction with the 2 revision\(s\) before it, so their outcome is unknown too/);
+
+      const again = await safeUpgrade(ctx);
+      expect(again.error).toBeUndefined();
+      expect(await current(ctx)).toEqual({ heads: [email.revision] });
+    } finally {
+      await executor.close();
+      client.destroy();
+      await endpoint.close();
+      await backend.close();
+    }
+  });
+});
