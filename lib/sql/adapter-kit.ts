@@ -6,12 +6,12 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ColumnMeta, QueryOptions, QueryResult, SqlParams, SqlResultValue, SqlSession } from "./executor.ts";
 import { MultipleStatementsError, SqlError, TransactionUsageError } from "./errors.ts";
-import { splitStatements, toPositional } from "./lexer.ts";
+import { MissingParameterError, countStatements, scanStatement } from "./lexer.ts";
 import { decodeText, encodeParam, type EncodedParam } from "./values.ts";
 
 /** Refuses anything but exactly one statement (comments and a trailing `;` are fine). */
 export function assertSingleStatement(sql: string): void {
-  const count = splitStatements(sql).length;
+  const count = countStatements(sql);
   if (count !== 1) throw new MultipleStatementsError(count);
 }
 
@@ -30,8 +30,11 @@ export interface PreparedStatement {
  * encodes their values (UnsupportedParameterError for values that cannot be bound).
  */
 export function prepareStatement(sql: string, params: SqlParams = {}): PreparedStatement {
-  assertSingleStatement(sql);
-  const { text, values, names } = toPositional(sql, params);
+  // One walk for both checks; the statement count is judged first, as it was when the check and
+  // the rewrite walked the text separately.
+  const { statementCount, missingParameter, text, values, names } = scanStatement(sql, params);
+  if (statementCount !== 1) throw new MultipleStatementsError(statementCount);
+  if (missingParameter !== undefined) throw new MissingParameterError(missingParameter);
   const encoded = values.map((value, i) => encodeParam(value, names[i]));
   return { text, params: encoded, values: encoded.map((p) => p.text) };
 }

@@ -1,20 +1,18 @@
 // A small PostgreSQL lexer: just enough to split a script into statements and to turn the
 // Data API's named parameters (`:name`) into PostgreSQL's positional ones (`$1`), without being
 // fooled by string literals, quoted identifiers, comments or dollar-quoted function bodies.
-
-/** Where the scanner is; everything but `code` is opaque text that must be copied verbatim. */
-type Region = "code" | "line-comment" | "block-comment" | "string" | "identifier" | "dollar";
+// It runs on every statement a migration sends, so it works on char codes and copies unchanged
+// text in whole slices rather than character by character.
 
 interface Scan {
   /**
-   * Called for each `;` in code that ends a statement: not inside parentheses (CREATE RULE ... DO
-   * (a; b)) nor inside a BEGIN ATOMIC ... END function body, the same rules psql follows.
+   * Called for each statement: the text between `;`s that end one, when it holds anything but
+   * whitespace and comments. A `;` inside parentheses (CREATE RULE ... DO (a; b)) or inside a
+   * BEGIN ATOMIC ... END function body does not end one, the same rules psql follows.
    */
-  onSemicolon?(index: number): void;
+  onStatement?(start: number, end: number): void;
   /** Called for each `:name` in code; returns the text to put in its place. */
   onNamedParameter?(name: string, index: number): string;
-  /** Called for each character that is part of a statement (not whitespace, a comment or `;`). */
-  onContent?(index: number): void;
   /**
    * Blank out everything that is not code: a comment becomes one space, a literal or quoted
    * identifier keeps only its delimiters ('', "", $$), so keyword checks only ever see code.
@@ -22,185 +20,337 @@ interface Scan {
   mask?: boolean;
 }
 
-const IDENT_START = /[A-Za-z_]/;
-const IDENT_PART = /[A-Za-z0-9_]/;
+// ASCII character classes; from 128 up nothing is part of a word, and nothing is special.
+const SPACE = 1; // what /\s/ matches
+const IDENT_START = 2; // [A-Za-z_]
+const IDENT_PART = 4; // [A-Za-z0-9_]
+const WORD_PART = 8; // IDENT_PART or `$`, as a keyword or identifier may contain
+const SPECIAL = 16; // - / ' " $ : ( ) ;  the only characters code needs a closer look at
+const CLASS = new Uint8Array(128);
+for (const c of [9, 10, 11, 12, 13, 32]) CLASS[c] = SPACE;
+for (let c = 0; c < 128; c += 1) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z_]/.test(ch)) CLASS[c] = IDENT_START | IDENT_PART | WORD_PART;
+  else if (/[0-9]/.test(ch)) CLASS[c] = IDENT_PART | WORD_PART;
+}
+for (const ch of "-/'\":();") CLASS[ch.charCodeAt(0)] = SPECIAL;
+CLASS[0x24] = WORD_PART | SPECIAL; // $
 
-/** Walks `sql` once; returns it with named parameters replaced as `scan` says. */
+/** The classes of one char code (NaN, past the end, has none). */
+function classOf(c: number): number {
+  return c < 128 ? CLASS[c]! : 0;
+}
+
+/** /\s/ beyond ASCII. */
+function isWideSpace(c: number): boolean {
+  return (
+    c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 ||
+    c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+  );
+}
+
+/** A dollar-quote tag longer than this ($, name, $) is not recognised. */
+const MAX_DOLLAR_TAG = 64;
+
+// The words the BEGIN ... END heuristic looks for, told apart without allocating a string.
+const OTHER_WORD = 0;
+const CREATE = 1;
+const OR = 2;
+const REPLACE = 3;
+const FUNCTION = 4;
+const PROCEDURE = 5;
+const BEGIN = 6;
+const CASE = 7;
+const END = 8;
+const KEYWORDS = ["", "create", "or", "replace", "function", "procedure", "begin", "case", "end"];
+/** No two of them have the same length, so the length says which one a word may be. */
+const KEYWORD_BY_LENGTH = [OTHER_WORD, OTHER_WORD, OR, END, CASE, BEGIN, CREATE, REPLACE, FUNCTION, PROCEDURE];
+
+/** Which of the heuristic's keywords sql[from, to) is, case-insensitively. */
+function keywordAt(sql: string, from: number, to: number): number {
+  const kind = KEYWORD_BY_LENGTH[to - from] ?? OTHER_WORD;
+  if (kind === OTHER_WORD) return OTHER_WORD;
+  const keyword = KEYWORDS[kind]!;
+  // Words hold only [A-Za-z0-9_$], and of those only a letter's two cases fold onto a letter.
+  for (let k = 0; k < keyword.length; k += 1) {
+    if ((sql.charCodeAt(from + k) | 0x20) !== keyword.charCodeAt(k)) return OTHER_WORD;
+  }
+  return kind;
+}
+
+/**
+ * With both onStatement and onNamedParameter, a `:name` followed by `$$` in the same word is read
+ * differently by the two (splitting takes the whole word as an identifier, parameters stop at the
+ * `$`, and the next `$` may open a dollar quote): the caller then has to walk twice.
+ */
+class ModesDiverge extends Error {}
+
+/**
+ * Walks `sql` once; returns it with named parameters replaced and text masked as `scan` says, or
+ * "" when `scan` asks for neither (only statements are wanted).
+ */
 function walk(sql: string, scan: Scan): string {
-  let out = "";
-  let i = 0;
-  let region: Region = "code";
-  let blockDepth = 0;
-  let dollarTag = "";
-  let backslashEscapes = false;
   const n = sql.length;
+  const table = CLASS;
+  const mask = scan.mask === true;
+  const split = scan.onStatement !== undefined;
+  const params = scan.onNamedParameter !== undefined;
+  const build = mask || params;
+  let out = "";
+  let copied = 0; // sql[copied, i) still has to be appended to `out`
+  let start = 0; // where the current statement began
+  let content = false; // the current statement holds more than whitespace and comments
   // psql's heuristic for SQL-standard function bodies: in a statement that starts with
   // CREATE [OR REPLACE] FUNCTION|PROCEDURE, BEGIN opens a block, CASE nests inside one, END closes.
   let parenDepth = 0;
   let beginDepth = 0;
-  let words: string[] = [];
-  const mask = scan.mask === true;
-  /** Text inside a comment, literal or quoted identifier: copied unless masking. */
-  const opaque = (text: string) => {
-    if (!mask) out += text;
-  };
+  let wordCount = 0; // only the first four words decide
+  let word0 = OTHER_WORD;
+  let word1 = OTHER_WORD;
+  let word2 = OTHER_WORD;
+  let word3 = OTHER_WORD;
+  let routine = false;
+  let i = 0;
 
   while (i < n) {
-    const c = sql[i]!;
-    const next = sql[i + 1];
-    switch (region) {
-      case "code": {
-        const startsComment = (c === "-" && next === "-") || (c === "/" && next === "*");
-        if (!startsComment && c !== ";" && !/\s/.test(c)) scan.onContent?.(i);
-        if (c === "-" && next === "-") {
-          region = "line-comment";
-          out += mask ? " " : "--";
-          i += 2;
-          continue;
-        }
-        if (c === "/" && next === "*") {
-          region = "block-comment";
-          blockDepth = 1;
-          out += mask ? " " : "/*";
-          i += 2;
-          continue;
-        }
-        if (c === "'") {
-          // E'...' strings treat backslash as an escape; standard strings do not.
-          const prev = sql[i - 1];
-          backslashEscapes = (prev === "E" || prev === "e") && !IDENT_PART.test(sql[i - 2] ?? " ");
-          region = "string";
-          out += mask ? "''" : c;
-          i += 1;
-          continue;
-        }
-        if (c === '"') {
-          region = "identifier";
-          out += mask ? '""' : c;
-          i += 1;
-          continue;
-        }
-        if (c === "$" && !IDENT_PART.test(sql[i - 1] ?? " ")) {
-          const m = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i, i + 64));
-          if (m) {
-            region = "dollar";
-            dollarTag = m[0];
-            out += mask ? "$$" : dollarTag;
-            i += dollarTag.length;
-            continue;
-          }
-        }
-        if (c === ":" && next === ":") {
-          out += "::";
-          i += 2;
-          continue;
-        }
-        if (c === ":" && next !== undefined && IDENT_START.test(next) && scan.onNamedParameter) {
-          let j = i + 1;
-          while (j < n && IDENT_PART.test(sql[j]!)) j += 1;
-          out += scan.onNamedParameter(sql.slice(i + 1, j), i);
-          i = j;
-          continue;
-        }
-        if (IDENT_START.test(c) && !IDENT_PART.test(sql[i - 1] ?? " ") && sql[i - 1] !== "$") {
-          // A keyword or identifier: copied as is, and fed to the BEGIN ... END heuristic.
-          let j = i + 1;
-          while (j < n && (IDENT_PART.test(sql[j]!) || sql[j] === "$")) j += 1;
-          const word = sql.slice(i, j).toLowerCase();
-          if (words.length < 4) words.push(word); // only the first words decide
-          if (parenDepth === 0 && isRoutineDefinition(words)) {
-            if (word === "begin") beginDepth += 1;
-            else if (word === "case" && beginDepth > 0) beginDepth += 1;
-            else if (word === "end" && beginDepth > 0) beginDepth -= 1;
-          }
-          out += sql.slice(i, j);
-          i = j;
-          continue;
-        }
-        if (c === "(") parenDepth += 1;
-        else if (c === ")" && parenDepth > 0) parenDepth -= 1;
-        else if (c === ";" && parenDepth === 0 && beginDepth === 0) {
-          scan.onSemicolon?.(i);
-          words = [];
-        }
-        out += c;
+    const c = sql.charCodeAt(i);
+    const cls = c < 128 ? table[c]! : isWideSpace(c) ? SPACE : 0;
+    if (cls === SPACE) {
+      i += 1;
+      while (i < n && table[sql.charCodeAt(i)] === SPACE) i += 1;
+      continue;
+    }
+    if ((cls & SPECIAL) === 0) {
+      content = true;
+      const prev = i > 0 ? sql.charCodeAt(i - 1) : 0x20;
+      if ((cls & IDENT_START) === 0 || (prev < 128 && (table[prev]! & WORD_PART) !== 0)) {
         i += 1;
         continue;
       }
-      case "line-comment":
-        if (c === "\n") {
-          region = "code";
-          out += c;
-        } else opaque(c);
+      // A keyword or identifier: copied as is, and fed to the BEGIN ... END heuristic.
+      let j = i + 1;
+      while (j < n && (table[sql.charCodeAt(j)]! & WORD_PART) !== 0) j += 1;
+      if (split && (wordCount < 4 || routine)) {
+        const kind = keywordAt(sql, i, j);
+        if (wordCount < 4) {
+          if (wordCount === 0) word0 = kind;
+          else if (wordCount === 1) word1 = kind;
+          else if (wordCount === 2) word2 = kind;
+          else word3 = kind;
+          wordCount += 1;
+          routine = isRoutineDefinition(word0, word1, word2, word3);
+        }
+        if (routine && parenDepth === 0) {
+          if (kind === BEGIN) beginDepth += 1;
+          else if (kind === CASE && beginDepth > 0) beginDepth += 1;
+          else if (kind === END && beginDepth > 0) beginDepth -= 1;
+        }
+      }
+      i = j;
+      continue;
+    }
+    switch (c) {
+      case 0x2d: // -
+        if (sql.charCodeAt(i + 1) === 0x2d) {
+          const newline = sql.indexOf("\n", i + 2);
+          const end = newline < 0 ? n : newline; // the newline itself is kept
+          if (mask) {
+            out += sql.slice(copied, i) + " ";
+            copied = end;
+          }
+          i = newline < 0 ? n : newline + 1;
+          continue;
+        }
+        content = true;
         i += 1;
         continue;
-      case "block-comment":
+      case 0x2f: {
+        // /
+        if (sql.charCodeAt(i + 1) !== 0x2a) {
+          content = true;
+          i += 1;
+          continue;
+        }
         // PostgreSQL block comments nest.
-        if (c === "/" && next === "*") {
-          blockDepth += 1;
-          opaque("/*");
-          i += 2;
-          continue;
+        let depth = 1;
+        let j = i + 2;
+        while (j < n) {
+          const d = sql.charCodeAt(j);
+          if (d === 0x2f && sql.charCodeAt(j + 1) === 0x2a) {
+            depth += 1;
+            j += 2;
+          } else if (d === 0x2a && sql.charCodeAt(j + 1) === 0x2f) {
+            j += 2;
+            depth -= 1;
+            if (depth === 0) break;
+          } else j += 1;
         }
-        if (c === "*" && next === "/") {
-          blockDepth -= 1;
-          if (blockDepth === 0) region = "code";
-          opaque("*/");
-          i += 2;
-          continue;
+        if (mask) {
+          out += sql.slice(copied, i) + " ";
+          copied = j;
         }
-        opaque(c);
-        i += 1;
+        i = j;
         continue;
-      case "string":
-        if (backslashEscapes && c === "\\") {
-          opaque(sql.slice(i, i + 2));
-          i += 2;
-          continue;
-        }
-        if (c === "'") {
-          if (next === "'") {
-            opaque("''");
-            i += 2;
-            continue;
+      }
+      case 0x27: {
+        // '
+        content = true;
+        // E'...' strings treat backslash as an escape; standard strings do not.
+        const prev = i > 0 ? sql.charCodeAt(i - 1) : 0x20;
+        const escapes =
+          (prev === 0x45 || prev === 0x65) && (classOf(i > 1 ? sql.charCodeAt(i - 2) : 0x20) & IDENT_PART) === 0;
+        let j = i + 1;
+        if (escapes) {
+          for (;;) {
+            if (j >= n) break;
+            const d = sql.charCodeAt(j);
+            if (d === 0x5c) j += 2; // a backslash escapes whatever follows
+            else if (d !== 0x27) j += 1;
+            else if (sql.charCodeAt(j + 1) === 0x27) j += 2;
+            else {
+              j += 1;
+              break;
+            }
           }
-          region = "code";
+          if (j > n) j = n; // a backslash at the very end
+        } else j = closeQuoted(sql, j, "'", 0x27);
+        if (mask) {
+          out += sql.slice(copied, i) + "''";
+          copied = j;
         }
-        opaque(c);
-        i += 1;
+        i = j;
         continue;
-      case "identifier":
-        if (c === '"') {
-          if (next === '"') {
-            opaque('""');
-            i += 2;
-            continue;
-          }
-          region = "code";
+      }
+      case 0x22: {
+        // "
+        content = true;
+        const j = closeQuoted(sql, i + 1, '"', 0x22);
+        if (mask) {
+          out += sql.slice(copied, i) + '""';
+          copied = j;
         }
-        opaque(c);
-        i += 1;
+        i = j;
         continue;
-      case "dollar":
-        if (c === "$" && sql.startsWith(dollarTag, i)) {
-          opaque(dollarTag);
-          i += dollarTag.length;
-          region = "code";
+      }
+      case 0x24: {
+        // $
+        content = true;
+        const tagEnd = (classOf(i > 0 ? sql.charCodeAt(i - 1) : 0x20) & IDENT_PART) === 0 ? dollarTagEnd(sql, i) : -1;
+        if (tagEnd < 0) {
+          i += 1;
           continue;
         }
-        opaque(c);
+        const close = sql.indexOf(sql.slice(i, tagEnd), tagEnd);
+        const end = close < 0 ? n : close + (tagEnd - i);
+        if (mask) {
+          out += sql.slice(copied, i) + "$$";
+          copied = end;
+        }
+        i = end;
+        continue;
+      }
+      case 0x3a: {
+        // :
+        content = true;
+        const next = sql.charCodeAt(i + 1);
+        if (next === 0x3a) {
+          i += 2; // a cast, never a parameter
+          continue;
+        }
+        if (!params || (classOf(next) & IDENT_START) === 0) {
+          i += 1;
+          continue;
+        }
+        let j = i + 2;
+        while (j < n && (classOf(sql.charCodeAt(j)) & IDENT_PART) !== 0) j += 1;
+        if (split && sql.charCodeAt(j) === 0x24) {
+          let k = j + 1;
+          while (k < n && (classOf(sql.charCodeAt(k)) & WORD_PART) !== 0) k += 1;
+          if (sql.slice(j, k).includes("$$")) throw new ModesDiverge();
+        }
+        out += sql.slice(copied, i);
+        out += scan.onNamedParameter!(sql.slice(i + 1, j), i);
+        copied = j;
+        // Splitting reads the name as the statement's next word: the loop goes on right after
+        // the `:`, which is where splitStatements alone would.
+        i = split ? i + 1 : j;
+        continue;
+      }
+      case 0x28: // (
+        content = true;
+        parenDepth += 1;
+        i += 1;
+        continue;
+      case 0x29: // )
+        content = true;
+        if (parenDepth > 0) parenDepth -= 1;
+        i += 1;
+        continue;
+      default:
+        // `;`, the last of SPECIAL
+        if (split && parenDepth === 0 && beginDepth === 0) {
+          if (content) scan.onStatement!(start, i);
+          start = i + 1;
+          content = false;
+          wordCount = 0;
+          word0 = word1 = word2 = word3 = OTHER_WORD;
+          routine = false;
+        }
         i += 1;
         continue;
     }
   }
-  return out;
+  if (split && content) scan.onStatement!(start, n);
+  if (!build) return "";
+  return copied === 0 ? sql : out + sql.slice(copied);
 }
 
-/** CREATE [OR REPLACE] FUNCTION|PROCEDURE, judged on the statement's first words. */
-function isRoutineDefinition(words: readonly string[]): boolean {
-  if (words[0] !== "create") return false;
-  const kind = words[1] === "or" && words[2] === "replace" ? words[3] : words[1];
-  return kind === "function" || kind === "procedure";
+/** Where a '...' literal or "..." identifier whose text starts at `from` ends (doubled quotes stay in). */
+function closeQuoted(sql: string, from: number, quote: string, code: number): number {
+  let j = from;
+  for (;;) {
+    const q = sql.indexOf(quote, j);
+    if (q < 0) return sql.length;
+    if (sql.charCodeAt(q + 1) !== code) return q + 1;
+    j = q + 2;
+  }
+}
+
+/** The end of the `$tag$` or `$$` that opens at `i`, or -1 when there is none. */
+function dollarTagEnd(sql: string, i: number): number {
+  const first = sql.charCodeAt(i + 1);
+  if (first === 0x24) return i + 2; // $$
+  if ((classOf(first) & IDENT_START) === 0) return -1;
+  const limit = Math.min(sql.length, i + MAX_DOLLAR_TAG);
+  let j = i + 2;
+  while (j < limit && (classOf(sql.charCodeAt(j)) & IDENT_PART) !== 0) j += 1;
+  return j < limit && sql.charCodeAt(j) === 0x24 ? j + 1 : -1;
+}
+
+/** CREATE [OR REPLACE] FUNCTION|PROCEDURE, judged on the statement's first words (missing: OTHER_WORD). */
+function isRoutineDefinition(first: number, second: number, third: number, fourth: number): boolean {
+  if (first !== CREATE) return false;
+  const kind = second === OR && third === REPLACE ? fourth : second;
+  return kind === FUNCTION || kind === PROCEDURE;
+}
+
+// The scans below are classes rather than object literals of closures: they are made on every
+// call, and a bundle built with esbuild's keepNames renames each new closure (defineProperty).
+
+/** Collects what splitStatements returns. */
+class StatementList implements Scan {
+  readonly statements: string[] = [];
+  constructor(private readonly sql: string) {}
+  onStatement(start: number, end: number): void {
+    this.statements.push(this.sql.slice(start, end).trim());
+  }
+}
+
+class StatementCount implements Scan {
+  count = 0;
+  onStatement(): void {
+    this.count += 1;
+  }
 }
 
 /**
@@ -208,19 +358,16 @@ function isRoutineDefinition(words: readonly string[]): boolean {
  * Pieces that hold only whitespace or comments are dropped.
  */
 export function splitStatements(sql: string): string[] {
-  const cuts: number[] = [];
-  const hasContent = new Set<number>(); // indexes (into cuts) of pieces with a statement in them
-  walk(sql, {
-    onSemicolon: (i) => cuts.push(i),
-    onContent: () => hasContent.add(cuts.length),
-  });
-  const statements: string[] = [];
-  let start = 0;
-  [...cuts, sql.length].forEach((cut, piece) => {
-    if (hasContent.has(piece)) statements.push(sql.slice(start, cut).trim());
-    start = cut + 1;
-  });
-  return statements;
+  const scan = new StatementList(sql);
+  walk(sql, scan);
+  return scan.statements;
+}
+
+/** `splitStatements(sql).length`, without building the statements. */
+export function countStatements(sql: string): number {
+  const scan = new StatementCount();
+  walk(sql, scan);
+  return scan.count;
 }
 
 /** Thrown when a statement names a parameter the caller did not supply. */
@@ -231,6 +378,39 @@ export class MissingParameterError extends Error {
   }
 }
 
+/** Numbers `:name` parameters as `$1, $2, ...`, the same name reusing its number. */
+class ParameterNumbers implements Scan {
+  readonly names: string[] = [];
+  onNamedParameter(name: string): string {
+    let index = this.names.indexOf(name);
+    if (index < 0) index = this.names.push(name) - 1;
+    return `$${index + 1}`;
+  }
+}
+
+/** ParameterNumbers that also counts statements, as countStatements does. */
+class CountedParameterNumbers extends ParameterNumbers {
+  count = 0;
+  onStatement(): void {
+    this.count += 1;
+  }
+}
+
+/** ParameterNumbers that refuses a parameter the caller did not supply. */
+class SuppliedParameterNumbers extends ParameterNumbers {
+  constructor(private readonly params: object) {
+    super();
+  }
+  override onNamedParameter(name: string): string {
+    if (!hasParameter(this.params, name)) throw new MissingParameterError(name);
+    return super.onNamedParameter(name);
+  }
+}
+
+function hasParameter(params: object, name: string): boolean {
+  return Object.prototype.hasOwnProperty.call(params, name);
+}
+
 /**
  * Rewrites `:name` parameters as `$1, $2, ...` (the same name reuses its number) and returns the
  * values in that order. Parameters supplied but not used are ignored, like the Data API does.
@@ -239,16 +419,61 @@ export function toPositional<V>(
   sql: string,
   params: Readonly<Record<string, V>> = {},
 ): { text: string; values: V[]; names: string[] } {
-  const names: string[] = [];
-  const text = walk(sql, {
-    onNamedParameter(name) {
-      if (!Object.prototype.hasOwnProperty.call(params, name)) throw new MissingParameterError(name);
-      let index = names.indexOf(name);
-      if (index < 0) index = names.push(name) - 1;
-      return `$${index + 1}`;
-    },
-  });
-  return { text, values: names.map((name) => params[name]!), names };
+  if (!sql.includes(":")) return { text: sql, values: [], names: [] };
+  const scan = new SuppliedParameterNumbers(params);
+  const text = walk(sql, scan);
+  return { text, values: scan.names.map((name) => params[name]!), names: scan.names };
+}
+
+/** What scanStatement finds. */
+export interface ScannedStatement<V> {
+  /** `splitStatements(sql).length`. */
+  statementCount: number;
+  /**
+   * The first parameter named but not supplied, if any (`text` and `values` then mean nothing).
+   * Unless there is exactly one statement, `params` is not looked at: this is undefined and
+   * `values` is empty.
+   */
+  missingParameter: string | undefined;
+  text: string;
+  values: V[];
+  names: string[];
+}
+
+/**
+ * countStatements and toPositional in one walk. A missing parameter is reported rather than
+ * thrown, and only for a single statement, so that a caller refusing anything else sees the same
+ * error as it would calling the two in turn.
+ */
+export function scanStatement<V>(sql: string, params: Readonly<Record<string, V>> = {}): ScannedStatement<V> {
+  let statementCount: number;
+  let text: string;
+  let names: string[];
+  try {
+    const scan = new CountedParameterNumbers();
+    text = walk(sql, scan);
+    statementCount = scan.count;
+    names = scan.names;
+  } catch (error) {
+    if (!(error instanceof ModesDiverge)) throw error;
+    const scan = new ParameterNumbers();
+    text = walk(sql, scan);
+    statementCount = countStatements(sql);
+    names = scan.names;
+  }
+  // A name's first use is where toPositional would have stopped for it.
+  const missingParameter = statementCount === 1 ? names.find((name) => !hasParameter(params, name)) : undefined;
+  const values = statementCount === 1 && missingParameter === undefined ? names.map((name) => params[name]!) : [];
+  return { statementCount, missingParameter, text, values, names };
+}
+
+/** Replaces each `:name` with what the caller's function returns for it. */
+class MappedParameters implements Scan {
+  constructor(private readonly replace: (name: string) => string) {}
+  onNamedParameter(name: string): string {
+    const replace = this.replace;
+    return replace(name);
+  }
 }
 
 /**
@@ -257,13 +482,16 @@ export function toPositional<V>(
  * endpoint uses it to bind parameters with the types the real service gives them.
  */
 export function mapNamedParameters(sql: string, replace: (name: string) => string): string {
-  return walk(sql, { onNamedParameter: (name) => replace(name) });
+  if (!sql.includes(":")) return sql;
+  return walk(sql, new MappedParameters(replace));
 }
+
+const MASK: Scan = { mask: true };
 
 /**
  * The statement with comments blanked to one space and literals and quoted identifiers reduced to
  * their delimiters ('', "", $$): what keyword checks may look at.
  */
 export function maskLiterals(sql: string): string {
-  return walk(sql, { mask: true });
+  return walk(sql, MASK);
 }
