@@ -3,7 +3,7 @@
 // 0 ok, 1 a problem was found, 2 bad usage.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { RevisionError } from "../revision/errors.ts";
-import { DirectorySource } from "../revision/loader.ts";
+import { DirectorySource, loadingNow } from "../revision/loader.ts";
 import { GraphFormat } from "../revision/render.ts";
 import { check } from "../runner/check.ts";
 import { RULES } from "../lint/rules/index.ts";
@@ -58,6 +58,9 @@ const batching = (options: DatabaseOptions) => (options.transactionPerMigration 
 
 /** Runs `body` with a Context that has the database of --db, closing it afterwards. */
 async function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>): Promise<T> {
+  // The files load while the database connects.
+  const base = context(options);
+  const ctx = { ...base, source: loadingNow(base.source) };
   const database = await openDatabase(options.db, {
     ...(options.schema ? { versionSchema: options.schema } : {}),
     ...(options.lockTable ? { lockTable: options.lockTable } : {}),
@@ -65,7 +68,7 @@ async function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) =>
     ...(options.lease !== undefined ? { leaseMs: options.lease } : {}),
   });
   try {
-    return await body({ ...context(options), database });
+    return await body({ ...ctx, database });
   } finally {
     await database.close();
   }
@@ -118,7 +121,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
   const migratingCommand = (name: string, description: string) =>
     lockingCommand(name, description).option(
       "--transaction-per-migration",
-      "commit every migration on its own (default: consecutive migrations share a transaction of up to 100 migrations or 5 s)",
+      "commit every migration on its own (default: consecutive migrations share a transaction of up to 1000 migrations or 5 s)",
     );
 
   /** Prints a migrate result; a failed revision makes the exit code 1. */

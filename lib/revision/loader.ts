@@ -23,6 +23,21 @@ export interface MigrationSource {
   load(): Promise<LoadResult>;
 }
 
+/**
+ * `source` with its migrations loading from now on, and every load() answered with that one
+ * result: the CLI loads the files while the database connects.
+ */
+export function loadingNow(source: MigrationSource): MigrationSource {
+  const loaded = source.load();
+  // A failure is reported by the load() that awaits it, not as an unhandled rejection.
+  loaded.catch(() => {});
+  return {
+    location: source.location,
+    ...(source.manifest ? { manifest: source.manifest } : {}),
+    load: () => loaded,
+  };
+}
+
 export const REVISION_ID = /^[0-9a-f]{12}$/;
 export const FILE_NAME = /^(\d{4})(\d{2})(\d{2})_[a-z0-9]+(?:_[a-z0-9]+)*\.ts$/;
 

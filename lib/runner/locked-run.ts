@@ -1,7 +1,8 @@
 // What every command that changes the database does around its work: take the lock, record the
-// run as started (and the run it took the lock over from as abandoned), hand the work the fencing
-// fragments for its transactions, then record how the run ended and release the lock. History
-// failures never fail a run whose changes the database already committed: they become warnings.
+// run as started (and the run it took the lock over from as abandoned) while the work reads the
+// database, hand the work the fencing fragments for its transactions, then record how the run
+// ended and release the lock. History failures never fail a run whose changes the database
+// already committed: they become warnings.
 import type { DatabaseContext } from "./context.ts";
 import { describeAwsError } from "../state/aws-error.ts";
 import { type RevisionRecord, type RunOutcome, type RunRecord, RunStatus, runFromLease } from "../state/history.ts";
@@ -16,6 +17,12 @@ export interface LockedRun {
   warnings: string[];
   /** Monotonic start, for the duration. */
   started: number;
+  /**
+   * The history's record of the start (and of the run taken over), written while the run reads
+   * the version table and the schema; it never rejects (failures become warnings). Await it
+   * before changing anything, so a run that dies part way is on record as started.
+   */
+  recorded: Promise<void>;
 }
 
 /** Takes the lock for `command` and records the run's start. */
@@ -33,11 +40,12 @@ export async function beginRun(db: DatabaseContext, command: string, targetRevis
     fence: lease.fenced ? db.versionTable.fence(db.lockKey, lease.info.token) : [],
     warnings: [],
     started,
+    recorded: Promise.resolve(),
   };
   const history = db.history;
   if (history) {
     const tookOver = lease.tookOver;
-    await Promise.all([
+    run.recorded = Promise.all([
       history.start(record).catch((error) => run.warnings.push(`could not record the run in ${history.description}: ${describeAwsError(error)}`)),
       tookOver &&
         history
@@ -45,7 +53,7 @@ export async function beginRun(db: DatabaseContext, command: string, targetRevis
           .catch((error) =>
             run.warnings.push(`could not mark run ${tookOver.holder.runId ?? tookOver.token} abandoned in ${history.description}: ${describeAwsError(error)}`),
           ),
-    ]);
+    ]).then(() => {});
   }
   return run;
 }
@@ -57,6 +65,7 @@ export async function endRun(
   outcome: Omit<RunOutcome, "finishedAt" | "durationMs">,
   revisions: readonly RevisionRecord[] = [],
 ): Promise<void> {
+  await run.recorded;
   const history = db.history;
   if (history) {
     const final: RunOutcome = {

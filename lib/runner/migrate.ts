@@ -68,7 +68,7 @@ export interface MigrateOptions {
   limit?: number;
   /**
    * Commit every migration on its own (Alembic's transaction_per_migration). By default
-   * consecutive transactional migrations share a transaction of up to 100 migrations or 5 s.
+   * consecutive transactional migrations share a transaction of up to 1000 migrations or 5 s.
    * @default false
    */
   transactionPerMigration?: boolean;
@@ -170,6 +170,7 @@ async function migrateLocked(
 
   const members = planMembers(map, plan, results, state, known, unknown, options.direction);
   const snapshot = await introspect(db.executor, [db.defaultSchema]);
+  await run.recorded;
   const runner = new BatchRunner(db, result, lease, run.fence, options, snapshot, state.exists);
   const size = options.transactionPerMigration ? 1 : MAX_BATCH;
   let next = 0;
@@ -243,7 +244,7 @@ function planMembers(
 }
 
 /** Most migrations one transaction holds, and how long (ms) it may stay open before it commits. */
-const MAX_BATCH = 100;
+const MAX_BATCH = 1000;
 const MAX_BATCH_MS = 5_000;
 
 type BatchOutcome =

@@ -28,6 +28,7 @@ export async function stamp(ctx: Context, options: { target: string | readonly s
       throw new UnknownDatabaseRevisionsError(unknown, state.heads);
     }
     const applied = map.ancestors(toHeads, true);
+    await run.recorded;
     const statement = db.dialect.renderBatch(
       state.exists ? [] : db.versionTable.createStatements().map((sql) => ({ sql })),
       db.versionTable.transition({

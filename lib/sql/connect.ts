@@ -3,7 +3,7 @@
 
 import path from "node:path";
 import type { SqlExecutor } from "./executor.ts";
-import { PgExecutor, describePostgresUrl } from "./pg-executor.ts";
+import { describePostgresUrl } from "./postgres-url.ts";
 
 /** Where the embedded database lives when nothing says otherwise (relative to the project). */
 export const DEFAULT_PGLITE_DIR = ".retort/local";
@@ -159,9 +159,9 @@ export interface OpenExecutorOptions {
 }
 
 /**
- * Parses `url` and opens an executor for it (ConnectionError when it cannot be reached). PGlite
- * and the AWS SDK are imported only for their own URLs: each takes longer to load than a command
- * against another database takes to run.
+ * Parses `url` and opens an executor for it (ConnectionError when it cannot be reached). PGlite,
+ * node-postgres and the AWS SDK are imported only for their own URLs: each takes longer to load
+ * than a command against another database takes to run.
  */
 export async function openExecutor(url: string, options: OpenExecutorOptions = {}): Promise<SqlExecutor> {
   const target = parseDatabaseUrl(url);
@@ -174,8 +174,10 @@ export async function openExecutor(url: string, options: OpenExecutorOptions = {
       const { PgliteExecutor } = await import("./pglite-executor.ts");
       return PgliteExecutor.open();
     }
-    case "postgres":
+    case "postgres": {
+      const { PgExecutor } = await import("./pg-executor.ts");
       return PgExecutor.open(target.url, { connectionTimeoutMillis: options.connectionTimeoutMillis });
+    }
     case "data-api": {
       const { DataApiExecutor } = await import("./data-api-executor.ts");
       return new DataApiExecutor({ resourceArn: target.resourceArn, secretArn: target.secretArn, database: target.database });

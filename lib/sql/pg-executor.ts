@@ -13,6 +13,7 @@ import {
   type PreparedStatement,
 } from "./adapter-kit.ts";
 import { TypeNames } from "./pg-types.ts";
+import { describePostgresUrl, type PostgresEndpoint } from "./postgres-url.ts";
 
 /**
  * Startup options that make the text output of dates, times and bytea the same as on the other
@@ -28,34 +29,6 @@ export interface PgExecutorOptions {
   connectionTimeoutMillis?: number;
   /** Pool size (default 4: retort runs statements one after another). */
   max?: number;
-}
-
-/** Where a postgres:// URL points, for messages (never the password). */
-export interface PostgresEndpoint {
-  host: string;
-  port: number;
-  database: string | undefined;
-  user: string | undefined;
-}
-
-/** Reads host, port, database and user from a postgres:// URL (throws TypeError if unparsable). */
-export function describePostgresUrl(url: string): PostgresEndpoint {
-  const u = new URL(url);
-  const decode = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  };
-  const host = u.hostname || u.searchParams.get("host") || "localhost";
-  const database = decode(u.pathname.replace(/^\//, "")) || undefined;
-  return {
-    host,
-    port: u.port ? Number(u.port) : 5432,
-    database,
-    user: decode(u.username) || undefined,
-  };
 }
 
 function formatEndpoint(e: PostgresEndpoint): string {
@@ -106,12 +79,16 @@ export class PgExecutor implements SqlExecutor {
     this.#pool.on("error", () => undefined);
   }
 
-  /** Creates the executor and checks that the server is reachable (ConnectionError if not). */
+  /**
+   * Creates the executor and checks that the server is reachable (ConnectionError if not). Two
+   * connections are opened at once: a run writes its history while it reads the version table,
+   * and a second connection opened then would cost a whole connection setup on the way.
+   */
   static async open(url: string, options?: PgExecutorOptions): Promise<PgExecutor> {
     const executor = new PgExecutor(url, options);
     try {
-      const client = await executor.#connect();
-      client.release();
+      const clients = await Promise.all(Array.from({ length: Math.min(2, options?.max ?? 4) }, () => executor.#connect()));
+      for (const client of clients) client.release();
     } catch (error) {
       await executor.close();
       throw error;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkFileName, checksum, DirectorySource, slugify, toMigration } from "../../lib/revision/loader.ts";
+import { checkFileName, checksum, DirectorySource, loadingNow, slugify, toMigration } from "../../lib/revision/loader.ts";
 
 const valid = {
   revision: "3f9c2a7b1d4e",
@@ -89,5 +89,25 @@ describe("DirectorySource", () => {
     expect(problems.map((p) => p.message)).toEqual([
       "test/fixtures/good/20260102_second.ts: cannot be loaded (disk on fire); fix the file (see the migration format in the README) and run `retort check`",
     ]);
+  });
+});
+
+describe("loadingNow", () => {
+  it("starts loading at once and answers every load() with that one result", async () => {
+    let loads = 0;
+    const inner = { location: "inline", load: async () => ({ migrations: [], problems: [], n: ++loads }) };
+    const source = loadingNow(inner);
+    expect(loads).toBe(1);
+    const [a, b] = await Promise.all([source.load(), source.load()]);
+    expect(a).toBe(b);
+    expect(loads).toBe(1);
+    expect(source.location).toBe("inline");
+  });
+
+  it("reports a failure to the load() that awaits it, not as an unhandled rejection", async () => {
+    const source = loadingNow(new DirectorySource("test/fixtures/no-such-directory"));
+    // Nothing awaits it for a while, as when the database connects first.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await expect(source.load()).rejects.toThrow(/Migrations directory test\/fixtures\/no-such-directory does not exist; create it with `retort revision/);
   });
 });
