@@ -1,8 +1,18 @@
 // Round-trip benchmark: Data API calls per migration for a generated set of 50 migrations (~150
 // operations), counted on the real Data API adapter talking to the local endpoint over PGlite.
-// retort's runner (introspect once, one DO block per migration) against a naive runner in the
-// same process that introspects before every operation and runs each statement on its own.
+// retort's runner (introspect once, consecutive migrations in one transaction, DDL in DO blocks)
+// against a naive runner in the same process that introspects before every operation and runs
+// each statement on its own. Then what the lock and the history add: in the target database (the
+// CLI without --lock-table), and in DynamoDB on dynalite (the Lambda), calls counted by an SDK
+// middleware.
 import { performance } from "node:perf_hooks";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { startLocalDynamo } from "../lib/local/dynamodb-local.ts";
+import { countCalls } from "../lib/state/dynamo-client.ts";
+import { DynamoHistory } from "../lib/state/dynamo-history.ts";
+import { DynamoLock } from "../lib/state/dynamo-lock.ts";
+import { createLockTable } from "../lib/state/dynamo-table.ts";
+import { DatabaseHistory } from "../lib/state/database-history.ts";
 import { startDataApiEndpoint } from "../lib/local/data-api-endpoint.ts";
 import { introspect } from "../lib/dialect/postgres/introspect.ts";
 import { createOperations } from "../lib/ops/operations.ts";
@@ -97,6 +107,33 @@ export async function benchRoundTrips(): Promise<void> {
   const rerunCalls = ours.executor.count;
   await ours.close();
 
+  // The history in the target database, as the CLI keeps it without a lock table.
+  const inDatabase = await dataApi();
+  await safeUpgrade({ source, database: databaseContext(inDatabase.executor, { history: new DatabaseHistory(inDatabase.executor) }) });
+  const inDatabaseCalls = inDatabase.executor.count;
+  await inDatabase.close();
+
+  // The lock and the history in DynamoDB, as the Lambda keeps them: the lease is fenced, so every
+  // transaction also claims the fence (inside its first DO block: no call of its own).
+  const dynamo = await startLocalDynamo();
+  const client = new DynamoDBClient({
+    endpoint: dynamo.url,
+    region: "us-east-1",
+    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+    maxAttempts: 1,
+  });
+  await createLockTable(client, "retort-bench");
+  const dynamoCalls = countCalls(client);
+  const locked = await dataApi();
+  const table = { table: "retort-bench", client };
+  await safeUpgrade({ source, database: databaseContext(locked.executor, { lock: new DynamoLock(table), history: new DynamoHistory(table) }) });
+  const lockedCalls = locked.executor.count;
+  const lockedDynamo = dynamoCalls.total;
+  const lockedByOperation = dynamoCalls.byOperation;
+  await locked.close();
+  client.destroy();
+  await dynamo.close();
+
   const naive = await dataApi();
   start = performance.now();
   await naiveRun(naive.executor, migrations);
@@ -111,10 +148,18 @@ export async function benchRoundTrips(): Promise<void> {
     [
       ["retort safe-upgrade", String(oursCalls), per(oursCalls), oursMs.toFixed(0)],
       ["retort re-run (up to date)", String(rerunCalls), per(rerunCalls), ""],
+      ["retort + history in the database", String(inDatabaseCalls), per(inDatabaseCalls), ""],
+      [`retort + DynamoDB lock and history (+${lockedDynamo} DynamoDB calls)`, String(lockedCalls), per(lockedCalls), ""],
       ["naive (introspect per op)", String(naiveCalls), per(naiveCalls), naiveMs.toFixed(0)],
     ],
   );
   console.log(`retort makes ${(naiveCalls / oursCalls).toFixed(1)}x fewer calls than the naive runner (goal: <= 1.5 calls/migration)`);
+  console.log(
+    `the history in the database adds ${inDatabaseCalls - oursCalls} Data API calls per run (creating its table on first use); ` +
+      `the DynamoDB lock and history add ${lockedCalls - oursCalls} Data API and ${lockedDynamo} DynamoDB calls per run ` +
+      `(${Object.entries(lockedByOperation).map(([op, n]) => `${op} ${n}`).join(", ")}) ` +
+      `(${((lockedCalls - oursCalls + lockedDynamo) / migrations.length).toFixed(2)} per migration here)`,
+  );
 }
 
 /** Runs every upgrade against an empty snapshot with a sink that only counts. */
