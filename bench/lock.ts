@@ -1,15 +1,12 @@
 // Lock benchmark: DynamoDB calls and time for the distributed lock, on dynalite over loopback with
-// the real SDK client; calls are counted by an SDK middleware (every HTTP request, retries
+// the real SDK client (test/support/dynamo.ts); calls are counted by an SDK middleware (every HTTP request, retries
 // included). An uncontended acquire + release (goal: 2 calls), a fail-fast conflict (goal: 1
 // call, the holder comes with the refusal), and 16 contenders queueing with --wait, each holding
 // the lock for a short piece of work.
 import { performance } from "node:perf_hooks";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { startLocalDynamo } from "../lib/local/dynamodb-local.ts";
-import { countCalls } from "../lib/state/dynamo-client.ts";
 import { DynamoLock } from "../lib/state/dynamo-lock.ts";
-import { createLockTable } from "../lib/state/dynamo-table.ts";
 import { currentHolder, LockConflictError } from "../lib/state/lock.ts";
+import { startTestDynamo } from "../test/support/dynamo.ts";
 import { median, printTable } from "./report.ts";
 
 const CYCLES = 50;
@@ -18,16 +15,9 @@ const HOLD_MS = 20;
 const ROUNDS = 3;
 
 export async function benchLock(): Promise<void> {
-  const local = await startLocalDynamo();
-  const client = new DynamoDBClient({
-    endpoint: local.url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
-    maxAttempts: 1,
-  });
+  const dynamo = await startTestDynamo("retort-bench");
+  const { client, calls } = dynamo;
   try {
-    await createLockTable(client, "retort-bench");
-    const calls = countCalls(client);
     const lock = new DynamoLock({ table: "retort-bench", client });
     const rows: string[][] = [];
 
@@ -79,7 +69,6 @@ export async function benchLock(): Promise<void> {
 
     printTable("DynamoDB lock on dynalite (loopback, real SDK client)", ["case", "DynamoDB calls", "time", "note"], rows);
   } finally {
-    client.destroy();
-    await local.close();
+    await dynamo.close();
   }
 }

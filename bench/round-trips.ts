@@ -6,12 +6,8 @@
 // CLI without --lock-table), and in DynamoDB on dynalite (the Lambda), calls counted by an SDK
 // middleware.
 import { performance } from "node:perf_hooks";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { startLocalDynamo } from "../lib/local/dynamodb-local.ts";
-import { countCalls } from "../lib/state/dynamo-client.ts";
 import { DynamoHistory } from "../lib/state/dynamo-history.ts";
 import { DynamoLock } from "../lib/state/dynamo-lock.ts";
-import { createLockTable } from "../lib/state/dynamo-table.ts";
 import { DatabaseHistory } from "../lib/state/database-history.ts";
 import { startDataApiEndpoint } from "../lib/local/data-api-endpoint.ts";
 import { introspect } from "../lib/dialect/postgres/introspect.ts";
@@ -29,6 +25,7 @@ import type { QueryResult, SqlExecutor, SqlParams, SqlSession } from "../lib/sql
 import { PgliteExecutor } from "../lib/sql/pglite-executor.ts";
 import { VersionTable } from "../lib/state/version-table.ts";
 import { postgres } from "../lib/dialect/postgres/index.ts";
+import { startTestDynamo } from "../test/support/dynamo.ts";
 import { generateMigrations } from "./generate.ts";
 import { printTable } from "./report.ts";
 
@@ -115,23 +112,14 @@ export async function benchRoundTrips(): Promise<void> {
 
   // The lock and the history in DynamoDB, as the Lambda keeps them: the lease is fenced, so every
   // transaction also claims the fence (inside its first DO block: no call of its own).
-  const dynamo = await startLocalDynamo();
-  const client = new DynamoDBClient({
-    endpoint: dynamo.url,
-    region: "us-east-1",
-    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
-    maxAttempts: 1,
-  });
-  await createLockTable(client, "retort-bench");
-  const dynamoCalls = countCalls(client);
+  const dynamo = await startTestDynamo("retort-bench");
   const locked = await dataApi();
-  const table = { table: "retort-bench", client };
+  const table = { table: dynamo.table, client: dynamo.client };
   await safeUpgrade({ source, database: databaseContext(locked.executor, { lock: new DynamoLock(table), history: new DynamoHistory(table) }) });
   const lockedCalls = locked.executor.count;
-  const lockedDynamo = dynamoCalls.total;
-  const lockedByOperation = dynamoCalls.byOperation;
+  const lockedDynamo = dynamo.calls.total;
+  const lockedByOperation = dynamo.calls.byOperation;
   await locked.close();
-  client.destroy();
   await dynamo.close();
 
   const naive = await dataApi();
