@@ -1,8 +1,8 @@
 // Lock benchmark: DynamoDB calls and time for the distributed lock, on dynalite over loopback with
-// the real SDK client (test/support/dynamo.ts); calls are counted by an SDK middleware (every HTTP request, retries
-// included). An uncontended acquire + release (goal: 2 calls), a fail-fast conflict (goal: 1
-// call, the holder comes with the refusal), and 16 contenders queueing with --wait, each holding
-// the lock for a short piece of work.
+// the real SDK client (test/support/dynamo.ts); calls are counted by an SDK middleware (every
+// HTTP request, retries included). An uncontended acquire + release (goal: 2 calls), a fail-fast
+// conflict (goal: 1 call, the holder comes with the refusal), and 16 contenders queueing with
+// --wait, each holding the lock for a short piece of work.
 import { performance } from "node:perf_hooks";
 import { DynamoLock } from "../lib/state/dynamo-lock.ts";
 import { currentHolder, LockConflictError } from "../lib/state/lock.ts";
