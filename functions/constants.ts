@@ -25,6 +25,8 @@ export const ENV = {
   table: "RETORT_TABLE",
   /** Schema of retort's version tables in the target database. */
   schema: "RETORT_SCHEMA",
+  /** "true": every migration commits on its own (MigrationRunnerProps.transactionPerMigration). */
+  transactionPerMigration: "RETORT_TRANSACTION_PER_MIGRATION",
   /** Powertools' own variables, set by the construct. */
   serviceName: "POWERTOOLS_SERVICE_NAME",
   logLevel: "POWERTOOLS_LOG_LEVEL",

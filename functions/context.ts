@@ -24,6 +24,8 @@ export interface RunnerConfig {
   table: string | undefined;
   /** Schema of retort's version tables. */
   schema: string;
+  /** Every migration commits on its own, instead of sharing a transaction with the next ones. */
+  transactionPerMigration: boolean;
 }
 
 export class ConfigurationError extends Error {
@@ -50,7 +52,16 @@ export function readConfig(env: Environment = process.env): RunnerConfig {
     database: required(ENV.database),
     table: env[ENV.table]?.trim() || undefined,
     schema: env[ENV.schema]?.trim() || "public",
+    transactionPerMigration: flag(env, ENV.transactionPerMigration),
   };
+}
+
+/** A "true"/"false" variable; anything else is refused with its name. */
+function flag(env: Environment, name: string): boolean {
+  const value = env[name]?.trim().toLowerCase();
+  if (value === undefined || value === "" || value === "false") return false;
+  if (value === "true") return true;
+  throw new ConfigurationError(`The runner function's ${name} is ${JSON.stringify(env[name])}; it must be "true" or "false"`);
 }
 
 /**
@@ -132,6 +143,7 @@ export function runnerContext(config: RunnerConfig, options: RunnerContextOption
     lockKey: lockKeyOf(config),
     ...(history ? { history } : {}),
     ...(options.holder ? { holder: options.holder } : {}),
+    ...(config.transactionPerMigration ? { transactionPerMigration: true } : {}),
   };
   return { source: options.source, database };
 }

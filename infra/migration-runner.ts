@@ -48,6 +48,13 @@ export interface MigrationRunnerProps {
    */
   readonly versionSchema?: string;
   /**
+   * Commit every migration on its own. By default consecutive migrations share a transaction (up
+   * to 1000 migrations or 5 s), which costs fewer Data API calls; per-migration commits hold each
+   * table's locks for less time, for migrations on busy tables.
+   * @default false
+   */
+  readonly transactionPerMigration?: boolean;
+  /**
    * An existing lock and history table (partition key `pk`, sort key `sk`, both strings).
    * @default - a table is created: on-demand, point-in-time recovery, removal policy RETAIN
    */
@@ -217,6 +224,7 @@ export class MigrationRunner extends Construct {
       [ENV.database]: props.databaseName,
       [ENV.table]: this.table.tableName,
       [ENV.schema]: props.versionSchema ?? "public",
+      ...(props.transactionPerMigration ? { [ENV.transactionPerMigration]: "true" } : {}),
       [ENV.serviceName]: "retort",
       [ENV.logLevel]: "INFO",
     };

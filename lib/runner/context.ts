@@ -38,6 +38,11 @@ export interface DatabaseContext {
   history?: History;
   /** Extra details recorded with the lock (Lambda request id, stack id). */
   holder?: Partial<LockHolder>;
+  /**
+   * Commit every migration on its own unless a command says otherwise (the Lambda's setting).
+   * @default false: consecutive migrations share a transaction
+   */
+  transactionPerMigration?: boolean;
 }
 
 export function requireDatabase(ctx: Context, command = "this command"): DatabaseContext {

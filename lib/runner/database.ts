@@ -38,6 +38,8 @@ export interface DatabaseOptions {
   /** @default 0 (fail at once when held) */
   lockWaitMs?: number;
   holder?: Partial<LockHolder>;
+  /** @default false (see DatabaseContext) */
+  transactionPerMigration?: boolean;
 }
 
 const processLock = new InProcessLock();
@@ -56,6 +58,7 @@ export function databaseContext(executor: SqlExecutor, options: DatabaseOptions 
     ...(options.lockWaitMs !== undefined ? { lockWaitMs: options.lockWaitMs } : {}),
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     ...(options.holder ? { holder: options.holder } : {}),
+    ...(options.transactionPerMigration ? { transactionPerMigration: true } : {}),
   };
 }
 

@@ -69,7 +69,7 @@ export interface MigrateOptions {
   /**
    * Commit every migration on its own (Alembic's transaction_per_migration). By default
    * consecutive transactional migrations share a transaction of up to 1000 migrations or 5 s.
-   * @default false
+   * @default the database context's transactionPerMigration (false)
    */
   transactionPerMigration?: boolean;
 }
@@ -172,7 +172,7 @@ async function migrateLocked(
   const snapshot = await introspect(db.executor, [db.defaultSchema]);
   await run.recorded;
   const runner = new BatchRunner(db, result, lease, run.fence, options, snapshot, state.exists);
-  const size = options.transactionPerMigration ? 1 : MAX_BATCH;
+  const size = (options.transactionPerMigration ?? db.transactionPerMigration) ? 1 : MAX_BATCH;
   let next = 0;
   while (next < members.length) {
     const outcome = await runner.run(members, next, size);

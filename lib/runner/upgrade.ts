@@ -60,4 +60,6 @@ export async function downgrade(ctx: Context, options: { target: string; limit?:
 
 type Batching = Pick<MigrateOptions, "transactionPerMigration">;
 
-const batching = (options: Batching): Batching => (options.transactionPerMigration ? { transactionPerMigration: true } : {});
+/** The command's choice, when it made one; otherwise the database context's (migrate.ts). */
+const batching = (options: Batching): Batching =>
+  options.transactionPerMigration === undefined ? {} : { transactionPerMigration: options.transactionPerMigration };

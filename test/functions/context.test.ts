@@ -14,7 +14,22 @@ const env = {
 
 describe("the runner's configuration", () => {
   it("is read from the variables the construct sets, the schema defaulting to public", () => {
-    expect(readConfig(env)).toEqual({ clusterArn: env[ENV.clusterArn], secretArn: env[ENV.secretArn], database: "app", table: "locks", schema: "public" });
+    expect(readConfig(env)).toEqual({
+      clusterArn: env[ENV.clusterArn],
+      secretArn: env[ENV.secretArn],
+      database: "app",
+      table: "locks",
+      schema: "public",
+      transactionPerMigration: false,
+    });
+  });
+
+  it("reads transactionPerMigration as true or false, and refuses anything else by name", () => {
+    expect(readConfig({ ...env, [ENV.transactionPerMigration]: "true" }).transactionPerMigration).toBe(true);
+    expect(readConfig({ ...env, [ENV.transactionPerMigration]: "false" }).transactionPerMigration).toBe(false);
+    expect(() => readConfig({ ...env, [ENV.transactionPerMigration]: "yes" })).toThrow(
+      /RETORT_TRANSACTION_PER_MIGRATION is "yes"; it must be "true" or "false"/,
+    );
   });
 
   it("names a missing variable", () => {

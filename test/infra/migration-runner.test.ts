@@ -68,6 +68,17 @@ describe("the runner functions", () => {
     }
   });
 
+  it("commit each migration on its own only when the construct says so", () => {
+    // The runner's own four functions (the Provider framework adds functions of its own).
+    const variables = (t: Template) =>
+      Object.values(t.findResources("AWS::Lambda::Function"))
+        .map((f) => f["Properties"]["Environment"]?.["Variables"] ?? {})
+        .filter((v) => v[ENV.clusterArn] !== undefined);
+    expect(variables(template).map((v) => v[ENV.transactionPerMigration])).toEqual([undefined, undefined, undefined, undefined]);
+    const perMigration = build({ transactionPerMigration: true }).template;
+    expect(variables(perMigration).map((v) => v[ENV.transactionPerMigration])).toEqual(["true", "true", "true", "true"]);
+  });
+
   it("share one role with no managed policy", () => {
     template.hasResourceProperties("AWS::IAM::Role", {
       AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: "lambda.amazonaws.com" } })] },

@@ -103,6 +103,21 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect(await current(ctx)).toEqual({ heads: [email.revision] });
     });
 
+    it("a database context set to transactionPerMigration (the Lambda's setting) does the same, unless the command says otherwise", async () => {
+      const perMigration = await scenario([users, seed, email]);
+      perMigration.database = { ...perMigration.database!, transactionPerMigration: true };
+      db.counting.reset();
+      await safeUpgrade(perMigration);
+      expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "query", "begin", "query", "query", "commit", "query"]);
+
+      const overridden = await scenario([users, seed, email]);
+      overridden.database = { ...overridden.database!, transactionPerMigration: true };
+      db.counting.reset();
+      await safeUpgrade(overridden, { transactionPerMigration: false });
+      expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "begin", "query", "query", "query", "commit"]);
+      expect(await current(overridden)).toEqual({ heads: [email.revision] });
+    });
+
     it("a statement refused late in the batch: the migrations before it apply, it is reported, the rest is not executed", async () => {
       const broken: InlineMigration = {
         revision: rev(4),
