@@ -6,7 +6,6 @@ import { compareNames, sameName, type QualifiedName } from "../dialect/names.ts"
 import {
   coversSchema,
   findIndex,
-  normalizeSnapshot,
   normalizeTable,
   type ConstraintSnapshot,
   type IndexSnapshot,
@@ -123,10 +122,12 @@ export function applyOperation(snapshot: SchemaSnapshot, op: Operation, dialect:
         },
         op.constraints,
       );
-      return normalizeSnapshot({
-        schemas: snapshot.schemas,
-        tables: [...snapshot.tables.filter((t) => !sameName(t, op.table)), table],
-      });
+      // The snapshot is kept normalized: only the new table needs it, put in its sorted place.
+      const tables = snapshot.tables.filter((t) => !sameName(t, op.table));
+      const created = normalizeTable(table);
+      const at = tables.findIndex((t) => compareNames(t, created) > 0);
+      tables.splice(at < 0 ? tables.length : at, 0, created);
+      return { schemas: snapshot.schemas, tables };
     }
     case "dropTable":
       return mapTables(snapshot, (table) => {

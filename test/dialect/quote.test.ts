@@ -1,4 +1,5 @@
 // Quoting and literal rendering: every name and every DDL value becomes SQL text here.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InvalidNameError, resolveName, displayName } from "../../lib/dialect/names.ts";
 import {
@@ -8,6 +9,7 @@ import {
   quoteName,
   quoteString,
   renderLiteral,
+  utf8Length,
 } from "../../lib/dialect/postgres/quote.ts";
 
 describe("quoteIdentifier", () => {
@@ -35,6 +37,20 @@ describe("quoteIdentifier", () => {
   it("quotes both parts of a qualified name", () => {
     expect(quoteName({ schema: "app", name: "Users" })).toBe('"app"."Users"');
     expect(quoteName({ schema: "my.schema", name: "a.b" })).toBe('"my.schema"."a.b"');
+  });
+});
+
+describe("utf8Length", () => {
+  const encoder = new TextEncoder();
+  it("counts what TextEncoder would write, lone surrogates included", () => {
+    expect(utf8Length("users")).toBe(5);
+    expect(utf8Length("ünïcødé_🐘")).toBe(encoder.encode("ünïcødé_🐘").length);
+    expect(utf8Length("\ud800x")).toBe(4);
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 80 }), (text) => utf8Length(text) === encoder.encode(text).length),
+      { numRuns: 5000 },
+    );
+    fc.assert(fc.property(fc.string({ unit: "grapheme", maxLength: 40 }), (text) => utf8Length(text) === encoder.encode(text).length));
   });
 });
 

@@ -2,15 +2,15 @@
 // orders_user_id_fkey), including its truncation to 63 bytes. retort always renders an explicit
 // CONSTRAINT name, so the snapshot knows the name without asking, and it is the one a DBA expects.
 import type { ConstraintLabel } from "../dialect.ts";
-import { MAX_IDENTIFIER_BYTES } from "./quote.ts";
+import { MAX_IDENTIFIER_BYTES, utf8Length } from "./quote.ts";
 
 const utf8 = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Longest prefix of `text` of at most `bytes` UTF-8 bytes that does not split a character. */
 function clip(text: string, bytes: number): string {
+  if (utf8Length(text) <= bytes) return text;
   const encoded = utf8.encode(text);
-  if (encoded.length <= bytes) return text;
   let end = bytes;
   // Continuation bytes are 10xxxxxx; back up to the start of a character.
   while (end > 0 && (encoded[end]! & 0xc0) === 0x80) end -= 1;
@@ -19,8 +19,8 @@ function clip(text: string, bytes: number): string {
 
 /** PostgreSQL's makeObjectName: name1_name2_label, shortening the longer part first. */
 export function makeObjectName(name1: string, name2: string | null, label: string): string {
-  let name1Bytes = utf8.encode(name1).length;
-  let name2Bytes = name2 === null ? 0 : utf8.encode(name2).length;
+  let name1Bytes = utf8Length(name1);
+  let name2Bytes = name2 === null ? 0 : utf8Length(name2);
   const overhead = (name2 === null ? 0 : 1) + label.length + 1;
   const available = MAX_IDENTIFIER_BYTES - overhead;
   while (name1Bytes + name2Bytes > available) {

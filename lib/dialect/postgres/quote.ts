@@ -7,7 +7,23 @@ import type { LiteralValue } from "../../ops/operation.ts";
 /** PostgreSQL's NAMEDATALEN - 1: longer identifiers are silently truncated by the server. */
 export const MAX_IDENTIFIER_BYTES = 63;
 
-const utf8 = new TextEncoder();
+/**
+ * How many bytes `text` takes in UTF-8, without encoding it (every identifier is measured; a lone
+ * surrogate counts as the 3 bytes of the U+FFFD that replaces it, as TextEncoder does).
+ */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i += 1;
+    } else bytes += 3;
+  }
+  return bytes;
+}
 
 export function quoteIdentifier(part: string): string {
   checkIdentifier(part);
@@ -29,7 +45,7 @@ export function checkIdentifier(part: string): void {
   if (part.includes("\0")) {
     throw new InvalidNameError(`identifier ${JSON.stringify(part)} contains a NUL character`, part);
   }
-  const bytes = utf8.encode(part).length;
+  const bytes = utf8Length(part);
   if (bytes > MAX_IDENTIFIER_BYTES) {
     throw new InvalidNameError(
       `identifier ${JSON.stringify(part)} is ${bytes} bytes long; PostgreSQL would truncate it to ${MAX_IDENTIFIER_BYTES}`,
