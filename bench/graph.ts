@@ -11,8 +11,11 @@ import { median, printTable } from "./report.ts";
 /** A main line; every 40 revisions it splits into two branches of 15 that merge again. */
 export function generateGraph(size: number): Migration[] {
   const out: Migration[] = [];
-  // Ids look like real ones (random hex), derived from the index so runs are repeatable.
-  const id = (i: number) => ((i * 2654435761) % 2 ** 48).toString(16).padStart(12, "0");
+  // Ids look like real ones (random hex), derived from the index so runs are repeatable. Ids
+  // loaded from migration files are string literals, which V8 interns; built ones are ropes
+  // (padStart) that every Map lookup would first have to flatten, so they are interned too.
+  const intern = (text: string) => Object.keys({ [text]: 0 })[0]!;
+  const id = (i: number) => intern(((i * 2654435761) % 2 ** 48).toString(16).padStart(12, "0"));
   const add = (revises: string[], dependsOn: string[] = []) => {
     const i = out.length;
     out.push({
@@ -48,7 +51,9 @@ export function generateGraph(size: number): Migration[] {
   return out;
 }
 
-function time(fn: () => unknown, runs: number): number {
+/** Median of `runs` timings, after warm-up runs that let the JIT settle (a plan of 10k takes well under a millisecond). */
+function time(fn: () => unknown, runs: number, warmUp = 3): number {
+  for (let r = 0; r < warmUp; r += 1) fn();
   const samples: number[] = [];
   for (let r = 0; r < runs; r += 1) {
     const start = performance.now();
@@ -58,7 +63,8 @@ function time(fn: () => unknown, runs: number): number {
   return median(samples);
 }
 
-async function timeAsync(fn: () => Promise<unknown>, runs: number): Promise<number> {
+async function timeAsync(fn: () => Promise<unknown>, runs: number, warmUp = 2): Promise<number> {
+  for (let r = 0; r < warmUp; r += 1) await fn();
   const samples: number[] = [];
   for (let r = 0; r < runs; r += 1) {
     const start = performance.now();
@@ -68,6 +74,9 @@ async function timeAsync(fn: () => Promise<unknown>, runs: number): Promise<numb
   return median(samples);
 }
 
+const CHECK_RUNS = 11;
+const PLAN_RUNS = 25;
+
 export async function benchGraph(): Promise<void> {
   const rows: Record<string, number>[] = [];
   for (const size of [10_000, 100_000]) {
@@ -76,17 +85,17 @@ export async function benchGraph(): Promise<void> {
     const checkMs = await timeAsync(async () => {
       const result = await check({ source });
       if (!result.ok) throw new Error(JSON.stringify(result.problems[0]));
-    }, 5);
+    }, CHECK_RUNS);
     const map = new RevisionMap(migrations);
     const planMs = time(() => {
       if (map.upgradePlan([]).length !== size) throw new Error("plan is incomplete");
-    }, 5);
+    }, PLAN_RUNS);
     rows.push({ revisions: size, checkMs, planMs });
   }
   printTable(
-    "Graph: check and full upgrade plan (median of 5)",
+    `Graph: check (median of ${CHECK_RUNS} after 2 warm-up runs) and full upgrade plan (median of ${PLAN_RUNS} after 3)`,
     ["revisions", "check ms", "plan ms"],
-    rows.map((r) => [String(r.revisions), r.checkMs!.toFixed(1), r.planMs!.toFixed(1)]),
+    rows.map((r) => [String(r.revisions), r.checkMs!.toFixed(1), r.planMs!.toFixed(2)]),
   );
   const [small, large] = rows;
   console.log(
