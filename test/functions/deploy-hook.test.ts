@@ -158,10 +158,18 @@ describe("the deploy hook", () => {
   });
 
   it("an upgrade longer than one invocation continues across isComplete polls", async () => {
-    const { handlers, hash } = handlersFor(local, newCode);
-    // Each invocation has just over the reserve it keeps back: one revision per poll.
+    // Each invocation has 300 ms beyond the reserve it keeps back, and each revision takes longer
+    // than that: one revision per poll, however fast the machine is.
+    const slow = newCode.map((m) => ({
+      ...m,
+      async upgrade(op: Parameters<TestMigration["upgrade"]>[0]) {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        await m.upgrade(op);
+      },
+    }));
+    const { handlers, hash } = handlersFor(local, slow);
     const { response, polls } = await provide(handlers, cfn.create({ manifestHash: hash }), {
-      context: () => lambdaContext({ budgetMs: 10_050 }),
+      context: () => lambdaContext({ budgetMs: 10_300 }),
     });
     expect(response.Status).toBe("SUCCESS");
     expect(polls).toBeGreaterThanOrEqual(3);
