@@ -54,8 +54,6 @@ interface DatabaseOptions extends CommonOptions {
   transactionPerMigration?: boolean;
 }
 
-const batching = (options: DatabaseOptions) => (options.transactionPerMigration ? { transactionPerMigration: true } : {});
-
 /** Runs `body` with a Context that has the database of --db, closing it afterwards. */
 async function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>): Promise<T> {
   // The files load while the database connects.
@@ -153,7 +151,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
     .option("--allow-unknown", "proceed although the database records revisions this code does not have")
     .action(
       run(async (target: string, options: DatabaseOptions & { allowUnknown?: boolean }) =>
-        migrated(options, await withDatabase(options, (ctx) => safeUpgrade(ctx, { target, allowUnknownRevisions: Boolean(options.allowUnknown), ...batching(options) }))),
+        migrated(options, await withDatabase(options, (ctx) => safeUpgrade(ctx, { target, allowUnknownRevisions: Boolean(options.allowUnknown), transactionPerMigration: options.transactionPerMigration }))),
       ),
     );
 
@@ -167,7 +165,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
           output.out(await offlineSql(context(options), { direction: Direction.Up, target, from: options.from, mode: "strict" }));
           return;
         }
-        return migrated(options, await withDatabase(options, (ctx) => upgrade(ctx, { target, ...batching(options) })));
+        return migrated(options, await withDatabase(options, (ctx) => upgrade(ctx, { target, transactionPerMigration: options.transactionPerMigration })));
       }),
     );
 
@@ -181,7 +179,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
           output.out(await offlineSql(context(options), { direction: Direction.Down, target, from: options.from, mode: "safe" }));
           return;
         }
-        return migrated(options, await withDatabase(options, (ctx) => downgrade(ctx, { target, ...batching(options) })));
+        return migrated(options, await withDatabase(options, (ctx) => downgrade(ctx, { target, transactionPerMigration: options.transactionPerMigration })));
       }),
     );
 

@@ -51,6 +51,7 @@ export class Batch implements StatementSink {
   private preamblePending: boolean;
   /** Every send, in order; the transaction is opened by the first. */
   private tail: Promise<void> = Promise.resolve();
+  /** Whether anything went into the transaction (a non-transactional batch never has one). */
   private started = false;
   private held: HeldTransaction | undefined;
   private failure: { error: unknown } | undefined;
@@ -102,7 +103,6 @@ export class Batch implements StatementSink {
     const sql = this.takeBlock(procedural);
     if (!this.options.transactional || !this.started) {
       // Nothing was sent in a transaction: one autocommitted statement is atomic on its own.
-      this.started = true;
       if (sql === null) return;
       this.options.beforeSend();
       await this.executor.query(sql, undefined, LONG);
@@ -164,7 +164,6 @@ export class Batch implements StatementSink {
 
   private async sendNow(sql: string, params?: SqlParams): Promise<void> {
     this.options.beforeSend();
-    this.started = true;
     await this.executor.query(sql, params, LONG);
   }
 }
