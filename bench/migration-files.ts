@@ -43,7 +43,7 @@ function retortOp(o: BenchOp): string {
   }
 }
 
-/** `YYYYMMDD_<slug>.ts` files importing `defineMigration` from "retort" (inside the repo). */
+/** `YYYYMMDD_<slug>.ts` files importing `defineMigration` from "retort-migrate" (inside the repo). */
 export async function writeRetortFiles(dir: string, specs: readonly MigrationSpec[]): Promise<void> {
   await freshDirectory(dir);
   const body = (ops: BenchOp[]) => ops.map((o) => `    await ${retortOp(o)};`).join("\n");
@@ -51,7 +51,7 @@ export async function writeRetortFiles(dir: string, specs: readonly MigrationSpe
     specs.map((spec, i) =>
       writeFile(
         path.join(dir, `20260101_g${String(i).padStart(4, "0")}.ts`),
-        `import { defineMigration } from "retort";
+        `import { defineMigration } from "retort-migrate";
 
 export default defineMigration({
   revision: ${q(spec.revision)},

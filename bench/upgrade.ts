@@ -20,7 +20,7 @@ import { startBenchServer } from "./postgres-server.ts";
 import { median, printTable } from "./report.ts";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-/** Inside the repository (git-ignored), so retort's files can import "retort" as users do. */
+/** Inside the repository (git-ignored), so retort's files can import "retort-migrate" as users do. */
 const WORK_DIR = path.join(REPO, ".retort", "bench", "upgrade");
 
 export interface UpgradeBenchOptions {
@@ -56,7 +56,7 @@ export async function benchUpgrade(options: UpgradeBenchOptions = {}): Promise<v
     {
       name: "retort safe-upgrade",
       version: packageVersion(path.join(REPO, "package.json")),
-      command: (url) => ({ file: process.execPath, args: [path.join(REPO, "lib/cli/bin.mjs"), "safe-upgrade", "--dir", retortDir, "--db", url] }),
+      command: (url) => ({ file: process.execPath, args: [path.join(REPO, "bin/retort.js"), "safe-upgrade", "--dir", retortDir, "--db", url] }),
     },
   ];
   const pgm = nodePgMigrate();
@@ -223,7 +223,7 @@ function timeProcess(name: string, file: string, args: string[], env: Record<str
  * retort_version (the generated set has no DO blocks of its own).
  */
 function offlineScript(dir: string): string {
-  const result = spawnSync(process.execPath, [path.join(REPO, "lib/cli/bin.mjs"), "upgrade", "--sql", "--dir", dir], {
+  const result = spawnSync(process.execPath, [path.join(REPO, "bin/retort.js"), "upgrade", "--sql", "--dir", dir], {
     cwd: REPO,
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024,

@@ -1,10 +1,9 @@
 // The manual invoke: `{"command": "status"}` and friends, answered with the same JSON as the
 // CLI's `--json`. Parsing and validating the event is all this file decides; each command is one
 // runner function.
-import { historyJson } from "../lib/cli/print.ts";
 import { check } from "../lib/runner/check.ts";
 import { type Context, requireDatabase } from "../lib/runner/context.ts";
-import { history } from "../lib/runner/heads.ts";
+import { history, revisionInfos } from "../lib/runner/heads.ts";
 import { Direction } from "../lib/runner/migrate.ts";
 import { offlineSql } from "../lib/runner/offline-sql.ts";
 import { runs } from "../lib/runner/runs.ts";
@@ -86,7 +85,7 @@ export async function runManual(ctx: Context, event: ManualEvent): Promise<unkno
     case "history":
       // The revisions (as `retort history --json`), or with "runs" the audit trail (`history --runs`).
       if (event.runs) return runs(ctx, { revisions: true, ...(event.limit ? { limit: event.limit } : {}) });
-      return historyJson((await history(ctx)).revisions);
+      return revisionInfos((await history(ctx)).revisions);
     case "stamp":
       return stamp(ctx, { target: event.target, purge: event.purge === true });
     case "safe-upgrade":

@@ -19,7 +19,8 @@ import { Construct } from "constructs";
 import { ENV, HANDLERS, type HandlerName, ON_ROLLBACK, type OnRollback, PROPERTIES, RESOURCE_TYPE } from "../functions/constants.ts";
 import { TABLE_KEYS, TTL_ATTRIBUTE } from "../lib/state/dynamo-table.ts";
 import { RollbackDefinition } from "./rollback-state-machine.ts";
-import { RETORT_INDEX, writeRunnerEntry } from "./runner-entry.ts";
+import { ownFile, PACKAGE_NAME } from "../lib/own-files.ts";
+import { writeRunnerEntry } from "./runner-entry.ts";
 
 export interface MigrationRunnerProps {
   /**
@@ -261,8 +262,9 @@ export class MigrationRunner extends Construct {
           externalModules: ["@aws-sdk/client-lambda", "esbuild"],
           mainFields: ["module", "main"],
           banner: REQUIRE_SHIM,
-          // Migration files import `defineMigration` from "retort": the same package, bundled once.
-          esbuildArgs: { "--alias": `retort=${RETORT_INDEX}` },
+          // Migration files import `defineMigration` from "retort-migrate": this same package,
+          // bundled once with the handlers.
+          esbuildArgs: { "--alias": `${PACKAGE_NAME}=${ownFile("index")}` },
           forceDockerBundling: false,
         },
       });

@@ -17,3 +17,18 @@ export type { SchemaSnapshot } from "./dialect/snapshot.ts";
 // migration file importing "retort" never loads the AWS SDK; the adapters are in lib/state.
 export type { Lock, Lease, LockInfo, LockHolder, AcquireOptions, ForceReleaseResult } from "./state/lock.ts";
 export type { History, RunRecord, RevisionRecord, RunOutcome } from "./state/history.ts";
+// The programmatic runner: each command as a function (the runner loads on first call).
+export { check, heads, history, status, current, safeUpgrade, upgrade, downgrade, stamp, validate, lint } from "./api.ts";
+export type {
+  ProjectOptions,
+  DatabaseOptions,
+  MigrateOptions,
+  CheckResult,
+  RevisionInfo,
+  LintResult,
+  MigrateResult,
+  StampResult,
+  StatusResult,
+  ValidateResult,
+} from "./api.ts";
+export { RevisionError } from "./revision/errors.ts";

@@ -1,4 +1,4 @@
-import { defineMigration } from "retort";
+import { defineMigration } from "retort-migrate";
 
 export default defineMigration({
   revision: "31cdefda761a",

@@ -1,4 +1,4 @@
-import { defineMigration } from "retort";
+import { defineMigration } from "retort-migrate";
 
 export default defineMigration({
   revision: "65d09593c4bd",

@@ -1,4 +1,4 @@
-import { defineMigration } from "retort";
+import { defineMigration } from "retort-migrate";
 
 export default defineMigration({
   revision: "1e9421695434",

@@ -1,4 +1,4 @@
-import { defineMigration } from "retort";
+import { defineMigration } from "retort-migrate";
 
 // The other side of the branch, labelled so it can be targeted as `projects@head`.
 export default defineMigration({

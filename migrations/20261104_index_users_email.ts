@@ -1,4 +1,4 @@
-import { defineMigration } from "retort";
+import { defineMigration } from "retort-migrate";
 
 // One side of a branch: built in parallel with 20261104_add_projects_archived.ts.
 export default defineMigration({

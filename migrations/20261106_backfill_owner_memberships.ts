@@ -1,4 +1,4 @@
-import { defineMigration } from "retort";
+import { defineMigration } from "retort-migrate";
 
 // A data migration: every project owner becomes a member with the role "owner".
 export default defineMigration({

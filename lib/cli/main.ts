@@ -3,7 +3,6 @@
 // 0 ok, 1 a problem was found, 2 bad usage.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { RevisionError } from "../revision/errors.ts";
-import { DirectorySource, loadingNow } from "../revision/loader.ts";
 import { GraphFormat } from "../revision/render.ts";
 import { check } from "../runner/check.ts";
 import { RULES } from "../lint/rules/index.ts";
@@ -11,9 +10,9 @@ import { lint } from "../runner/lint.ts";
 import { validate } from "../runner/validate.ts";
 import type { Context } from "../runner/context.ts";
 import { graph } from "../runner/graph.ts";
-import { heads, history } from "../runner/heads.ts";
+import { heads, history, revisionInfos } from "../runner/heads.ts";
 import { resetHeads, revision, UsageError } from "../runner/revision.ts";
-import { openDatabase } from "../runner/database.ts";
+import { defaultDirectory, projectContext, withDatabase as withSession } from "../runner/session.ts";
 import { Direction, type MigrateResult } from "../runner/migrate.ts";
 import { runs } from "../runner/runs.ts";
 import { unlock } from "../runner/unlock.ts";
@@ -30,15 +29,13 @@ import * as printCi from "./print-ci.ts";
 export const ExitCode = { Ok: 0, Problem: 1, Usage: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-const DEFAULT_DIR = "migrations";
-
 interface CommonOptions {
   dir: string;
   json?: boolean;
 }
 
 function context(options: CommonOptions): Context {
-  return { source: new DirectorySource(options.dir), directory: options.dir };
+  return projectContext({ dir: options.dir });
 }
 
 interface DatabaseOptions extends CommonOptions {
@@ -55,21 +52,9 @@ interface DatabaseOptions extends CommonOptions {
 }
 
 /** Runs `body` with a Context that has the database of --db, closing it afterwards. */
-async function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>): Promise<T> {
-  // The files load while the database connects.
-  const base = context(options);
-  const ctx = { ...base, source: loadingNow(base.source) };
-  const database = await openDatabase(options.db, {
-    ...(options.schema ? { versionSchema: options.schema } : {}),
-    ...(options.lockTable ? { lockTable: options.lockTable } : {}),
-    ...(options.wait !== undefined ? { lockWaitMs: options.wait } : {}),
-    ...(options.lease !== undefined ? { leaseMs: options.lease } : {}),
-  });
-  try {
-    return await body({ ...ctx, database });
-  } finally {
-    await database.close();
-  }
+function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>): Promise<T> {
+  const { dir, db, schema, lockTable, wait, lease } = options;
+  return withSession({ dir, db, ...(schema ? { schema } : {}), ...(lockTable ? { lockTable } : {}), ...(wait !== undefined ? { waitMs: wait } : {}), ...(lease !== undefined ? { leaseMs: lease } : {}) }, body);
 }
 
 export async function main(argv: readonly string[], output: Output = processOutput()): Promise<ExitCode> {
@@ -86,7 +71,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
     const cmd = program
       .command(name)
       .description(description)
-      .addOption(new Option("--dir <dir>", "migrations directory").default(process.env.RETORT_DIR ?? DEFAULT_DIR));
+      .addOption(new Option("--dir <dir>", "migrations directory").default(defaultDirectory()));
     if (opts.json) cmd.option("--json", "print machine-readable JSON");
     return cmd;
   };
@@ -303,7 +288,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
           return;
         }
         const result = await history(context(options));
-        if (options.json) output.out(JSON.stringify(print.historyJson(result.revisions)));
+        if (options.json) output.out(JSON.stringify(revisionInfos(result.revisions)));
         else print.history(output, result.revisions, Boolean(options.verbose));
       }),
     );

@@ -53,20 +53,8 @@ export function history(output: Output, entries: HistoryEntry[], verbose: boolea
   }
 }
 
-/** The stable `history --json` contract: bases first, every revision after all it revises. */
-export function historyJson(entries: HistoryEntry[]) {
-  return {
-    revisions: entries.map(({ migration: m }) => ({
-      revision: m.revision,
-      revises: m.revises,
-      dependsOn: m.dependsOn,
-      message: m.message,
-      file: m.file,
-    })),
-  };
-}
-
 export function written(output: Output, w: WrittenRevision): void {
+  if (w.createdDirectory) output.out(`created ${w.createdDirectory}/`);
   output.out(`wrote ${output.color.bold(w.file)}`);
   output.out(`  revision ${w.revision}, revises ${w.revises.length ? w.revises.join(", ") : "nothing (a new base)"}`);
 }

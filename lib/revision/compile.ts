@@ -14,8 +14,9 @@ import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "no
 import { isBuiltin } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import type { Plugin } from "esbuild";
+import { ownFile, PACKAGE_NAME } from "../own-files.ts";
 
 export type ModuleNamespace = { default?: unknown };
 
@@ -70,15 +71,18 @@ async function importNamespaces(file: string, count: number): Promise<ModuleName
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /**
- * retort's public module as the running process has it, so `import "retort"` in a migration
- * yields the very module instances the runner uses. From source (tsx, vitest) that is
- * lib/index.ts, loaded by the active TypeScript loader; in the CLI compiled by bin.mjs it is the
- * `index.mjs` entry beside this chunk (lib/cli/compiled-cli.mjs builds both). Undefined when
- * neither exists (some other bundle): "retort" is then compiled into the migrations' module.
+ * retort's public module as the running process has it, so `import "retort-migrate"` in a
+ * migration yields the very module instances the runner uses: lib/index.ts from source (loaded by
+ * the active TypeScript loader), dist/index.js in the built package. Undefined when it is not
+ * there (some other bundle): the import is then resolved from the migrations' directory.
  */
 function runningRetort(): string | undefined {
-  const candidate = import.meta.url.endsWith(".ts") ? new URL("../index.ts", import.meta.url) : new URL("./index.mjs", import.meta.url);
-  return candidate.protocol === "file:" && existsSync(fileURLToPath(candidate)) ? candidate.href : undefined;
+  try {
+    const file = ownFile("index");
+    return existsSync(file) ? pathToFileURL(file).href : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The generated entry's name; no file has it. */
@@ -131,7 +135,7 @@ async function compile(files: readonly string[], contents: readonly string[], re
 /**
  * Resolves every bare import where its file would (tsconfig paths, package exports) and decides:
  * packages of JavaScript stay external, imported by absolute URL so the module can live anywhere;
- * TypeScript (a workspace package) is compiled in; "retort" is the running retort. Local files
+ * TypeScript (a workspace package) is compiled in; "retort-migrate" is the running retort. Local files
  * are checked for module-scope features as they load.
  */
 function packagesStayPackages(retort: string | undefined, sources: ReadonlyMap<string, string>): Plugin {
@@ -141,7 +145,7 @@ function packagesStayPackages(retort: string | undefined, sources: ReadonlyMap<s
     setup(build) {
       build.onResolve({ filter: /^[^./]/ }, async (args) => {
         if (args.pluginData === again || isBuiltin(args.path) || path.isAbsolute(args.path)) return undefined;
-        if (args.path === "retort" && retort) return { path: retort, external: true };
+        if (args.path === PACKAGE_NAME && retort) return { path: retort, external: true };
         const resolved = await build.resolve(args.path, {
           kind: args.kind,
           resolveDir: args.resolveDir,

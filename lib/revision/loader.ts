@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { fromSource } from "../own-files.ts";
 import { importTogether, type ModuleNamespace } from "./compile.ts";
 import { BadFilenameError, InvalidFileError, type RevisionError } from "./errors.ts";
 import type { BundleManifest } from "./bundle.ts";
@@ -229,11 +230,11 @@ const defaultImporter: Importer = async (file) => {
 let tsx: Promise<void> | undefined;
 
 /**
- * Running from source, a TypeScript loader is already active (tsx, vitest). The CLI compiled by
- * bin.mjs has none: tsx is registered the first time a file must be imported on its own.
+ * Running from source, a TypeScript loader is already active (tsx, vitest). The built package has
+ * none: tsx is registered the first time a file must be imported on its own.
  */
 function typeScriptLoader(): Promise<void> {
-  if (import.meta.url.endsWith(".ts")) return Promise.resolve();
+  if (fromSource) return Promise.resolve();
   tsx ??= import("tsx/esm/api").then(({ register }) => void register());
   return tsx;
 }

@@ -11,7 +11,7 @@ export function migrationTemplate({ revision, revises, message, createdAt }: Tem
   const revisesText =
     revises.length === 0 ? "null" : revises.length === 1 ? JSON.stringify(revises[0]) : JSON.stringify(revises);
   const merge = revises.length > 1;
-  return `import { defineMigration } from "retort";
+  return `import { defineMigration } from "retort-migrate";
 
 export default defineMigration({
   revision: ${JSON.stringify(revision)},

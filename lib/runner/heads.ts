@@ -28,3 +28,25 @@ export async function history(ctx: Context): Promise<{ revisions: HistoryEntry[]
     })),
   };
 }
+
+/** A revision as `history --json` and the programmatic API give it. */
+export interface RevisionInfo {
+  revision: string;
+  revises: string[];
+  dependsOn: string[];
+  message: string;
+  file: string;
+}
+
+/** The stable `history --json` contract: bases first, every revision after all it revises. */
+export function revisionInfos(entries: readonly HistoryEntry[]): { revisions: RevisionInfo[] } {
+  return {
+    revisions: entries.map(({ migration: m }) => ({
+      revision: m.revision,
+      revises: m.revises,
+      dependsOn: m.dependsOn,
+      message: m.message,
+      file: m.file,
+    })),
+  };
+}

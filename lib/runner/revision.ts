@@ -1,6 +1,6 @@
 // `retort revision` and `retort reset-heads`: write a new migration file from the template.
 import { randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { MultipleHeadsError } from "../revision/errors.ts";
 import type { RevisionMap } from "../revision/graph.ts";
@@ -14,6 +14,8 @@ export interface WrittenRevision {
   revises: string[];
   message: string;
   file: string;
+  /** The migrations directory, when this revision created it (the project's first). */
+  createdDirectory?: string;
 }
 
 export class UsageError extends Error {
@@ -23,6 +25,8 @@ export class UsageError extends Error {
 export async function revision(ctx: Context, options: { message: string; head?: string }): Promise<WrittenRevision> {
   const message = options.message.trim();
   if (!message) throw new UsageError('A message is required: retort revision -m "add email to users"');
+  // A project's first revision: the directory does not exist yet, and there is nothing to load.
+  const createdDirectory = await createMissingDirectory(ctx.directory);
   const { map } = await loadSoundGraph(ctx);
   let revises: string[];
   if (options.head !== undefined) {
@@ -38,7 +42,21 @@ export async function revision(ctx: Context, options: { message: string; head?: 
     }
     revises = heads.map((h) => h.revision);
   }
-  return writeRevision(ctx, map, { message, revises });
+  const written = await writeRevision(ctx, map, { message, revises });
+  return createdDirectory ? { ...written, createdDirectory } : written;
+}
+
+/** Creates the migrations directory when it does not exist; its path as users see it when it did not. */
+async function createMissingDirectory(directory: string | undefined): Promise<string | undefined> {
+  if (!directory) return undefined;
+  const absolute = path.resolve(directory);
+  const existing = await stat(absolute).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined;
+    throw error;
+  });
+  if (existing) return undefined;
+  await mkdir(absolute, { recursive: true });
+  return displayPath(absolute);
 }
 
 export async function resetHeads(

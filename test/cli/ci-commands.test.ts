@@ -1,4 +1,4 @@
-// `retort validate` and `retort lint` through the real executable (lib/cli/bin.mjs): exit codes,
+// `retort validate` and `retort lint` through the real executable (bin/retort.js): exit codes,
 // the --json contract and the human table, on the example migrations and on small fixtures.
 import { execFile } from "node:child_process";
 import path from "node:path";
@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
-const bin = path.join(root, "lib/cli/bin.mjs");
+const bin = path.join(root, "bin/retort.js");
 
 function retort(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -1,4 +1,4 @@
-// Runs the real `retort` executable (lib/cli/bin.mjs, as `npx retort` does) on fixture
+// Runs the real `retort` executable (bin/retort.js over the built dist/, as `npx retort` does) on fixture
 // directories and checks exit codes, --json output and messages.
 import { execFile } from "node:child_process";
 import { cp, mkdir, readdir, readFile, rm } from "node:fs/promises";
@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 
 const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
-const bin = path.join(root, "lib/cli/bin.mjs");
+const bin = path.join(root, "bin/retort.js");
 const fixtures = "test/fixtures";
 // Scratch directories live inside the repository so their files can import "retort".
 const scratchRoot = path.join(root, ".retort/test-scratch", `cli-${process.pid}`);
@@ -165,9 +165,23 @@ describe("writing revisions", () => {
     expect(body.revises).toEqual(["aaaaaaaaaaa2"]);
     expect(body.file).toMatch(new RegExp(`^${dir}/\\d{8}_add_email_to_users\\.ts$`));
     const text = await readFile(path.join(root, body.file), "utf8");
-    expect(text).toContain('import { defineMigration } from "retort";');
+    expect(text).toContain('import { defineMigration } from "retort-migrate";');
     expect(text).toContain("op.safeAddColumn");
     expect(await json("check", "--dir", dir)).toMatchObject({ code: 0, body: { ok: true, heads: [body.revision] } });
+  });
+
+  it("revision in a project without a migrations directory creates it, says so, and writes a base", async () => {
+    const dir = path.relative(root, path.join(scratchRoot, `fresh-${Math.random().toString(16).slice(2)}`, "migrations"));
+    const first = await retort("revision", "-m", "first", "--dir", dir);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(new RegExp(`^created ${dir}/\n`));
+    expect(first.stdout).toContain("revises nothing (a new base)");
+    const files = await readdir(path.join(root, dir));
+    expect(files).toHaveLength(1);
+    const { body } = await json("revision", "-m", "second", "--dir", dir);
+    expect(body.createdDirectory).toBeUndefined();
+    expect(await json("check", "--dir", dir)).toMatchObject({ code: 0, body: { ok: true, revisions: 2, heads: [body.revision] } });
   });
 
   it("revision refuses with several heads unless --head is given", async () => {

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 
 const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
-const bin = path.join(root, "lib/cli/bin.mjs");
+const bin = path.join(root, "bin/retort.js");
 const scratch = path.join(root, ".retort/test-scratch", `db-${process.pid}`);
 const db = `pglite://${path.relative(root, scratch)}/data`;
 

@@ -16,7 +16,7 @@ import { startTestDynamo, type TestDynamo } from "../support/dynamo.ts";
 import { createTestDatabase } from "../support/postgres.ts";
 
 const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
-const bin = path.join(root, "lib/cli/bin.mjs");
+const bin = path.join(root, "bin/retort.js");
 const fixtures = "test/fixtures/good";
 
 let dynamo: TestDynamo;

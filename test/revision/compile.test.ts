@@ -26,7 +26,7 @@ async function load(files: string[]) {
   return importTogether(files, await Promise.all(files.map((f) => readFile(f, "utf8"))));
 }
 
-const migration = (revision: string, extra = "") => `import { defineMigration } from "retort";
+const migration = (revision: string, extra = "") => `import { defineMigration } from "retort-migrate";
 ${extra}
 export default defineMigration({
   revision: "${revision}",

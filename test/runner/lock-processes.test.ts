@@ -1,4 +1,4 @@
-// Real runner processes (`node lib/cli/bin.mjs safe-upgrade ... --lock-table`) against one
+// Real runner processes (`node bin/retort.js safe-upgrade ... --lock-table`) against one
 // PostgreSQL database and dynalite: many at once, one killed in the middle of a migration, one
 // frozen past its lease whose commit then arrives late. Each migration of the fixture logs the
 // runner that applied it (the connection's application_name), so applications are counted in the
@@ -22,7 +22,7 @@ import { createTestDatabase, type TestDatabase } from "../support/postgres.ts";
 import { startTcpGate } from "../support/tcp-gate.ts";
 
 const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
-const bin = path.join(root, "lib/cli/bin.mjs");
+const bin = path.join(root, "bin/retort.js");
 const fixtures = path.join(root, "test/fixtures/lock");
 const REVISIONS = ["10c0000000a1", "10c0000000a2", "10c0000000a3"];
 
