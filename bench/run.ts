@@ -2,6 +2,7 @@
 import { benchBundle } from "./bundle.ts";
 import { benchGraph } from "./graph.ts";
 import { benchLock } from "./lock.ts";
+import { benchPackage } from "./package.ts";
 import { machine } from "./report.ts";
 import { benchRoundTrips } from "./round-trips.ts";
 import { benchUpgrade } from "./upgrade.ts";
@@ -14,3 +15,4 @@ await benchUpgrade();
 await benchValidate();
 await benchLock();
 await benchBundle();
+await benchPackage();
