@@ -85,7 +85,11 @@ export async function openDatabase(
   options: DatabaseOptions & { cwd?: string } = {},
 ): Promise<DatabaseContext & { close(): Promise<void> }> {
   const target = parseDatabaseUrl(url);
-  const executor = await openExecutor(url, options.cwd ? { cwd: options.cwd } : {});
+  // An embedded database's directory is waited for as the migration lock is (--wait).
+  const executor = await openExecutor(url, {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.lockWaitMs !== undefined ? { waitMs: options.lockWaitMs } : {}),
+  });
   // The DynamoDB SDK is loaded only when a lock table is asked for: most runs never need it.
   let dynamodb: DynamoDBClient | undefined;
   let shared: Pick<DatabaseOptions, "lock" | "history"> = {

@@ -156,6 +156,8 @@ export interface OpenExecutorOptions {
   cwd?: string;
   /** node-postgres only: give up connecting after this long (default 10 s). */
   connectionTimeoutMillis?: number;
+  /** pglite://dir only: wait this long (ms) while another process has the directory open (default: fail at once). */
+  waitMs?: number;
 }
 
 /**
@@ -168,7 +170,7 @@ export async function openExecutor(url: string, options: OpenExecutorOptions = {
   switch (target.kind) {
     case "pglite": {
       const { PgliteExecutor } = await import("./pglite-executor.ts");
-      return PgliteExecutor.open(path.resolve(options.cwd ?? process.cwd(), target.dataDir));
+      return PgliteExecutor.open(path.resolve(options.cwd ?? process.cwd(), target.dataDir), { waitMs: options.waitMs ?? 0 });
     }
     case "pglite-memory": {
       const { PgliteExecutor } = await import("./pglite-executor.ts");

@@ -3,13 +3,14 @@
 
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import type { ExecutorKind, QueryOptions, QueryResult, SqlExecutor, SqlParams, SqlSession } from "./executor.ts";
 import { ConnectionError } from "./errors.ts";
+import { DirectoryLock, type DirectoryLockOptions } from "./directory-lock.ts";
 import { TransactionGuard, buildResult, mapDriverError, prepareStatement } from "./adapter-kit.ts";
 import { TypeNames } from "./pg-types.ts";
 
@@ -87,6 +88,60 @@ async function isEmptyDir(dir: string): Promise<boolean> {
   }
 }
 
+/**
+ * A new database for the empty or missing directory `dataDir`: created in a staging directory
+ * beside it, closed, then renamed into place (rename is atomic), so a process killed meanwhile
+ * leaves a staging directory (removed by the next creation) and never a half-made `dataDir`.
+ * Called with the directory's lock held.
+ */
+async function createInPlace(dataDir: string): Promise<void> {
+  const parent = path.dirname(dataDir);
+  const prefix = `${path.basename(dataDir)}.creating-`;
+  await mkdir(parent, { recursive: true });
+  for (const name of await readdir(parent)) {
+    if (name.startsWith(prefix)) await rm(path.join(parent, name), { recursive: true, force: true });
+  }
+  const staging = path.join(parent, `${prefix}${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    await mkdir(staging);
+    await (await createNew(staging)).close();
+    await rmdirIfEmpty(dataDir);
+    await rename(staging, dataDir);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function rmdirIfEmpty(dir: string): Promise<void> {
+  try {
+    await rmdir(dir);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== "ENOENT") throw error;
+  }
+}
+
+/**
+ * Refuses a non-empty directory PGlite cannot use: one without a database (PGlite would run initdb
+ * among whatever is there; a mistyped path must not get littered), and one an interrupted first
+ * run of an older retort left half-created (initdb's files without global/pg_control).
+ */
+function refuseUnusable(dataDir: string): void {
+  if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
+    throw new ConnectionError(
+      `${dataDir} is not empty and does not hold a PGlite database (it has no PG_VERSION file). ` +
+        `Point --db/RETORT_DB at an existing PGlite directory or at a new or empty one.`,
+    );
+  }
+  if (!existsSync(path.join(dataDir, "global", "pg_control"))) {
+    throw new ConnectionError(
+      `${dataDir} is a half-created PGlite database: its creation was interrupted (it has PG_VERSION but no ` +
+        `global/pg_control), so it holds no data. Delete it (rm -rf ${JSON.stringify(dataDir)}) and run the command again; ` +
+        `the database is created anew.`,
+    );
+  }
+}
+
 /** Creates a new database in memory or in an empty directory, from the template when there is one. */
 async function createNew(dataDir: string | undefined): Promise<PGlite> {
   const file = templateCacheFile();
@@ -130,36 +185,37 @@ export class PgliteExecutor implements SqlExecutor {
   readonly #db: PGlite;
   readonly #types = new TypeNames();
   readonly #guard = new TransactionGuard();
+  readonly #lock: DirectoryLock | undefined;
   #closed = false;
 
-  private constructor(db: PGlite, dataDir: string | undefined) {
+  private constructor(db: PGlite, dataDir: string | undefined, lock: DirectoryLock | undefined) {
     this.#db = db;
     this.dataDir = dataDir;
+    this.#lock = lock;
     this.description = dataDir === undefined ? "PGlite (in memory)" : `PGlite at ${dataDir}`;
   }
 
   /**
    * Opens PGlite on `dir` (relative to the working directory) or, without `dir`, in memory. A
-   * missing or empty directory is created, parents too, and gets a new database; a directory
-   * with other files but no database in it is refused (ConnectionError).
+   * directory is locked for this process until close() (DirectoryLock: PGlite serves one process;
+   * another waits up to `waitMs` or is refused). A missing or empty directory gets a new database,
+   * created beside it and moved into place whole, so an interrupted first run leaves no directory
+   * rather than a broken one; a directory with other files but no database in it is refused.
    */
-  static async open(dir?: string): Promise<PgliteExecutor> {
+  static async open(dir?: string, options: DirectoryLockOptions = {}): Promise<PgliteExecutor> {
     const dataDir = dir === undefined ? undefined : path.resolve(dir);
+    const lock = dataDir === undefined ? undefined : await DirectoryLock.acquire(dataDir, options);
     let db: PGlite;
     try {
-      if (dataDir === undefined || (await isEmptyDir(dataDir))) {
-        if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
-        db = await createNew(dataDir);
-      } else if (existsSync(path.join(dataDir, "PG_VERSION"))) {
-        db = await PGlite.create({ dataDir });
+      if (dataDir === undefined) {
+        db = await createNew(undefined);
       } else {
-        // PGlite would run initdb among whatever is there; a mistyped path must not get littered.
-        throw new ConnectionError(
-          `${dataDir} is not empty and does not hold a PGlite database (it has no PG_VERSION file). ` +
-            `Point --db/RETORT_DB at an existing PGlite directory or at a new or empty one.`,
-        );
+        if (await isEmptyDir(dataDir)) await createInPlace(dataDir);
+        else refuseUnusable(dataDir);
+        db = await PGlite.create({ dataDir });
       }
     } catch (error) {
+      await lock?.release();
       if (error instanceof ConnectionError) throw error;
       throw new ConnectionError(
         `Could not open the embedded PGlite database ${dataDir === undefined ? "in memory" : `at ${dataDir}`}: ` +
@@ -171,7 +227,7 @@ export class PgliteExecutor implements SqlExecutor {
     db.parsers = identityTable();
     db.serializers = identityTable();
     await db.exec(SESSION_SETTINGS);
-    return new PgliteExecutor(db, dataDir);
+    return new PgliteExecutor(db, dataDir, lock);
   }
 
   async query<Row = Record<string, unknown>>(
@@ -208,7 +264,11 @@ export class PgliteExecutor implements SqlExecutor {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#db.close();
+    try {
+      await this.#db.close();
+    } finally {
+      await this.#lock?.release();
+    }
   }
 
   #assertOpen(): void {

@@ -1,20 +1,7 @@
 // `retort validate` and `retort lint` through the real executable (bin/retort.js): exit codes,
 // the --json contract and the human table, on the example migrations and on small fixtures.
-import { execFile } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-
-const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
-const bin = path.join(root, "bin/retort.js");
-
-function retort(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, NO_COLOR: "1" } }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+import { retort } from "../support/cli.ts";
 
 // PGlite and the migrations are loaded in a child process; on a busy machine that takes a while.
 const slow = { timeout: 120_000 };

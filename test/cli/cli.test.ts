@@ -1,30 +1,13 @@
-// Runs the real `retort` executable (bin/retort.js over the built dist/, as `npx retort` does) on fixture
-// directories and checks exit codes, --json output and messages.
-import { execFile } from "node:child_process";
+// Runs the real `retort` executable (bin/retort.js over the built dist/, as `npx retort` does) on
+// fixture directories and checks exit codes, --json output and messages.
 import { cp, mkdir, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { retort, root } from "../support/cli.ts";
 
-const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
-const bin = path.join(root, "bin/retort.js");
 const fixtures = "test/fixtures";
-// Scratch directories live inside the repository so their files can import "retort".
+// Scratch directories live inside the repository so their files can import "retort-migrate".
 const scratchRoot = path.join(root, ".retort/test-scratch", `cli-${process.pid}`);
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function retort(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, NO_COLOR: "1" } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 async function json(...args: string[]): Promise<{ code: number; body: any }> {
   const run = await retort(...args, "--json");

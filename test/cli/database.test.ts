@@ -1,6 +1,6 @@
 // The database commands through the real `retort` executable, on an embedded PGlite directory:
 // the stable --json shapes, exit codes, and that --sql never connects.
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { ExecuteStatementCommand } from "@aws-sdk/client-rds-data";
@@ -8,21 +8,10 @@ import { ARNS, sdkClient } from "../local/harness.ts";
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-
-const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
-const bin = path.join(root, "bin/retort.js");
+import { bin, retort, root } from "../support/cli.ts";
 const scratch = path.join(root, ".retort/test-scratch", `db-${process.pid}`);
 const db = `pglite://${path.relative(root, scratch)}/data`;
-
-function retort(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, NO_COLOR: "1" } }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 async function json(...args: string[]) {
   const run = await retort(...args, "--json");
