@@ -36,8 +36,8 @@ const LONG = { continueAfterTimeout: true } as const;
 export interface BatchOptions {
   /** false: every statement runs at once in autocommit (CREATE INDEX CONCURRENTLY). */
   transactional: boolean;
-  /** PL/pgSQL first in the transaction: the fencing claim ([] when not fenced). */
-  fence: readonly string[];
+  /** PL/pgSQL first in the transaction: serialisation, the fencing claim, the heads assertion. */
+  preamble: readonly string[];
   /** DDL first in the transaction: creating the version table on a fresh database. */
   prefix: readonly string[];
   /** Runs before every send (the runner asserts its lease there). */
@@ -47,7 +47,7 @@ export interface BatchOptions {
 export class Batch implements StatementSink {
   private queue: RenderedStatement[] = [];
   private queuedSql = 0;
-  /** Fence and prefix not sent yet: they go first, with whatever is sent first. */
+  /** Preamble and prefix not sent yet: they go first, with whatever is sent first. */
   private preamblePending: boolean;
   /** Every send, in order; the transaction is opened by the first. */
   private tail: Promise<void> = Promise.resolve();
@@ -63,7 +63,7 @@ export class Batch implements StatementSink {
     private readonly dialect: Dialect,
     private readonly options: BatchOptions,
   ) {
-    this.preamblePending = options.fence.length > 0 || options.prefix.length > 0;
+    this.preamblePending = options.preamble.length > 0 || options.prefix.length > 0;
   }
 
   /** The first failure of a pipelined send, if one has come back yet. */
@@ -126,10 +126,10 @@ export class Batch implements StatementSink {
     await held?.rollback().catch(() => {});
   }
 
-  /** Queued statements, fence and prefix as one statement (null when there is nothing). */
+  /** Queued statements, preamble and prefix as one statement (null when there is nothing). */
   private takeBlock(procedural: readonly string[] = []): string | null {
     const statements = this.preamblePending ? [...this.options.prefix.map((sql) => ({ sql })), ...this.queue] : this.queue;
-    const sql = this.dialect.renderBatch(statements, procedural, this.preamblePending ? this.options.fence : []);
+    const sql = this.dialect.renderBatch(statements, procedural, this.preamblePending ? this.options.preamble : []);
     this.queue = [];
     this.queuedSql = 0;
     this.preamblePending = false;

@@ -11,8 +11,11 @@ import { currentHolder, type Lease } from "../state/lock.ts";
 export interface LockedRun {
   lease: Lease;
   record: RunRecord;
-  /** PL/pgSQL to put first in every transaction of the run: the fencing claim ([] when not fenced). */
-  fence: string[];
+  /**
+   * PL/pgSQL to put first in every transaction of the run that writes the version table: the
+   * database's own serialisation of writers, then the fencing claim (when the lease is fenced).
+   */
+  preamble: string[];
   /** History or release problems, reported with the result. */
   warnings: string[];
   /** Monotonic start, for the duration. */
@@ -37,7 +40,7 @@ export async function beginRun(db: DatabaseContext, command: string, targetRevis
   const run: LockedRun = {
     lease,
     record,
-    fence: lease.fenced ? db.versionTable.fence(db.lockKey, lease.info.token) : [],
+    preamble: [...db.versionTable.serialise(), ...(lease.fenced ? db.versionTable.fence(db.lockKey, lease.info.token) : [])],
     warnings: [],
     started,
     recorded: Promise.resolve(),

@@ -171,7 +171,7 @@ async function migrateLocked(
   const members = planMembers(map, plan, results, state, known, unknown, options.direction);
   const snapshot = await introspect(db.executor, [db.defaultSchema]);
   await run.recorded;
-  const runner = new BatchRunner(db, result, lease, run.fence, options, snapshot, state.exists);
+  const runner = new BatchRunner(db, result, lease, run.preamble, options, snapshot, state.exists);
   const size = (options.transactionPerMigration ?? db.transactionPerMigration) ? 1 : MAX_BATCH;
   let next = 0;
   while (next < members.length) {
@@ -262,7 +262,8 @@ class BatchRunner {
     private readonly db: DatabaseContext,
     private readonly result: MigrateResult,
     private readonly lease: Lease,
-    private readonly fence: readonly string[],
+    /** The run's PL/pgSQL for the start of every transaction (serialisation, fence). */
+    private readonly preamble: readonly string[],
     private readonly options: MigrateOptions,
     private snapshot: SchemaSnapshot,
     /** Whether the version table exists; until then every batch creates it first. */
@@ -274,7 +275,9 @@ class BatchRunner {
     const startSnapshot = this.snapshot;
     const batch = new Batch(this.db.executor, this.db.dialect, {
       transactional: first.migration.transactional,
-      fence: this.fence,
+      // After the database's serialisation: the heads this batch starts from, so a runner that
+      // waited there for another one fails before it runs anything (a new table has none yet).
+      preamble: [...this.preamble, ...(this.tablesExist ? this.db.versionTable.assertHeads(first.transition.from) : [])],
       prefix: this.tablesExist ? [] : this.db.versionTable.createStatements(),
       beforeSend: () => this.lease.assertHeld(),
     });

@@ -37,7 +37,7 @@ export async function stamp(ctx: Context, options: { target: string | readonly s
         applied: [...applied].map((revision) => ({ revision, checksum: map.get(revision)!.checksum })),
         reverted: state.applied.map((a) => a.revision).filter((r) => !applied.has(r)),
       }),
-      run.fence,
+      run.preamble,
     );
     run.lease.assertHeld();
     await db.executor.query(statement!);

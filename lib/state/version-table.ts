@@ -5,6 +5,7 @@
 // `retort_fence` holds, per lock key, the highest fencing token that has written: every
 // migration transaction run under a fenced lease claims it first and is refused when a newer
 // token got there (DESIGN.md, core decision 2).
+import { createHash } from "node:crypto";
 import { RETORT_TABLES, DEFAULT_SCHEMA } from "../constants.ts";
 import type { Dialect } from "../dialect/dialect.ts";
 import type { QualifiedName } from "../dialect/names.ts";
@@ -92,6 +93,43 @@ export class VersionTable {
     ];
   }
 
+  /**
+   * PL/pgSQL first in every transaction that writes this version table: a transaction-level
+   * advisory lock of its own, so the database serialises its writers whatever lock (or lock key)
+   * the runners hold. A second writer waits here until the first commits, and then reads the heads
+   * the first recorded: its assertion (assertHeads) refuses a plan made from older ones.
+   */
+  serialise(): string[] {
+    const digest = createHash("sha256").update(`retort:${this.schema}.${this.version.name}`).digest();
+    const key = digest.readBigInt64BE(0);
+    return [`PERFORM pg_advisory_xact_lock(${key.toString()})`];
+  }
+
+  /**
+   * PL/pgSQL asserting that the version table holds exactly `from` (like Alembic asserting one row
+   * changed), else raising VERSION_CONFLICT_SQLSTATE: a run working from a stale read fails instead
+   * of recording what another runner already did.
+   */
+  assertHeads(from: readonly string[]): string[] {
+    const sorted = [...new Set(from)].sort();
+    const v = this.dialect.quoteName(this.version);
+    const expected = sorted.length ? `ARRAY[${this.ids(sorted).join(", ")}]::text[]` : `'{}'::text[]`;
+    const message = this.dialect.renderLiteral(
+      `${this.version.name} no longer holds the heads this run started from (${sorted.join(", ") || "none"}): ` +
+        "another runner or a manual change got there first; run `retort status` and try again",
+    );
+    return [
+      `IF (SELECT coalesce(array_agg(version_num::text ORDER BY version_num), '{}') FROM ${v}) IS DISTINCT FROM ${expected} THEN ` +
+        `RAISE EXCEPTION USING MESSAGE = ${message}, ERRCODE = '${VERSION_CONFLICT_SQLSTATE}'; END IF`,
+    ];
+  }
+
+  /** Revision ids as literals, each checked to be 12 hex digits first. */
+  private ids(list: readonly string[]): string[] {
+    for (const id of list) if (!ID.test(id)) throw new Error(`refusing to record revision id ${JSON.stringify(id)}`);
+    return list.map((id) => this.dialect.renderLiteral(id));
+  }
+
   /** The highest fencing token that has written for `lockKey`, or null (none, or no table yet). */
   async fenceToken(session: SqlSession, lockKey: string): Promise<number | null> {
     try {
@@ -154,23 +192,12 @@ export class VersionTable {
    * Ids are checked to be 12 hex digits before they are written as literals.
    */
   transition(t: Transition): string[] {
-    const ids = (list: readonly string[]) => {
-      for (const id of list) if (!ID.test(id)) throw new Error(`refusing to record revision id ${JSON.stringify(id)}`);
-      return list.map((id) => this.dialect.renderLiteral(id));
-    };
+    const ids = (list: readonly string[]) => this.ids(list);
     const v = this.dialect.quoteName(this.version);
     const r = this.dialect.quoteName(this.revisions);
     const from = [...new Set(t.from)].sort();
     const to = new Set(t.to);
-    const expected = from.length ? `ARRAY[${ids(from).join(", ")}]::text[]` : `'{}'::text[]`;
-    const message = this.dialect.renderLiteral(
-      `${this.version.name} no longer holds the heads this run started from (${from.join(", ") || "none"}): ` +
-        "another runner or a manual change got there first; run `retort status` and try again",
-    );
-    const out = [
-      `IF (SELECT coalesce(array_agg(version_num::text ORDER BY version_num), '{}') FROM ${v}) IS DISTINCT FROM ${expected} THEN ` +
-        `RAISE EXCEPTION USING MESSAGE = ${message}, ERRCODE = '${VERSION_CONFLICT_SQLSTATE}'; END IF`,
-    ];
+    const out = this.assertHeads(from);
     const removed = from.filter((id) => !to.has(id));
     const added = [...to].filter((id) => !from.includes(id));
     if (removed.length) out.push(`DELETE FROM ${v} WHERE version_num IN (${ids(removed).join(", ")})`);
