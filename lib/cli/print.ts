@@ -7,7 +7,7 @@ import type { WrittenRevision } from "../runner/revision.ts";
 import type { RunsResult } from "../runner/runs.ts";
 import type { StatusResult } from "../runner/status.ts";
 import type { UnlockResult } from "../runner/unlock.ts";
-import type { RunRecord } from "../state/history.ts";
+import { type RunRecord, runNumber } from "../state/history.ts";
 import { describeHolder, isExpired, type LockInfo } from "../state/lock.ts";
 import { type Output, table } from "./output.ts";
 
@@ -113,7 +113,7 @@ function runLine(output: Output, r: RunRecord): string {
     r.status === "succeeded" ? color.green(r.status) : r.status === "started" ? color.cyan(r.status) : color.red(r.status);
   const change = r.fromHeads || r.toHeads ? ` ${headList(r.fromHeads)} -> ${headList(r.toHeads)}` : "";
   const counts = r.applied !== undefined ? `, ${r.applied} applied, ${r.skippedOperations ?? 0} skipped` : "";
-  return `#${r.token}  ${r.startedAt}  ${r.command}  ${status}${change}${counts}`;
+  return `#${runNumber(r)}  ${r.startedAt}  ${r.command}  ${status}${change}${counts}`;
 }
 
 export function runs(output: Output, result: RunsResult): void {

@@ -81,3 +81,8 @@ const MISSING_RELATION = new Set(["42P01", "3F000"]);
 export function isMissingRelation(error: unknown): boolean {
   return error instanceof SqlError && error.sqlState !== undefined && MISSING_RELATION.has(error.sqlState);
 }
+
+/** True when a statement failed because a column it names does not exist (undefined_column). */
+export function isMissingColumn(error: unknown): boolean {
+  return error instanceof SqlError && error.sqlState === "42703";
+}

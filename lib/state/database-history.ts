@@ -2,11 +2,13 @@
 // database and any target run without a lock table: the CLI keeps its history offline. One row
 // per run (item 'run') and per revision (item '<revision>:<direction>'), the record itself as
 // JSON, written outside the migrations' transactions so a failed migration still leaves its run
-// recorded. The table is created on first use.
+// recorded. A run's row gets its number from a sequence beside the table (the in-process lock's
+// tokens restart at 1 in every process, so they cannot order runs). The table and the sequence
+// are created on first use; a table from before the numbering gets its column then.
 import { DEFAULT_SCHEMA, RETORT_TABLES } from "../constants.ts";
 import type { Dialect } from "../dialect/dialect.ts";
 import { postgres } from "../dialect/postgres/index.ts";
-import { isMissingRelation } from "../sql/errors.ts";
+import { isMissingColumn, isMissingRelation } from "../sql/errors.ts";
 import type { SqlParams, SqlSession } from "../sql/executor.ts";
 import {
   DEFAULT_RUNS_LIMIT,
@@ -24,6 +26,11 @@ import type { LockInfo } from "./lock.ts";
 export class DatabaseHistory implements History {
   readonly description: string;
   private readonly table: string;
+  private readonly sequence: string;
+  /** SQL for the next run number. */
+  private readonly next: string;
+  /** SQL for the next run number when run :runId has no row yet, else NULL. */
+  private readonly nextForNewRun: string;
 
   constructor(
     private readonly session: SqlSession,
@@ -31,13 +38,17 @@ export class DatabaseHistory implements History {
     private readonly dialect: Dialect = postgres,
   ) {
     this.table = dialect.quoteName({ schema, name: RETORT_TABLES.history });
+    this.sequence = dialect.quoteName({ schema, name: `${RETORT_TABLES.history}_number` });
+    this.next = `nextval(${dialect.renderLiteral(this.sequence)}::regclass)`;
+    // A number is drawn only for a run's first row, so numbers have no gaps from updates.
+    this.nextForNewRun = `CASE WHEN NOT EXISTS (SELECT 1 FROM ${this.table} WHERE run_id = :runId AND item = 'run') THEN ${this.next} END`;
     this.description = `table ${schema}.${RETORT_TABLES.history} in the target database`;
   }
 
   async start(run: RunRecord): Promise<void> {
     await this.write(
-      `INSERT INTO ${this.table} AS h (run_id, item, target, started_at, record)
-       VALUES (:runId, 'run', :target, :startedAt::timestamptz, :record::jsonb)
+      `INSERT INTO ${this.table} AS h (run_id, item, target, started_at, record, number)
+       VALUES (:runId, 'run', :target, :startedAt::timestamptz, :record::jsonb, ${this.nextForNewRun})
        ON CONFLICT (run_id, item) DO NOTHING`,
       { runId: run.runId, target: run.target, startedAt: run.startedAt, record: JSON.stringify(run) },
     );
@@ -50,8 +61,9 @@ export class DatabaseHistory implements History {
       ...revisions.map((r) => ({ item: `${r.revision}:${r.direction}`, record: r })),
     ];
     await this.write(
-      `INSERT INTO ${this.table} AS h (run_id, item, target, started_at, record)
-       SELECT :runId, e->>'item', :target, :startedAt::timestamptz, e->'record' FROM jsonb_array_elements(:rows::jsonb) AS e
+      `INSERT INTO ${this.table} AS h (run_id, item, target, started_at, record, number)
+       SELECT :runId, e->>'item', :target, :startedAt::timestamptz, e->'record', CASE WHEN e->>'item' = 'run' THEN ${this.nextForNewRun} END
+       FROM jsonb_array_elements(:rows::jsonb) AS e
        ON CONFLICT (run_id, item) DO UPDATE SET record = h.record || excluded.record`,
       { runId: run.runId, target: run.target, startedAt: run.startedAt, rows: JSON.stringify(rows) },
     );
@@ -61,8 +73,8 @@ export class DatabaseHistory implements History {
     const run = runFromLease(lease);
     const abandoned = { status: RunStatus.Abandoned, abandoned: { at: by.at, by: by.description, token: by.token } };
     const result = await this.write(
-      `INSERT INTO ${this.table} AS h (run_id, item, target, started_at, record)
-       VALUES (:runId, 'run', :target, :startedAt::timestamptz, :record::jsonb)
+      `INSERT INTO ${this.table} AS h (run_id, item, target, started_at, record, number)
+       VALUES (:runId, 'run', :target, :startedAt::timestamptz, :record::jsonb, ${this.nextForNewRun})
        ON CONFLICT (run_id, item) DO UPDATE SET record = h.record || :abandoned::jsonb
        WHERE h.record->>'status' = :started`,
       {
@@ -79,8 +91,9 @@ export class DatabaseHistory implements History {
 
   async runs(target: string, options: { limit?: number } = {}): Promise<RunRecord[]> {
     return this.read<RunRecord>(
-      `SELECT record::text AS record FROM ${this.table} WHERE target = :target AND item = 'run'
-       ORDER BY started_at DESC, (record->>'token')::bigint DESC LIMIT :limit`,
+      `SELECT (CASE WHEN number IS NULL THEN record ELSE record || jsonb_build_object('number', number) END)::text AS record
+       FROM ${this.table} WHERE target = :target AND item = 'run'
+       ORDER BY number DESC NULLS LAST, started_at DESC, (record->>'token')::bigint DESC LIMIT :limit`,
       { target, limit: options.limit ?? DEFAULT_RUNS_LIMIT },
     );
   }
@@ -103,14 +116,19 @@ export class DatabaseHistory implements History {
     }
   }
 
-  /** Runs a write; creates the table once when it is missing. Returns the rows affected. */
+  /**
+   * Runs a write; when the table, its sequence or its number column is missing (a new database,
+   * or a table from before the numbering), creates what is missing once and runs it again.
+   * Returns the rows affected.
+   */
   private async write(sql: string, params: SqlParams): Promise<number> {
     try {
       return (await this.session.query(sql, params)).rowCount;
     } catch (error) {
-      if (!isMissingRelation(error)) throw error;
+      if (!isMissingRelation(error) && !isMissingColumn(error)) throw error;
     }
     await this.session.query(`CREATE SCHEMA IF NOT EXISTS ${this.dialect.quoteIdentifier(this.schema)}`);
+    await this.session.query(`CREATE SEQUENCE IF NOT EXISTS ${this.sequence}`);
     await this.session.query(
       `CREATE TABLE IF NOT EXISTS ${this.table} (
         run_id text NOT NULL,
@@ -118,9 +136,11 @@ export class DatabaseHistory implements History {
         target text NOT NULL,
         started_at timestamptz NOT NULL,
         record jsonb NOT NULL,
+        number bigint,
         PRIMARY KEY (run_id, item)
       )`,
     );
+    await this.session.query(`ALTER TABLE ${this.table} ADD COLUMN IF NOT EXISTS number bigint`);
     return (await this.session.query(sql, params)).rowCount;
   }
 }

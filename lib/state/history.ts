@@ -24,6 +24,12 @@ export interface RunRecord {
   status: RunStatus;
   /** The fencing token of the lease the run held. */
   token: number;
+  /**
+   * The run's place in the target's history, from 1, where it differs from `token`: the history
+   * in the database numbers runs itself, since without a lock table each process's lock starts
+   * its tokens at 1. Absent where the tokens already are the order (DynamoDB).
+   */
+  number?: number;
   host: string;
   pid: number;
   actor?: string;
@@ -91,6 +97,11 @@ export interface History {
 }
 
 export const DEFAULT_RUNS_LIMIT = 20;
+
+/** How a run is named to people: `#<number>`, its place in the target's history. */
+export function runNumber(run: Pick<RunRecord, "number" | "token">): number {
+  return run.number ?? run.token;
+}
 
 /** The record a lease stands for, when its run never wrote one (it died before). */
 export function runFromLease(lease: LockInfo): RunRecord {

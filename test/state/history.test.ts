@@ -84,12 +84,14 @@ for (const adapter of adapters) {
     });
     afterAll(() => close());
     const target = () => `postgres://db.example:5432/app_${++targets}`;
+    /** The runs as recorded; the run number a database history adds is checked on its own below. */
+    const listed = async (t: string) => (await history.runs(t)).map(({ number: _n, ...r }) => r);
 
     it("records a run from start to finish with its revisions, and reads them back", async () => {
       const t = target();
       const r = run(t, 1);
       await history.start(r);
-      expect(await history.runs(t)).toEqual([r]);
+      expect(await listed(t)).toEqual([r]);
       const revisions = [revision(r.runId, 1, "a00000000001"), revision(r.runId, 2, "a00000000002")];
       const outcome = {
         status: RunStatus.Succeeded,
@@ -101,7 +103,7 @@ for (const adapter of adapters) {
         skippedOperations: 1,
       };
       await history.finish(r, outcome, revisions);
-      const [stored] = await history.runs(t);
+      const [stored] = await listed(t);
       expect(stored).toEqual({ ...r, ...outcome });
       expect(await history.revisions(stored!)).toEqual(revisions);
     });
@@ -143,7 +145,7 @@ for (const adapter of adapters) {
       // What a lease knows of its run: no request, stack, actor or target.
       const { requestId: _r, stackId: _s, actor: _a, targetRevision: _t, ...ghost } = run(t, 3);
       expect(await history.abandon(leaseOf(ghost), { description: "retort unlock --force", token: 4, at: "2026-11-24T11:00:00.000Z" })).toBe(true);
-      expect(await history.runs(t)).toEqual([
+      expect(await listed(t)).toEqual([
         { ...ghost, status: "abandoned", abandoned: { at: "2026-11-24T11:00:00.000Z", by: "retort unlock --force", token: 4 } },
       ]);
     });
@@ -169,6 +171,61 @@ for (const adapter of adapters) {
     });
   });
 }
+
+describe("history in the database", () => {
+  it("numbers runs 1, 2, 3 in the order they started, whatever their tokens; finishing or abandoning a run keeps its number", async () => {
+    const [db] = await testDatabases();
+    const executor = await db!.open();
+    try {
+      const history = new DatabaseHistory(executor, "numbers");
+      const t = "pglite:/srv/app";
+      // Three processes, each with an in-process lock whose first token is 1.
+      const runs = [1, 2, 3].map((i) => run(t, 1, { runId: `process-${i}`, startedAt: `2026-11-24T10:0${i}:00.000Z` }));
+      for (const r of runs) {
+        await history.start(r);
+        await history.finish(r, { status: RunStatus.Succeeded, applied: 0 }, []);
+      }
+      expect(await history.abandon(leaseOf(runs[2]!), { description: "x", token: 2, at: "2026-11-24T12:00:00.000Z" })).toBe(false);
+      const listed = await history.runs(t);
+      expect(listed.map((r) => [r.number, r.runId])).toEqual([
+        [3, "process-3"],
+        [2, "process-2"],
+        [1, "process-1"],
+      ]);
+    } finally {
+      await executor.close();
+    }
+  });
+});
+
+describe("history in a database whose table predates run numbers", () => {
+  it("gets the column and the sequence on the next write; its older runs come after the numbered ones", async () => {
+    const [db] = await testDatabases();
+    const executor = await db!.open();
+    try {
+      await executor.query(`CREATE SCHEMA old`);
+      await executor.query(
+        `CREATE TABLE old.retort_history (run_id text NOT NULL, item text NOT NULL, target text NOT NULL,
+         started_at timestamptz NOT NULL, record jsonb NOT NULL, PRIMARY KEY (run_id, item))`,
+      );
+      const t = "pglite:/srv/old";
+      const before = run(t, 1, { runId: "before" });
+      await executor.query(`INSERT INTO old.retort_history VALUES ('before', 'run', :t, :at::timestamptz, :record::jsonb)`, {
+        t,
+        at: before.startedAt,
+        record: JSON.stringify(before),
+      });
+      const history = new DatabaseHistory(executor, "old");
+      await history.start(run(t, 1, { runId: "after", startedAt: "2026-11-25T00:00:00.000Z" }));
+      expect((await history.runs(t)).map((r) => [r.runId, r.number])).toEqual([
+        ["after", 1],
+        ["before", undefined],
+      ]);
+    } finally {
+      await executor.close();
+    }
+  });
+});
 
 describe("history in DynamoDB", () => {
   it("one Query returns a target's newest runs (the key design), with a ttl for optional expiry", async () => {
