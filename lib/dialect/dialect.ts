@@ -46,8 +46,13 @@ export interface Dialect {
   normalizeType(type: string): string;
   /** The column as the database will record it, for the in-memory snapshot. */
   describeColumn(table: QualifiedName, column: ColumnSpec): ColumnSnapshot;
-  /** Throws when a type text is not a plain type name (a `;`, a quote, a comment). */
+  /** Throws when a type text is not exactly one type (the database's type grammar). */
   checkType(type: string): void;
+  /**
+   * Throws when an expression text could be more than one expression inside the parentheses the
+   * renderer puts around it (a top-level comma, a `;`, a comment, a bracket it did not open).
+   */
+  checkExpression(text: string, what: string): void;
   render(op: Operation, hints?: RenderHints): RenderedStatement[];
   /**
    * Several parameterless statements as one, or null when they cannot be combined; `procedural`

@@ -89,9 +89,21 @@ function referentialAction(value: ReferentialAction | undefined, what: string): 
   return lower as ReferentialAction;
 }
 
-function expression(text: string, what: string): string {
+/** SQL expression text pasted into DDL: it must be one expression (Dialect.checkExpression). */
+function expression(ctx: BuildContext, text: string, what: string): string {
   if (typeof text !== "string" || text.trim() === "") throw new BuildError(`${what} cannot be empty`);
+  try {
+    ctx.dialect.checkExpression(text, what);
+  } catch (error) {
+    throw new BuildError((error as Error).message);
+  }
   return text;
+}
+
+/** A default: a literal that can be written, or a `{ sql }` expression that is one expression. */
+function checkDefault(ctx: BuildContext, value: DefaultValue, what: string): void {
+  if (isSqlExpression(value)) expression(ctx, value.sql, what);
+  else ctx.dialect.renderLiteral(value);
 }
 
 /** Names constraints: explicit names are reserved first, unnamed ones get PostgreSQL's name. */
@@ -141,9 +153,7 @@ function column(ctx: BuildContext, definition: ColumnDefinition, primaryKey: boo
   const nullable = (definition.nullable ?? true) && !primaryKey && identity === null;
   const spec: ColumnSpec = { name, type: definition.type, nullable, identity };
   // A literal that cannot be written (an invalid Date, a NUL) is refused now, not at render time.
-  if (definition.default !== undefined && !isSqlExpression(definition.default)) {
-    ctx.dialect.renderLiteral(definition.default);
-  }
+  if (definition.default !== undefined) checkDefault(ctx, definition.default, `the default of column "${name}"`);
   return definition.default === undefined ? spec : { ...spec, default: definition.default };
 }
 
@@ -165,7 +175,7 @@ function columnConstraints(
     specs.push({
       kind: "check",
       name: namer.generate(col, "check"),
-      expression: expression(definition.check, `the check of column "${definition.name}"`),
+      expression: expression(ctx, definition.check, `the check of column "${definition.name}"`),
     });
   }
   if (definition.references !== undefined) {
@@ -254,7 +264,7 @@ export function buildCreateTable(
     constraints.push({
       kind: "check",
       name: pick(check.name, [], "check"),
-      expression: expression(check.expression, `a check of ${shown}`),
+      expression: expression(ctx, check.expression, `a check of ${shown}`),
     });
   }
   for (const f of definition.foreignKeys ?? []) {
@@ -338,13 +348,20 @@ export function buildAlterColumn(
   if (changes.type === undefined && changes.nullable === undefined && changes.default === undefined) {
     throw new BuildError(`nothing to change on column ${shown}: pass type, nullable or default`);
   }
-  if (changes.type !== undefined) ctx.dialect.checkType(changes.type);
+  if (changes.type !== undefined) {
+    try {
+      ctx.dialect.checkType(changes.type);
+    } catch (error) {
+      throw new BuildError(`column ${shown}: ${(error as Error).message}`);
+    }
+  }
+  if (changes.default !== undefined && changes.default !== null) checkDefault(ctx, changes.default, `the default of column ${shown}`);
   return {
     kind: "alterColumn",
     table,
     column: name,
     ...(changes.type === undefined ? {} : { type: changes.type }),
-    ...(changes.using === undefined ? {} : { using: expression(changes.using, `using of column ${shown}`) }),
+    ...(changes.using === undefined ? {} : { using: expression(ctx, changes.using, `using of column ${shown}`) }),
     ...(changes.nullable === undefined ? {} : { nullable: changes.nullable }),
     ...(changes.default === undefined ? {} : { default: changes.default }),
   };
@@ -409,7 +426,7 @@ export function buildCreateIndex(
   const keys: IndexKey[] = columns.map((key) =>
     typeof key === "string"
       ? identifier(ctx, key, `a column of index "${index.name}"`)
-      : { expression: expression(key?.sql, `an expression of index "${index.name}"`) },
+      : { expression: expression(ctx, key?.sql, `an expression of index "${index.name}"`) },
   );
   return {
     kind: "createIndex",
@@ -417,7 +434,7 @@ export function buildCreateIndex(
     table,
     columns: keys,
     unique: options?.unique === true,
-    where: options?.where === undefined ? null : expression(options.where, `where of index "${index.name}"`),
+    where: options?.where === undefined ? null : expression(ctx, options.where, `where of index "${index.name}"`),
     concurrently: options?.concurrently === true,
     using: options?.using === undefined ? null : identifier(ctx, options.using, `using of index "${index.name}"`),
     ifNotExists,
@@ -501,7 +518,7 @@ export function buildAddCheckConstraint(
     kind: "addCheckConstraint",
     table: relation(ctx, tableName),
     name: constraint,
-    expression: expression(check, `the expression of check "${constraint}"`),
+    expression: expression(ctx, check, `the expression of check "${constraint}"`),
     ifNotExists,
   };
 }

@@ -3,7 +3,6 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InvalidNameError, resolveName, displayName } from "../../lib/dialect/names.ts";
 import {
-  checkType,
   InvalidLiteralError,
   quoteIdentifier,
   quoteName,
@@ -122,28 +121,3 @@ describe("renderLiteral", () => {
   });
 });
 
-describe("checkType", () => {
-  it("accepts type names with modifiers, arrays and quoted names", () => {
-    for (const type of [
-      "integer",
-      "varchar(100)",
-      "numeric(10, 2)",
-      "timestamp(3) with time zone",
-      "text[]",
-      "integer[][]",
-      '"Mood"',
-      'app."My Type; odd"',
-      "geometry(Point, 4326)",
-    ]) {
-      expect(() => checkType(type)).not.toThrow();
-    }
-  });
-
-  it("refuses anything that could carry a second statement or a comment", () => {
-    expect(() => checkType("text; DROP TABLE x")).toThrow(/contains ";"/);
-    expect(() => checkType("text -- comment")).toThrow(/contains "-"/);
-    expect(() => checkType("text DEFAULT 'x'")).toThrow(/contains "'"/);
-    expect(() => checkType('"unclosed')).toThrow(/unclosed quote/);
-    expect(() => checkType(" ")).toThrow(/empty/);
-  });
-});

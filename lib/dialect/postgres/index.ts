@@ -5,7 +5,8 @@ import { renderBatch } from "./batch.ts";
 import { describeColumn } from "./describe.ts";
 import { introspectionQuery, readSnapshot } from "./introspect.ts";
 import { constraintName } from "./naming.ts";
-import { checkIdentifier, checkType, quoteIdentifier, quoteName, renderLiteral } from "./quote.ts";
+import { checkExpression, checkType } from "./fragments.ts";
+import { checkIdentifier, quoteIdentifier, quoteName, renderLiteral } from "./quote.ts";
 import { render } from "./render.ts";
 import { classifyStatement } from "./statements.ts";
 import { normalizeType } from "./types.ts";
@@ -20,6 +21,7 @@ export const postgres: Dialect = {
   normalizeType,
   describeColumn,
   checkType,
+  checkExpression,
   render,
   renderBatch,
   classifyStatement,
@@ -31,9 +33,9 @@ export { renderBatch } from "./batch.ts";
 export { describeColumn } from "./describe.ts";
 export { introspect, introspectionQuery, readSnapshot, IntrospectionError } from "./introspect.ts";
 export { constraintName, makeObjectName } from "./naming.ts";
+export { checkExpression, checkType, InvalidFragmentError } from "./fragments.ts";
 export {
   checkIdentifier,
-  checkType,
   InvalidLiteralError,
   MAX_IDENTIFIER_BYTES,
   quoteIdentifier,

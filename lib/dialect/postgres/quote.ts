@@ -115,26 +115,3 @@ export function renderLiteral(value: LiteralValue): string {
     value,
   );
 }
-
-/**
- * Refuses type text that is more than a type name with modifiers and array brackets: a type is
- * pasted into DDL (it cannot be bound), so a `;`, a quote or a comment in it is refused here
- * rather than run. Double-quoted parts ("MyEnum") may hold anything but a NUL.
- */
-export function checkType(type: string): void {
-  if (typeof type !== "string" || type.trim() === "") {
-    throw new InvalidNameError("a column type cannot be empty", type);
-  }
-  let quoted = false;
-  for (const ch of type) {
-    if (ch === '"') quoted = !quoted;
-    else if (ch === "\0") throw new InvalidNameError(`type ${JSON.stringify(type)} contains a NUL`, type);
-    else if (!quoted && !/[A-Za-z0-9_ ,.()[\]\t\n]/.test(ch)) {
-      throw new InvalidNameError(
-        `type ${JSON.stringify(type)} contains ${JSON.stringify(ch)}; a type is a name with optional (modifiers) and []`,
-        type,
-      );
-    }
-  }
-  if (quoted) throw new InvalidNameError(`type ${JSON.stringify(type)} has an unclosed quote`, type);
-}

@@ -15,7 +15,8 @@ import {
 } from "../../ops/operation.ts";
 import type { RenderedStatement, RenderHints } from "../dialect.ts";
 import type { IndexKey, ReferentialAction } from "../snapshot.ts";
-import { checkType, quoteIdentifier, quoteName, renderLiteral } from "./quote.ts";
+import { checkType } from "./fragments.ts";
+import { quoteIdentifier, quoteName, renderLiteral } from "./quote.ts";
 
 /**
  * Bound values per INSERT statement. PostgreSQL allows 65535; staying far below keeps each Data
