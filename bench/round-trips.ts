@@ -4,8 +4,9 @@
 // against a naive runner in the same process that introspects before every operation and runs
 // each statement on its own. Then what the lock and the history add: in the target database (the
 // CLI without --lock-table), and in DynamoDB on dynalite (the Lambda), calls counted by an SDK
-// middleware.
+// middleware. Last, the schema snapshot's calls against the number of tables.
 import { performance } from "node:perf_hooks";
+import pg from "pg";
 import { DynamoHistory } from "../lib/state/dynamo-history.ts";
 import { DynamoLock } from "../lib/state/dynamo-lock.ts";
 import { DatabaseHistory } from "../lib/state/database-history.ts";
@@ -22,11 +23,13 @@ import { safeUpgrade } from "../lib/runner/upgrade.ts";
 import { CountingExecutor } from "../lib/sql/counting-executor.ts";
 import { DataApiExecutor, createDataApiClient } from "../lib/sql/data-api-executor.ts";
 import type { QueryResult, SqlExecutor, SqlParams, SqlSession } from "../lib/sql/executor.ts";
+import { PgExecutor } from "../lib/sql/pg-executor.ts";
 import { PgliteExecutor } from "../lib/sql/pglite-executor.ts";
 import { VersionTable } from "../lib/state/version-table.ts";
 import { postgres } from "../lib/dialect/postgres/index.ts";
 import { startTestDynamo } from "../test/support/dynamo.ts";
 import { generateMigrations } from "./generate.ts";
+import { startBenchServer } from "./postgres-server.ts";
 import { printTable } from "./report.ts";
 
 const ARNS = {
@@ -167,4 +170,58 @@ async function countOperations(migrations: Migration[]): Promise<number> {
     snapshot = ops.snapshot;
   }
   return count;
+  await benchSchemaSize();
 }
+
+/**
+ * The snapshot's cost against the size of the schema: Data API calls (pages under the 1 MiB
+ * response limit) and time, for 100 to 10,000 tables (a tenth of them partitions), through the
+ * local endpoint in front of an embedded PostgreSQL server.
+ */
+async function benchSchemaSize(): Promise<void> {
+  const server = await startBenchServer();
+  const rows: string[][] = [];
+  try {
+    for (const tables of [100, 1_000, 10_000]) {
+      const database = await server.createDatabase();
+      const admin = new pg.Client({ connectionString: database.url });
+      await admin.connect();
+      const partitions = tables / 10;
+      const plain = tables - partitions - 1;
+      for (let from = 1; from <= plain; from += 500) {
+        await admin.query(`DO $$ BEGIN FOR i IN ${from}..${Math.min(plain, from + 499)} LOOP
+          EXECUTE format('CREATE TABLE %I (id bigint PRIMARY KEY, name text NOT NULL, created_at timestamptz DEFAULT now())', 't_' || i);
+        END LOOP; END $$`);
+      }
+      await admin.query("CREATE TABLE events (id bigint, at date NOT NULL, payload jsonb) PARTITION BY RANGE (at)");
+      for (let from = 1; from <= partitions; from += 250) {
+        await admin.query(`DO $$ BEGIN FOR i IN ${from}..${Math.min(partitions, from + 249)} LOOP
+          EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%L) TO (%L)', 'events_' || i, date '2000-01-01' + i, date '2000-01-01' + i + 1);
+        END LOOP; END $$`);
+      }
+      await admin.end();
+      const backend = new PgExecutor(database.url);
+      const endpoint = await startDataApiEndpoint({ backend, ...ARNS });
+      process.env.AWS_ENDPOINT_URL_RDS_DATA = endpoint.url;
+      const client = createDataApiClient();
+      const executor = new CountingExecutor(new DataApiExecutor({ ...ARNS, database: "bench", client }));
+      const started = performance.now();
+      const snapshot = await postgres.introspect(executor, ["public"]);
+      const ms = performance.now() - started;
+      if (snapshot.tables.length !== tables) throw new Error(`read ${snapshot.tables.length} tables of ${tables}`);
+      rows.push([String(tables), String(executor.count), ms.toFixed(0)]);
+      client.destroy();
+      await endpoint.close();
+      await backend.close();
+      await database.drop();
+    }
+  } finally {
+    await server.stop();
+  }
+  printTable(
+    `Schema snapshot against schema size: Data API -> local endpoint (1 MiB response limit) -> PostgreSQL ${server.version}`,
+    ["tables (10% partitions)", "calls", "ms"],
+    rows,
+  );
+}
+if (import.meta.url === `file://${process.argv[1]}`) await benchRoundTrips();

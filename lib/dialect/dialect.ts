@@ -30,6 +30,11 @@ export interface StatementClass {
 
 export type ConstraintLabel = "pkey" | "key" | "fkey" | "check";
 
+/** What introspection needs of a session or a statement sink: one statement at a time. */
+export interface SnapshotReader {
+  query(sql: string, params?: SqlParams): Promise<QueryResult>;
+}
+
 export interface Dialect {
   readonly name: "postgresql";
   /** Quotes one identifier, always, so case, quotes and reserved words survive exactly. */
@@ -60,8 +65,9 @@ export interface Dialect {
    */
   renderBatch(statements: readonly RenderedStatement[], procedural?: readonly string[], preamble?: readonly string[]): string | null;
   classifyStatement(sql: string): StatementClass;
-  /** The one statement that reads a snapshot of these schemas. */
-  introspectionQuery(schemas: readonly string[]): RenderedStatement;
-  /** Turns the introspection query's result into a snapshot. */
-  readSnapshot(result: QueryResult, schemas: readonly string[]): SchemaSnapshot;
+  /**
+   * Reads a snapshot of these schemas through `session`: as few statements as the Data API's
+   * response limit allows (one for most schemas; one more per page of a large one).
+   */
+  introspect(session: SnapshotReader, schemas: readonly string[]): Promise<SchemaSnapshot>;
 }

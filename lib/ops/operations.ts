@@ -257,8 +257,7 @@ class OperationsRecorder implements OperationsWithResults {
   }
 
   async #introspect(schemas: readonly string[]): Promise<SchemaSnapshot> {
-    const query = this.#dialect.introspectionQuery(schemas);
-    return this.#dialect.readSnapshot(await this.#sink.query(query.sql, query.params), schemas);
+    return this.#dialect.introspect(this.#sink, schemas);
   }
 
   /** Makes the snapshot current and covering `schemas`, with at most one read. */

@@ -8,7 +8,6 @@
 // that lost its lease cannot commit; the run and its revisions are recorded in the history.
 import { describeOperation } from "../ops/describe.ts";
 import { createOperations, type OpResult, type RunMode } from "../ops/operations.ts";
-import { introspect } from "../dialect/postgres/introspect.ts";
 import type { SchemaSnapshot } from "../dialect/snapshot.ts";
 import type { Migration } from "../revision/migration.ts";
 import type { RevisionMap } from "../revision/graph.ts";
@@ -169,7 +168,7 @@ async function migrateLocked(
   if (plan.length === 0) return result;
 
   const members = planMembers(map, plan, results, state, known, unknown, options.direction);
-  const snapshot = await introspect(db.executor, [db.defaultSchema]);
+  const snapshot = await db.dialect.introspect(db.executor, [db.defaultSchema]);
   await run.recorded;
   const runner = new BatchRunner(db, result, lease, run.preamble, options, snapshot, state.exists);
   const size = (options.transactionPerMigration ?? db.transactionPerMigration) ? 1 : MAX_BATCH;

@@ -52,7 +52,7 @@ class RecordingSink implements StatementSink {
           "so its SQL cannot be rendered without connecting; run the command without --sql",
       );
     }
-    if (sql !== this.dialect.introspectionQuery([]).sql) this.reads.push(inlineParameters(this.dialect, sql, params));
+    this.reads.push(inlineParameters(this.dialect, sql, params));
     return NO_ROWS;
   }
 }
@@ -61,7 +61,7 @@ class RecordingSink implements StatementSink {
 function simulatedDialect(dialect: Dialect, current: () => SchemaSnapshot): Dialect {
   return {
     ...dialect,
-    readSnapshot: (_result, schemas) => {
+    introspect: async (_session, schemas) => {
       const wanted = new Set(schemas);
       return normalizeSnapshot({ schemas: [...wanted], tables: current().tables.filter((t) => wanted.has(t.schema)) });
     },

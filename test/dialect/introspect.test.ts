@@ -1,5 +1,5 @@
-// Introspection: every object kind in one round trip, system schemas and retort's own tables left
-// out, and a deterministic, serialisable snapshot.
+// Introspection: every object kind in one round trip (for a schema that fits one page), system
+// schemas and retort's own tables left out, a deterministic, serialisable snapshot, and pages.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { introspect, introspectionQuery } from "../../lib/dialect/postgres/introspect.ts";
 import { findTable, type SchemaSnapshot, type TableSnapshot } from "../../lib/dialect/snapshot.ts";
@@ -164,6 +164,16 @@ describe.each(await testDatabases())("introspection on $name", (database) => {
     expect(JSON.parse(JSON.stringify(snapshot))).toEqual(snapshot);
     const again = await introspect(db, ["missing", "public", "app", 'Odd "Schema"']);
     expect(again).toEqual(snapshot);
+  });
+
+  it("reads the same snapshot in pages: by table count, and by bytes with at least one table a page", async () => {
+    const schemas = ["public", "app", 'Odd "Schema"'];
+    for (const bounds of [{ tables: 1, bytes: 1 << 20 }, { tables: 2, bytes: 1 << 20 }, { tables: 1000, bytes: 1 }]) {
+      const counting = new CountingSession(db);
+      expect(await introspect(counting, schemas, bounds)).toEqual(await introspect(db, schemas));
+      // Four tables: four pages of one, or two of two (the last page knows it is the last).
+      expect(counting.count, JSON.stringify(bounds)).toBe(bounds.tables === 2 ? 2 : 4);
+    }
   });
 
   it("describes an empty or missing schema as having no tables", async () => {

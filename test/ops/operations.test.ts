@@ -26,7 +26,7 @@ class RecordingSink implements StatementSink {
     if (sql.includes("json_build_object")) {
       const schemas = JSON.parse(String(params?.["schemas"])) as string[];
       const tables = this.tables.filter((t) => schemas.includes(t.schema));
-      return { rows: [{ snapshot: JSON.stringify({ tables: tables.map(toRaw) }) }], columns: [], rowCount: 1 };
+      return { rows: [{ snapshot: JSON.stringify({ tables: tables.map(toRaw), more: false }) }], columns: [], rowCount: 1 };
     }
     const rows = this.answer(sql, params);
     return { rows, columns: [], rowCount: rows.length };

@@ -3,7 +3,7 @@
 import type { Dialect } from "../dialect.ts";
 import { renderBatch } from "./batch.ts";
 import { describeColumn } from "./describe.ts";
-import { introspectionQuery, readSnapshot } from "./introspect.ts";
+import { introspect } from "./introspect.ts";
 import { constraintName } from "./naming.ts";
 import { checkExpression, checkType } from "./fragments.ts";
 import { checkIdentifier, quoteIdentifier, quoteName, renderLiteral } from "./quote.ts";
@@ -25,13 +25,12 @@ export const postgres: Dialect = {
   render,
   renderBatch,
   classifyStatement,
-  introspectionQuery,
-  readSnapshot,
+  introspect,
 };
 
 export { renderBatch } from "./batch.ts";
 export { describeColumn } from "./describe.ts";
-export { introspect, introspectionQuery, readSnapshot, IntrospectionError } from "./introspect.ts";
+export { introspect, introspectionQuery, readPage, IntrospectionError } from "./introspect.ts";
 export { constraintName, makeObjectName } from "./naming.ts";
 export { checkExpression, checkType, InvalidFragmentError } from "./fragments.ts";
 export {

@@ -1,9 +1,13 @@
-// Reads a schema snapshot in ONE statement: tables, columns, constraints and indexes of the given
-// schemas come back as a single JSON document (json_agg), because through the Data API every
-// statement is an HTTPS round trip. The schema list and the excluded names are bound parameters.
+// Reads a schema snapshot in as few statements as the response limit allows: tables, columns,
+// constraints and indexes of the given schemas come back as JSON documents (json_agg), because
+// through the Data API every statement is an HTTPS round trip. The Data API also refuses any
+// response over 1 MiB, so the tables come in pages (in name order, each page after the last table
+// of the one before), cut at PAGE_TABLES tables or PAGE_BYTES of JSON: one statement for a
+// schema of up to some hundreds of tables, one more for every further page. The schema list, the
+// excluded names and the page bounds are bound parameters.
 import { RETORT_TABLES } from "../../constants.ts";
-import type { QueryResult, SqlSession } from "../../sql/executor.ts";
-import type { RenderedStatement } from "../dialect.ts";
+import type { QueryResult } from "../../sql/executor.ts";
+import type { RenderedStatement, SnapshotReader } from "../dialect.ts";
 import {
   normalizeSnapshot,
   type ColumnSnapshot,
@@ -34,9 +38,12 @@ rel AS (
   JOIN target t ON t.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p')
     AND c.relname NOT IN (SELECT jsonb_array_elements_text(CAST(:excluded AS jsonb)))
-)
-SELECT json_build_object(
-  'tables', (SELECT coalesce(json_agg(json_build_object(
+    AND (t.nspname, c.relname) > (CAST(:afterSchema AS name), CAST(:afterName AS name))
+  ORDER BY t.nspname, c.relname
+  LIMIT CAST(:pageTables AS int) + 1
+),
+doc AS (
+  SELECT rel.nspname, rel.relname, json_build_object(
     'schema', rel.nspname,
     'name', rel.relname,
     'columns', (
@@ -107,26 +114,65 @@ SELECT json_build_object(
       JOIN pg_catalog.pg_am am ON am.oid = ic.relam
       WHERE i.indrelid = rel.oid
     )
-  )), '[]'::json) FROM rel)
+  )::text AS t FROM rel
+),
+sized AS (
+  SELECT t, row_number() OVER w AS n, sum(octet_length(t)) OVER w AS total
+  FROM doc WINDOW w AS (ORDER BY nspname, relname)
+),
+page AS (
+  SELECT t, n FROM sized
+  WHERE n <= CAST(:pageTables AS int) AND (n = 1 OR total <= CAST(:pageBytes AS bigint))
+)
+SELECT json_build_object(
+  'tables', (SELECT coalesce(json_agg(t::json ORDER BY n), '[]'::json) FROM page),
+  'more', (SELECT count(*) FROM page) < (SELECT count(*) FROM sized)
 )::text AS snapshot`;
 
-export function introspectionQuery(schemas: readonly string[]): RenderedStatement {
+/** Tables per page at most. */
+const PAGE_TABLES = 1000;
+/**
+ * JSON text per page at most (a page holds at least one table, whatever its size). The Data API
+ * answers at most 1 MiB, measured on its own JSON, in which this text is one escaped string.
+ */
+const PAGE_BYTES = 512 * 1024;
+
+/** Where a page starts: after this table (in name order), or at the first. */
+export type PageStart = { schema: string; name: string } | null;
+
+/** The statement that reads one page of the snapshot of `schemas`. */
+export function introspectionQuery(schemas: readonly string[], after: PageStart = null, bounds = { tables: PAGE_TABLES, bytes: PAGE_BYTES }): RenderedStatement {
   return {
     sql: INTROSPECTION_SQL,
     params: {
       schemas: JSON.stringify([...schemas]),
       excluded: JSON.stringify(Object.values(RETORT_TABLES)),
+      afterSchema: after?.schema ?? "",
+      afterName: after?.name ?? "",
+      pageTables: bounds.tables,
+      pageBytes: bounds.bytes,
     },
   };
 }
 
-/** Loads a snapshot of `schemas` with one statement. */
+/** Loads a snapshot of `schemas`: one statement per page, pages until the last. */
 export async function introspect(
-  session: SqlSession,
+  session: SnapshotReader,
   schemas: readonly string[],
+  bounds?: { tables: number; bytes: number },
 ): Promise<SchemaSnapshot> {
-  const query = introspectionQuery(schemas);
-  return readSnapshot(await session.query(query.sql, query.params), schemas);
+  const tables: TableSnapshot[] = [];
+  let after: PageStart = null;
+  for (;;) {
+    const query = introspectionQuery(schemas, after, bounds);
+    const page = readPage(await session.query(query.sql, query.params));
+    tables.push(...page.tables);
+    const last = page.tables.at(-1);
+    if (!page.more || !last) break;
+    after = { schema: last.schema, name: last.name };
+  }
+  const wanted = schemas.filter((s) => s !== "information_schema" && !s.startsWith("pg_"));
+  return normalizeSnapshot({ schemas: wanted, tables });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,18 +304,19 @@ function readTable(raw: RawTable): TableSnapshot {
   };
 }
 
-export function readSnapshot(result: QueryResult, schemas: readonly string[]): SchemaSnapshot {
+/** One page of the introspection query's result: its tables, and whether more follow. */
+export function readPage(result: QueryResult): { tables: TableSnapshot[]; more: boolean } {
   const cell = result.rows[0]?.["snapshot"];
   // Adapters differ on json columns; the query returns text so all of them hand back a string.
   const document: unknown = typeof cell === "string" ? JSON.parse(cell) : cell;
   if (
     typeof document !== "object" ||
     document === null ||
-    !Array.isArray((document as { tables?: unknown }).tables)
+    !Array.isArray((document as { tables?: unknown }).tables) ||
+    typeof (document as { more?: unknown }).more !== "boolean"
   ) {
     throw new IntrospectionError("the introspection query returned no snapshot document");
   }
-  const tables = (document as { tables: RawTable[] }).tables.map(readTable);
-  const wanted = schemas.filter((s) => s !== "information_schema" && !s.startsWith("pg_"));
-  return normalizeSnapshot({ schemas: wanted, tables });
+  const { tables, more } = document as { tables: RawTable[]; more: boolean };
+  return { tables: tables.map(readTable), more };
 }
