@@ -28,6 +28,7 @@ import { PgliteExecutor } from "../lib/sql/pglite-executor.ts";
 import { VersionTable } from "../lib/state/version-table.ts";
 import { postgres } from "../lib/dialect/postgres/index.ts";
 import { startTestDynamo } from "../test/support/dynamo.ts";
+import { createManyTables } from "../test/support/many-tables.ts";
 import { generateMigrations } from "./generate.ts";
 import { startBenchServer } from "./postgres-server.ts";
 import { printTable } from "./report.ts";
@@ -188,17 +189,7 @@ async function benchSchemaSize(): Promise<void> {
       await admin.connect();
       const partitions = tables / 10;
       const plain = tables - partitions - 1;
-      for (let from = 1; from <= plain; from += 500) {
-        await admin.query(`DO $$ BEGIN FOR i IN ${from}..${Math.min(plain, from + 499)} LOOP
-          EXECUTE format('CREATE TABLE %I (id bigint PRIMARY KEY, name text NOT NULL, created_at timestamptz DEFAULT now())', 't_' || i);
-        END LOOP; END $$`);
-      }
-      await admin.query("CREATE TABLE events (id bigint, at date NOT NULL, payload jsonb) PARTITION BY RANGE (at)");
-      for (let from = 1; from <= partitions; from += 250) {
-        await admin.query(`DO $$ BEGIN FOR i IN ${from}..${Math.min(partitions, from + 249)} LOOP
-          EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%L) TO (%L)', 'events_' || i, date '2000-01-01' + i, date '2000-01-01' + i + 1);
-        END LOOP; END $$`);
-      }
+      await createManyTables(admin, plain, partitions);
       await admin.end();
       const backend = new PgExecutor(database.url);
       const endpoint = await startDataApiEndpoint({ backend, ...ARNS });

@@ -12,6 +12,7 @@ import { CountingExecutor } from "../../lib/sql/counting-executor.ts";
 import { DataApiExecutor } from "../../lib/sql/data-api-executor.ts";
 import { PgExecutor } from "../../lib/sql/pg-executor.ts";
 import { ARNS, sdkClient } from "../local/harness.ts";
+import { createManyTables } from "../support/many-tables.ts";
 import { memorySource } from "../support/memory-source.ts";
 import { createTestDatabase, type TestDatabase } from "../support/postgres.ts";
 
@@ -28,19 +29,7 @@ beforeAll(async () => {
   const admin = new pg.Client({ connectionString: database.url });
   await admin.connect();
   try {
-    // In transactions of a few hundred tables: one for all would run out of lock slots.
-    for (let from = 1; from <= PLAIN; from += 500) {
-      await admin.query(`DO $$ BEGIN FOR i IN ${from}..${Math.min(PLAIN, from + 499)} LOOP
-        EXECUTE format('CREATE TABLE %I (id bigint PRIMARY KEY, name text NOT NULL, created_at timestamptz DEFAULT now())', 'table_' || i);
-      END LOOP; END $$`);
-    }
-    await admin.query("CREATE TABLE events (id bigint, at date NOT NULL, payload jsonb) PARTITION BY RANGE (at)");
-    for (let from = 1; from <= PARTITIONS; from += 250) {
-      await admin.query(`DO $$ BEGIN FOR i IN ${from}..${Math.min(PARTITIONS, from + 249)} LOOP
-        EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%L) TO (%L)', 'events_' || i,
-          date '2000-01-01' + i, date '2000-01-01' + i + 1);
-      END LOOP; END $$`);
-    }
+    await createManyTables(admin, PLAIN, PARTITIONS);
   } finally {
     await admin.end();
   }
