@@ -72,7 +72,7 @@ export class Batch implements StatementSink {
   }
 
   statement(statement: SinkStatement): void | Promise<void> {
-    if (!this.options.transactional) return this.sendNow(statement.sql, statement.params);
+    if (!this.options.transactional) return this.sendAlone(statement);
     const kind = this.dialect.classifyStatement(statement.sql);
     if (!kind.transactional) throw new NeedsNonTransactionalError(statement);
     const hasParams = statement.params !== undefined && Object.keys(statement.params).length > 0;
@@ -162,8 +162,19 @@ export class Batch implements StatementSink {
     return next;
   }
 
-  private async sendNow(sql: string, params?: SqlParams): Promise<void> {
+  /**
+   * A statement outside a transaction (CREATE INDEX CONCURRENTLY), in autocommit. No transaction
+   * can carry the fence for it, so the preamble (the fence claim, the heads check) goes in a call
+   * of its own immediately before each statement: a runner that lost its lease is refused there
+   * rather than running the statement. The window left is the time between the two calls.
+   */
+  private async sendAlone(statement: SinkStatement): Promise<void> {
+    const claim = this.dialect.renderBatch([], [], this.options.preamble);
+    if (claim !== null) {
+      this.options.beforeSend();
+      await this.executor.query(claim);
+    }
     this.options.beforeSend();
-    await this.executor.query(sql, params, LONG);
+    await this.executor.query(statement.sql, statement.params, LONG);
   }
 }

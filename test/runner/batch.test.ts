@@ -213,9 +213,11 @@ for (const target of await testDatabases({ dataApi: true })) {
       const result = await safeUpgrade(ctx);
       expect(result.results.map((r) => r.status)).toEqual(["applied", "applied", "applied", "applied", "applied"]);
       const kinds = db.counting.calls.map((c) => c.kind);
-      // read, introspect, the first batch, the index and its version update, the last migration.
-      expect(kinds).toEqual(["query", "query", "begin", "query", "query", "query", "commit", "query", "query", "query"]);
-      expect(db.counting.calls[7]!.sql).toMatch(/^CREATE INDEX CONCURRENTLY IF NOT EXISTS/);
+      // read, introspect, the first batch, the fence claim and the index, its version update,
+      // the last migration.
+      expect(kinds).toEqual(["query", "query", "begin", "query", "query", "query", "commit", "query", "query", "query", "query"]);
+      expect(db.counting.calls[7]!.sql).toMatch(/^DO \$retort_0\$\nBEGIN\nPERFORM pg_advisory_xact_lock/);
+      expect(db.counting.calls[8]!.sql).toMatch(/^CREATE INDEX CONCURRENTLY IF NOT EXISTS/);
       expect(await current(ctx)).toEqual({ heads: [rev(9)] });
     });
   });

@@ -97,6 +97,60 @@ for (const target of await testDatabases({ dataApi: true })) {
   });
 }
 
+describe("fencing a migration that runs outside a transaction (PostgreSQL)", () => {
+  it("claims the fence before each statement: once another runner has written, its next statement is not sent", async () => {
+    const database = await createTestDatabase();
+    const executor = await PgExecutor.open(database.url);
+    const other = await PgExecutor.open(database.url);
+    try {
+      const table = new VersionTable("public");
+      const key = "k";
+      await executor.query("CREATE TABLE t (a int, b int)");
+      // Runner A holds token 5; right after its first statement, runner B (token 6) writes.
+      let tookOver = false;
+      const paused: SqlExecutor = {
+        dialect: executor.dialect,
+        kind: executor.kind,
+        description: executor.description,
+        transaction: (fn) => executor.transaction(fn),
+        close: () => executor.close(),
+        async query(sql, params, options) {
+          const result = await executor.query(sql, params, options);
+          if (!tookOver && sql.includes('"ix_a"')) {
+            tookOver = true;
+            await other.query(claim(table, key, 6));
+          }
+          return result as never;
+        },
+      };
+      const ctx = {
+        source: memorySource([
+          {
+            revision: "f00000000002",
+            revises: null,
+            transactional: false,
+            async upgrade(op) {
+              await op.createIndex("ix_a", "t", ["a"], { concurrently: true });
+              await op.createIndex("ix_b", "t", ["b"], { concurrently: true });
+            },
+            async downgrade() {},
+          },
+        ]),
+        database: databaseContext(paused, { lockKey: key, lock: staleLock(5), history: new InMemoryHistory() }),
+      };
+      const result = await safeUpgrade(ctx);
+      expect(tookOver).toBe(true);
+      expect(result.error?.message).toMatch(/fenced out: this run's fencing token 5 is older than token 6/);
+      const indexes = await executor.query<{ name: string }>("SELECT indexname AS name FROM pg_indexes WHERE tablename = 't' ORDER BY 1");
+      expect(indexes.rows.map((r) => r.name)).toEqual(["ix_a"]);
+    } finally {
+      await other.close();
+      await executor.close();
+      await database.drop();
+    }
+  });
+});
+
 describe("fencing under concurrency (PostgreSQL)", () => {
   it("a newer token's transaction waits for an older one in flight; the older one arriving after a newer commit is refused", async () => {
     const database = await createTestDatabase();
