@@ -69,7 +69,13 @@ export function migrated(output: Output, r: MigrateResult): void {
   const rows: string[][] = [];
   for (const e of r.results) {
     const mark =
-      e.status === "applied" ? color.green(e.direction === "upgrade" ? "applied" : "reverted") : e.status === "failed" ? color.red("failed") : color.dim("not run");
+      e.status === "applied"
+        ? color.green(e.direction === "upgrade" ? "applied" : "reverted")
+        : e.status === "failed"
+          ? color.red("failed")
+          : e.status === "unknown"
+            ? color.yellow("unknown")
+            : color.dim("not run");
     rows.push([`  ${mark}`, color.bold(e.revision), e.message, color.dim(`${e.durationMs} ms`)]);
     for (const o of e.operations.filter((o) => o.status === "skipped")) {
       rows.push(["", "", color.yellow(`skipped ${o.operation}: ${o.reason}`), ""]);
@@ -110,7 +116,13 @@ const headList = (h: readonly string[] | undefined) => (h?.length ? h.join(", ")
 function runLine(output: Output, r: RunRecord): string {
   const { color } = output;
   const status =
-    r.status === "succeeded" ? color.green(r.status) : r.status === "started" ? color.cyan(r.status) : color.red(r.status);
+    r.status === "succeeded"
+      ? color.green(r.status)
+      : r.status === "started"
+        ? color.cyan(r.status)
+        : r.status === "unknown"
+          ? color.yellow(r.status)
+          : color.red(r.status);
   const change = r.fromHeads || r.toHeads ? ` ${headList(r.fromHeads)} -> ${headList(r.toHeads)}` : "";
   const counts = r.applied !== undefined ? `, ${r.applied} applied, ${r.skippedOperations ?? 0} skipped` : "";
   return `#${runNumber(r)}  ${r.startedAt}  ${r.command}  ${status}${change}${counts}`;

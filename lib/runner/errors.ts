@@ -34,3 +34,22 @@ export class NoDatabaseError extends Error {
     super(`${command} needs a database; pass --db <url> or set RETORT_DB`);
   }
 }
+
+/**
+ * A statement of an earlier run is still executing on the database (its Data API call timed out,
+ * and it runs on): what it will leave is not known yet, so no run may start beside it.
+ */
+export class StatementStillRunningError extends Error {
+  override name = "StatementStillRunningError";
+  constructor(
+    readonly writers: readonly { pid: number; state: string; since: string; query: string }[],
+    waitedMs: number,
+  ) {
+    const list = writers.map((w) => `pid ${w.pid}, ${w.state || "state hidden"} since ${w.since || "?"}${w.query ? `: ${w.query}` : ""}`).join("; ");
+    super(
+      `a statement of an earlier run is still executing on the database (${list})${waitedMs > 0 ? `; waited ${Math.round(waitedMs / 1000)} s` : ""}; ` +
+        "its outcome is not known yet, so nothing was started. Run again when it has finished (pass --wait <duration> to wait for it), " +
+        `or stop it with SELECT pg_cancel_backend(${writers[0]?.pid ?? "<pid>"}) and run again`,
+    );
+  }
+}

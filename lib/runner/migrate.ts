@@ -11,13 +11,13 @@ import { createOperations, type OpResult, type RunMode } from "../ops/operations
 import type { SchemaSnapshot } from "../dialect/snapshot.ts";
 import type { Migration } from "../revision/migration.ts";
 import type { RevisionMap } from "../revision/graph.ts";
-import { ConnectionError, DataApiError, SqlError } from "../sql/errors.ts";
+import { ConnectionError, DataApiError, isOutcomeUnknown, SqlError } from "../sql/errors.ts";
 import type { RevisionRecord } from "../state/history.ts";
 import { type Lease, LeaseLostError } from "../state/lock.ts";
 import { FENCED_OUT_SQLSTATE, type Transition, type VersionState, VERSION_CONFLICT_SQLSTATE } from "../state/version-table.ts";
 import { Batch } from "./batch.ts";
 import { type Context, type DatabaseContext, requireDatabase } from "./context.ts";
-import { MigrationError, UnknownDatabaseRevisionsError } from "./errors.ts";
+import { MigrationError, StatementStillRunningError, UnknownDatabaseRevisionsError } from "./errors.ts";
 import { beginRun, endRun, failedOutcome, type LockedRun } from "./locked-run.ts";
 
 export const Direction = { Up: "upgrade", Down: "downgrade" } as const;
@@ -34,7 +34,8 @@ export interface RevisionResult {
   message: string;
   file: string;
   direction: Direction;
-  status: "applied" | "failed" | "not-executed";
+  /** unknown: its statement outlived its call (a Data API timeout), so it may yet have committed. */
+  status: "applied" | "failed" | "unknown" | "not-executed";
   durationMs: number;
   operations: OperationReport[];
   error?: string;
@@ -48,8 +49,11 @@ export interface MigrateResult {
   results: RevisionResult[];
   applied: number;
   skippedOperations: number;
-  /** The first failure, already reported against its revision in `results`. */
-  error?: { message: string; revision?: string; file?: string };
+  /**
+   * The first failure, already reported against its revision in `results`; `outcome: "unknown"`
+   * when the database may still be applying what was sent.
+   */
+  error?: { message: string; revision?: string; file?: string; outcome?: "unknown" };
   /** The run as the history records it: its id and the lease's fencing token. */
   run?: { id: string; token: number };
   /** Problems that did not change the outcome (history not written, lock not released). */
@@ -87,7 +91,7 @@ export async function migrate(ctx: Context, map: RevisionMap<Migration>, options
     db,
     run,
     {
-      status: result.error ? "failed" : "succeeded",
+      status: result.error ? (result.error.outcome === "unknown" ? "unknown" : "failed") : "succeeded",
       fromHeads: result.fromHeads,
       toHeads: result.toHeads,
       applied: result.applied,
@@ -112,7 +116,7 @@ function revisionRecords(map: RevisionMap<Migration>, run: LockedRun, result: Mi
       at,
       revision: r.revision,
       direction: r.direction,
-      status: r.status === "applied" ? "applied" : "failed",
+      status: r.status === "applied" ? "applied" : r.status === "unknown" ? "unknown" : "failed",
       message: r.message,
       file: r.file,
       checksum: map.get(r.revision)?.checksum ?? "",
@@ -129,7 +133,7 @@ async function migrateLocked(
   run: LockedRun,
 ): Promise<MigrateResult> {
   const lease = run.lease;
-  const state = await db.versionTable.read(db.executor);
+  const state = await readWhenIdle(db, run);
   const unknown = state.heads.filter((h) => !map.has(h));
   if (unknown.length > 0 && !options.allowUnknownRevisions) throw new UnknownDatabaseRevisionsError(unknown, state.heads);
   const known = knownHeads(map, state);
@@ -198,11 +202,28 @@ async function migrateLocked(
       next = ran[ran.length - 1]!.index + 1;
       continue;
     }
-    if (stopsTheRun(error)) settle(result, ran[0]!, options, error);
+    if (isOutcomeUnknown(error)) settleUnknown(result, ran, options, error);
+    else if (stopsTheRun(error)) settle(result, ran[0]!, options, error);
     else settle(result, ran[ran.length - 1]!, options, error, ran.length);
     return result;
   }
   return result;
+}
+
+/**
+ * The version table once no earlier run's statement is still executing on it, waiting for that
+ * up to the run's lock wait (polling about once a second), else refusing, naming the statement.
+ */
+async function readWhenIdle(db: DatabaseContext, run: LockedRun): Promise<VersionState> {
+  const started = Date.now();
+  for (;;) {
+    const state = await db.versionTable.read(db.executor);
+    if (state.busy.length === 0) return state;
+    const waited = Date.now() - started;
+    if (waited >= (db.lockWaitMs ?? 0)) throw new StatementStillRunningError(state.busy, waited);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, (db.lockWaitMs ?? 0) - waited) * (0.75 + Math.random() / 2)));
+    run.lease.assertHeld();
+  }
 }
 
 /** A migration of the plan, with the version-table change that records it. */
@@ -353,6 +374,25 @@ function settle(
 }
 
 /**
+ * A batch whose outcome is unknown (its statement outlived the call): every migration in it is
+ * reported as such, since they commit together or not at all, and none as failed.
+ */
+function settleUnknown(result: MigrateResult, ran: readonly Member[], options: { direction: Direction }, error: unknown): void {
+  const first = ran[0]!.migration;
+  const last = ran[ran.length - 1]!.migration;
+  const which = ran.length === 1 ? `${first.revision} (${first.file})` : `${first.revision} (${first.file}) to ${last.revision} (${last.file})`;
+  const message =
+    `${options.direction} of ${which}: the outcome is unknown: ${(error as Error).message}. ` +
+    "The statement may still be running on the database and may yet commit; run `retort status` once it has finished " +
+    "(a run started meanwhile refuses, naming it)";
+  for (const member of ran) {
+    member.entry.status = "unknown";
+    member.entry.error = message;
+  }
+  result.error = { message, revision: last.revision, file: last.file, outcome: "unknown" };
+}
+
+/**
  * The database's heads restricted to what this code knows. When the database also records
  * revisions the code does not have, its record of applied revisions says how far the known part
  * of the graph got. Unknown heads themselves stay recorded (see `toHeads`).
@@ -405,6 +445,7 @@ function explain(error: unknown, mode: RunMode, migration: Migration): string {
  * connection, a Data API timeout): the database may still be working on it.
  */
 function replayable(error: unknown): boolean {
+  if (isOutcomeUnknown(error)) return false;
   if (stopsTheRun(error) || error instanceof ConnectionError) return false;
   if (error instanceof DataApiError) return !error.outcomeUnknown && error.exceptionName !== "StatementTimeoutException";
   return true;

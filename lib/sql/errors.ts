@@ -86,3 +86,12 @@ export function isMissingRelation(error: unknown): boolean {
 export function isMissingColumn(error: unknown): boolean {
   return error instanceof SqlError && error.sqlState === "42703";
 }
+
+/**
+ * True when a statement's outcome is not known: the Data API answered with a timeout (the
+ * statement was sent with continueAfterTimeout and may still be running, and may yet commit) or
+ * lost the call in flight (a 5xx, a dropped connection).
+ */
+export function isOutcomeUnknown(error: unknown): boolean {
+  return error instanceof DataApiError && (error.outcomeUnknown || error.exceptionName === "StatementTimeoutException");
+}

@@ -11,6 +11,8 @@ export const RunStatus = {
   Failed: "failed",
   /** The run died holding the lock; the run that took the lock over (or `unlock --force`) says so. */
   Abandoned: "abandoned",
+  /** A statement outlived its call: what it did is not known (it may still commit). */
+  Unknown: "unknown",
 } as const;
 export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
 
@@ -61,7 +63,8 @@ export interface RevisionRecord {
   at: string;
   revision: string;
   direction: "upgrade" | "downgrade";
-  status: "applied" | "failed";
+  /** unknown: its statement outlived its call; it may have committed since. */
+  status: "applied" | "failed" | "unknown";
   message: string;
   file: string;
   checksum: string;

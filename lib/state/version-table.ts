@@ -19,11 +19,26 @@ export interface AppliedRevision {
   appliedAt: string;
 }
 
+/** A session of another run still executing a statement that writes this version table. */
+export interface BusyWriter {
+  pid: number;
+  /** pg_stat_activity's state ("active", "idle in transaction", ...). */
+  state: string;
+  /** When its statement started (ISO), and the statement's first 120 characters. */
+  since: string;
+  query: string;
+}
+
 export interface VersionState {
   /** false until the first migration creates the tables. */
   exists: boolean;
   heads: string[];
   applied: AppliedRevision[];
+  /**
+   * Other sessions holding this table's writer lock (serialise()): a statement of an earlier run
+   * still executing, whose outcome nobody knows yet (a Data API call that timed out).
+   */
+  busy: BusyWriter[];
 }
 
 /** A change of heads, recorded atomically with the migration that causes it. */
@@ -100,9 +115,27 @@ export class VersionTable {
    * the first recorded: its assertion (assertHeads) refuses a plan made from older ones.
    */
   serialise(): string[] {
-    const digest = createHash("sha256").update(`retort:${this.schema}.${this.version.name}`).digest();
-    const key = digest.readBigInt64BE(0);
-    return [`PERFORM pg_advisory_xact_lock(${key.toString()})`];
+    return [`PERFORM pg_advisory_xact_lock(${this.writerLockKey().toString()})`];
+  }
+
+  /** The advisory lock key of serialise(): one per version table. */
+  private writerLockKey(): bigint {
+    return createHash("sha256").update(`retort:${this.schema}.${this.version.name}`).digest().readBigInt64BE(0);
+  }
+
+  /**
+   * The sessions (other than this one) holding the writer lock, with what they run. pg_locks shows
+   * a bigint advisory key as two oids: its high and low 32 bits.
+   */
+  private busySql(): string {
+    const key = BigInt.asUintN(64, this.writerLockKey());
+    return `SELECT 'busy' AS kind, a.pid::text AS revision, coalesce(a.state, '') AS checksum,
+        coalesce(to_char(a.query_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), '') AS applied_at,
+        left(regexp_replace(coalesce(a.query, ''), '\s+', ' ', 'g'), 120) AS detail
+       FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
+         AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+         AND l.classid = ${(key >> 32n).toString()} AND l.objid = ${(key & 0xffffffffn).toString()} AND l.objsubid = 1`;
   }
 
   /**
@@ -145,15 +178,25 @@ export class VersionTable {
     }
   }
 
-  /** One round trip: the heads and every applied revision. A missing table reads as empty. */
+  /**
+   * One round trip: the heads, every applied revision, and the other sessions still writing. A
+   * missing table reads as empty (then the writers take a second, small read).
+   */
   async read(session: SqlSession): Promise<VersionState> {
     const v = this.dialect.quoteName(this.version);
     const r = this.dialect.quoteName(this.revisions);
+    type Row = { kind: string; revision: string; checksum: string | null; applied_at: string | null; detail: string | null };
+    const busyOf = (rows: Row[]): BusyWriter[] =>
+      rows
+        .filter((row) => row.kind === "busy")
+        .map((row) => ({ pid: Number(row.revision), state: row.checksum ?? "", since: row.applied_at ?? "", query: row.detail ?? "" }));
     try {
-      const result = await session.query<{ kind: string; revision: string; checksum: string | null; applied_at: string | null }>(
-        `SELECT 'head' AS kind, version_num AS revision, NULL::text AS checksum, NULL::text AS applied_at FROM ${v}
+      const result = await session.query<Row>(
+        `SELECT 'head' AS kind, version_num AS revision, NULL::text AS checksum, NULL::text AS applied_at, NULL::text AS detail FROM ${v}
          UNION ALL
-         SELECT 'applied', revision, checksum, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM ${r}
+         SELECT 'applied', revision, checksum, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), NULL FROM ${r}
+         UNION ALL
+         ${this.busySql()}
          ORDER BY 1, 2`,
       );
       return {
@@ -162,13 +205,14 @@ export class VersionTable {
         applied: result.rows
           .filter((row) => row.kind === "applied")
           .map((row) => ({ revision: row.revision, checksum: row.checksum ?? "", appliedAt: row.applied_at ?? "" })),
+        busy: busyOf(result.rows),
       };
     } catch (error) {
-      if (isMissingRelation(error)) {
-        return { exists: false, heads: [], applied: [] };
-      }
-      throw error;
+      if (!isMissingRelation(error)) throw error;
     }
+    // A new database, or one whose first run is still creating the tables.
+    const writers = await session.query<Row>(this.busySql());
+    return { exists: false, heads: [], applied: [], busy: busyOf(writers.rows) };
   }
 
   /** Idempotent DDL creating the schema and both tables. */

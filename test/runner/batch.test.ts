@@ -87,9 +87,9 @@ for (const target of await testDatabases({ dataApi: true })) {
       db.counting.reset();
       const result = await safeUpgrade(ctx);
       expect(result.results.map((r) => r.status)).toEqual(["applied", "applied", "applied"]);
-      // read, introspect, then the batch.
-      expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "begin", "query", "query", "query", "commit"]);
-      expect(db.counting.calls[4]!.sql).toMatch(/^INSERT INTO/);
+      // read (on a new database, then the writers still at work), introspect, then the batch.
+      expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "query", "begin", "query", "query", "query", "commit"]);
+      expect(db.counting.calls[5]!.sql).toMatch(/^INSERT INTO/);
       expect(await current(ctx)).toEqual({ heads: [email.revision] });
       expect(await names(ctx)).toEqual(["ada"]);
     });
@@ -101,7 +101,7 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect(result.applied).toBe(3);
       // The seed's transaction opens with the serialisation and heads check on their own: a DO
       // block cannot carry the INSERT's bound values.
-      expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "query", "begin", "query", "query", "query", "commit", "query"]);
+      expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "query", "query", "begin", "query", "query", "query", "commit", "query"]);
       expect(await current(ctx)).toEqual({ heads: [email.revision] });
     });
 
@@ -112,13 +112,13 @@ for (const target of await testDatabases({ dataApi: true })) {
       await safeUpgrade(perMigration);
       // The seed's transaction opens with the serialisation and heads check on their own: a DO
       // block cannot carry the INSERT's bound values.
-      expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "query", "begin", "query", "query", "query", "commit", "query"]);
+      expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "query", "query", "begin", "query", "query", "query", "commit", "query"]);
 
       const overridden = await scenario([users, seed, email]);
       overridden.database = { ...overridden.database!, transactionPerMigration: true };
       db.counting.reset();
       await safeUpgrade(overridden, { transactionPerMigration: false });
-      expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "begin", "query", "query", "query", "commit"]);
+      expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "query", "begin", "query", "query", "query", "commit"]);
       expect(await current(overridden)).toEqual({ heads: [email.revision] });
     });
 
@@ -213,18 +213,18 @@ for (const target of await testDatabases({ dataApi: true })) {
       const result = await safeUpgrade(ctx);
       expect(result.results.map((r) => r.status)).toEqual(["applied", "applied", "applied", "applied", "applied"]);
       const kinds = db.counting.calls.map((c) => c.kind);
-      // read, introspect, the first batch, the fence claim and the index, its version update,
-      // the last migration.
-      expect(kinds).toEqual(["query", "query", "begin", "query", "query", "query", "commit", "query", "query", "query", "query"]);
-      expect(db.counting.calls[7]!.sql).toMatch(/^DO \$retort_0\$\nBEGIN\nPERFORM pg_advisory_xact_lock/);
-      expect(db.counting.calls[8]!.sql).toMatch(/^CREATE INDEX CONCURRENTLY IF NOT EXISTS/);
+      // read (and the writers still at work), introspect, the first batch, the fence claim and
+      // the index, its version update, the last migration.
+      expect(kinds).toEqual(["query", "query", "query", "begin", "query", "query", "query", "commit", "query", "query", "query", "query"]);
+      expect(db.counting.calls[8]!.sql).toMatch(/^DO \$retort_0\$\nBEGIN\nPERFORM pg_advisory_xact_lock/);
+      expect(db.counting.calls[9]!.sql).toMatch(/^CREATE INDEX CONCURRENTLY IF NOT EXISTS/);
       expect(await current(ctx)).toEqual({ heads: [rev(9)] });
     });
   });
 }
 
 describe("through the Data API, a COMMIT whose outcome the client cannot know", () => {
-  it("is reported against the batch's last migration, with the others named as unknown too, and the next run converges", async () => {
+  it("reports every migration of the batch as unknown, and the next run converges", async () => {
     const backend = await PgliteExecutor.open();
     const endpoint = await startDataApiEndpoint({ backend, ...ARNS });
     const client = sdkClient(endpoint.url);
@@ -234,9 +234,11 @@ describe("through the Data API, a COMMIT whose outcome the client cannot know", 
       // The commit runs, then the answer is a 500: the client cannot tell it committed.
       endpoint.faults.inject({ on: "CommitTransaction", error: "5xx", afterExecuting: true });
       const result = await safeUpgrade(ctx);
-      expect(result.results.map((r) => r.status)).toEqual(["not-executed", "not-executed", "failed"]);
-      expect(result.error?.message).toMatch(/^upgrade of b00000000003 .*run `retort status` to see, then `retort safe-upgrade` converges/);
-      expect(result.error?.message).toMatch(/it ran in one transaction with the 2 revision\(s\) before it, so their outcome is unknown too/);
+      // The three committed together or not at all: all three are unknown, none failed.
+      expect(result.results.map((r) => r.status)).toEqual(["unknown", "unknown", "unknown"]);
+      expect(result.error).toMatchObject({ outcome: "unknown", revision: "b00000000003" });
+      expect(result.error?.message).toMatch(/^upgrade of b00000000001 \(.*\) to b00000000003 \(.*\): the outcome is unknown: /);
+      expect(result.error?.message).toMatch(/run `retort status` once it has finished/);
 
       const again = await safeUpgrade(ctx);
       expect(again.error).toBeUndefined();

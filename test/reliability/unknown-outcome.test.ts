@@ -1,0 +1,87 @@
+// A Data API statement that outlives its call (StatementTimeoutException; retort sends migrations
+// with continueAfterTimeout, so it keeps running) has an outcome nobody knows yet. It was reported
+// as failed ("0 applied", history "failed") although it committed seconds later. It must be
+// reported as unknown, and the next run must find the statement still executing and name it
+// rather than race it. Through the local endpoint (a short statement timeout) in front of
+// PostgreSQL, with the real SDK client.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDataApiEndpoint, type DataApiEndpoint } from "../../lib/local/data-api-endpoint.ts";
+import { databaseContext } from "../../lib/runner/database.ts";
+import { safeUpgrade } from "../../lib/runner/upgrade.ts";
+import { DataApiExecutor } from "../../lib/sql/data-api-executor.ts";
+import { PgExecutor } from "../../lib/sql/pg-executor.ts";
+import { InMemoryHistory } from "../../lib/state/history.ts";
+import { ARNS, sdkClient } from "../local/harness.ts";
+import { memorySource } from "../support/memory-source.ts";
+import { createTestDatabase, type TestDatabase } from "../support/postgres.ts";
+
+let database: TestDatabase;
+let backend: PgExecutor;
+let endpoint: DataApiEndpoint;
+let client: ReturnType<typeof sdkClient>;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  backend = new PgExecutor(database.url);
+  endpoint = await startDataApiEndpoint({ backend, ...ARNS, statementTimeoutMs: 500 });
+  client = sdkClient(endpoint.url, 10_000);
+}, 120_000);
+
+afterAll(async () => {
+  client?.destroy();
+  await endpoint?.close();
+  await backend?.close();
+  await database?.drop();
+});
+
+const source = memorySource([
+  {
+    revision: "c00000000001",
+    revises: null,
+    async upgrade(op) {
+      await op.createTable("first", { columns: [{ name: "id", type: "int" }] });
+    },
+    async downgrade(op) {
+      await op.dropTable("first");
+    },
+  },
+  {
+    revision: "c00000000002",
+    revises: "c00000000001",
+    async upgrade(op) {
+      // Takes 3 s: far longer than the endpoint's statement timeout.
+      await op.execute("CREATE TABLE second AS SELECT 1 AS x FROM pg_sleep(3)");
+    },
+    async downgrade(op) {
+      await op.dropTable("second");
+    },
+  },
+]);
+
+describe("a statement that outlives its Data API call", () => {
+  it("is reported as unknown, not failed; the next run names it while it runs; once it ends, all is applied", async () => {
+    const history = new InMemoryHistory();
+    const context = () => ({ source, database: databaseContext(new DataApiExecutor({ ...ARNS, database: "retort", client }), { history }) });
+
+    const first = await safeUpgrade(context());
+    expect(first.results.map((r) => r.status)).toEqual(["unknown", "unknown"]);
+    expect(first.applied).toBe(0);
+    expect(first.error).toMatchObject({ outcome: "unknown" });
+    expect(first.error?.message).toMatch(/outcome is unknown/);
+    const [recorded] = await history.runs(context().database.lockKey);
+    expect(recorded?.status).toBe("unknown");
+
+    // The statement is still running: the next run refuses, naming it, and changes nothing.
+    const second = await safeUpgrade(context()).catch((error: unknown) => error);
+    expect(second).toBeInstanceOf(Error);
+    expect((second as Error).message).toMatch(/a statement of an earlier run is still executing on the database \(pid \d+/);
+    expect((second as Error).message).toContain("pg_cancel_backend");
+
+    // When it has committed, the database is where the first run was going.
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    const third = await safeUpgrade(context());
+    expect(third.error).toBeUndefined();
+    expect(third.results).toEqual([]);
+    expect(third.toHeads).toEqual(["c00000000002"]);
+  }, 60_000);
+});
