@@ -79,3 +79,43 @@ export function slowBackend(backend: SqlExecutor, delayMs: number): SqlExecutor 
     close: () => backend.close(),
   };
 }
+
+/**
+ * The local endpoint in front of a scratch PostgreSQL database, with a real SDK client: `url` to
+ * set the database up directly, `executor()` for a Data API executor through the endpoint.
+ */
+export interface DataApiOverPostgres {
+  url: string;
+  endpoint: import("../../lib/local/data-api-endpoint.ts").DataApiEndpoint;
+  executor(): import("../../lib/sql/data-api-executor.ts").DataApiExecutor;
+  close(): Promise<void>;
+}
+
+export async function dataApiOverPostgres(
+  options: { statementTimeoutMs?: number; requestTimeoutMs?: number; setUp?: (url: string) => Promise<void> } = {},
+): Promise<DataApiOverPostgres> {
+  const [{ startDataApiEndpoint }, { DataApiExecutor }] = await Promise.all([
+    import("../../lib/local/data-api-endpoint.ts"),
+    import("../../lib/sql/data-api-executor.ts"),
+  ]);
+  const database = await createTestDatabase();
+  await options.setUp?.(database.url);
+  const backend = new PgExecutor(database.url);
+  const endpoint = await startDataApiEndpoint({
+    backend,
+    ...ARNS,
+    ...(options.statementTimeoutMs !== undefined ? { statementTimeoutMs: options.statementTimeoutMs } : {}),
+  });
+  const client = sdkClient(endpoint.url, options.requestTimeoutMs ?? 60_000);
+  return {
+    url: database.url,
+    endpoint,
+    executor: () => new DataApiExecutor({ ...ARNS, database: "retort", client }),
+    async close() {
+      client.destroy();
+      await endpoint.close();
+      await backend.close();
+      await database.drop();
+    },
+  };
+}

@@ -5,49 +5,37 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgres } from "../../lib/dialect/postgres/index.ts";
-import { startDataApiEndpoint, type DataApiEndpoint } from "../../lib/local/data-api-endpoint.ts";
 import { databaseContext } from "../../lib/runner/database.ts";
 import { safeUpgrade } from "../../lib/runner/upgrade.ts";
 import { CountingExecutor } from "../../lib/sql/counting-executor.ts";
-import { DataApiExecutor } from "../../lib/sql/data-api-executor.ts";
-import { PgExecutor } from "../../lib/sql/pg-executor.ts";
-import { ARNS, sdkClient } from "../local/harness.ts";
+import { dataApiOverPostgres, type DataApiOverPostgres } from "../local/harness.ts";
 import { createManyTables } from "../support/many-tables.ts";
 import { memorySource } from "../support/memory-source.ts";
-import { createTestDatabase, type TestDatabase } from "../support/postgres.ts";
 
 const PLAIN = 9_000;
 const PARTITIONS = 999;
 
-let database: TestDatabase;
-let backend: PgExecutor;
-let endpoint: DataApiEndpoint;
-let client: ReturnType<typeof sdkClient>;
+let stack: DataApiOverPostgres;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  const admin = new pg.Client({ connectionString: database.url });
-  await admin.connect();
-  try {
-    await createManyTables(admin, PLAIN, PARTITIONS);
-  } finally {
-    await admin.end();
-  }
-  backend = new PgExecutor(database.url);
-  endpoint = await startDataApiEndpoint({ backend, ...ARNS });
-  client = sdkClient(endpoint.url, 60_000);
+  stack = await dataApiOverPostgres({
+    async setUp(url) {
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        await createManyTables(admin, PLAIN, PARTITIONS);
+      } finally {
+        await admin.end();
+      }
+    },
+  });
 }, 300_000);
 
-afterAll(async () => {
-  client?.destroy();
-  await endpoint?.close();
-  await backend?.close();
-  await database?.drop();
-});
+afterAll(() => stack?.close());
 
 describe("10,000 tables through the Data API", () => {
   it("the snapshot is read in pages that each fit the 1 MiB response limit", async () => {
-    const executor = new CountingExecutor(new DataApiExecutor({ ...ARNS, database: "retort", client }));
+    const executor = new CountingExecutor(stack.executor());
     const snapshot = await postgres.introspect(executor, ["public"]);
     expect(snapshot.tables).toHaveLength(PLAIN + 1 + PARTITIONS);
     expect(snapshot.tables.find((t) => t.name === "events_17")?.columns.map((c) => c.name)).toEqual(["id", "at", "payload"]);
@@ -60,7 +48,7 @@ describe("10,000 tables through the Data API", () => {
   }, 180_000);
 
   it("safe-upgrade migrates such a database", async () => {
-    const executor = new DataApiExecutor({ ...ARNS, database: "retort", client });
+    const executor = stack.executor();
     const ctx = {
       source: memorySource([
         {

@@ -5,34 +5,19 @@
 // rather than race it. Through the local endpoint (a short statement timeout) in front of
 // PostgreSQL, with the real SDK client.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDataApiEndpoint, type DataApiEndpoint } from "../../lib/local/data-api-endpoint.ts";
 import { databaseContext } from "../../lib/runner/database.ts";
 import { safeUpgrade } from "../../lib/runner/upgrade.ts";
-import { DataApiExecutor } from "../../lib/sql/data-api-executor.ts";
-import { PgExecutor } from "../../lib/sql/pg-executor.ts";
 import { InMemoryHistory } from "../../lib/state/history.ts";
-import { ARNS, sdkClient } from "../local/harness.ts";
+import { dataApiOverPostgres, type DataApiOverPostgres } from "../local/harness.ts";
 import { memorySource } from "../support/memory-source.ts";
-import { createTestDatabase, type TestDatabase } from "../support/postgres.ts";
 
-let database: TestDatabase;
-let backend: PgExecutor;
-let endpoint: DataApiEndpoint;
-let client: ReturnType<typeof sdkClient>;
+let stack: DataApiOverPostgres;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  backend = new PgExecutor(database.url);
-  endpoint = await startDataApiEndpoint({ backend, ...ARNS, statementTimeoutMs: 500 });
-  client = sdkClient(endpoint.url, 10_000);
+  stack = await dataApiOverPostgres({ statementTimeoutMs: 500, requestTimeoutMs: 10_000 });
 }, 120_000);
 
-afterAll(async () => {
-  client?.destroy();
-  await endpoint?.close();
-  await backend?.close();
-  await database?.drop();
-});
+afterAll(() => stack?.close());
 
 const source = memorySource([
   {
@@ -61,7 +46,7 @@ const source = memorySource([
 describe("a statement that outlives its Data API call", () => {
   it("is reported as unknown, not failed; the next run names it while it runs; once it ends, all is applied", async () => {
     const history = new InMemoryHistory();
-    const context = () => ({ source, database: databaseContext(new DataApiExecutor({ ...ARNS, database: "retort", client }), { history }) });
+    const context = () => ({ source, database: databaseContext(stack.executor(), { history }) });
 
     const first = await safeUpgrade(context());
     expect(first.results.map((r) => r.status)).toEqual(["unknown", "unknown"]);
