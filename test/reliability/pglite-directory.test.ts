@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
-import { bin, retort, retortWith, root } from "../support/cli.ts";
+import { bin, retort, root } from "../support/cli.ts";
 
 // Inside the repository, so generated migrations import "retort-migrate" as users' do.
 const scratch = path.join(root, ".retort/test-scratch", `pglite-dir-${process.pid}`);
@@ -126,7 +126,8 @@ describe("creating a pglite:// directory", () => {
       await stop(child, "SIGKILL");
       // What the kill left: no directory, or a whole database (its control file written last).
       expect(!existsSync(dataDir) || existsSync(path.join(dataDir, "global", "pg_control")), `killed after ${delay} ms`).toBe(true);
-      const next = await retortWith({ TMPDIR: tmp }, "current", "--db", `pglite://${rel(dataDir)}`, "--json");
+      // The next process has the cached template: only the killed one had to run initdb.
+      const next = await retort("current", "--db", `pglite://${rel(dataDir)}`, "--json");
       expect(next, `killed after ${delay} ms`).toMatchObject({ code: 0, stdout: '{"heads":[]}\n' });
       // No staging directory is left behind once a creation has succeeded.
       expect((await readdir(scratch)).filter((name) => name.startsWith(`fresh-${delay}.creating-`))).toEqual([]);
