@@ -79,6 +79,23 @@ export function lockKeyFor(target: DatabaseTarget, cwd = process.cwd()): string 
   }
 }
 
+/**
+ * A PostgreSQL server's own name for one of its databases, `postgres://<system identifier>/<db>`:
+ * the same however the URL spells the host (127.0.0.1, localhost, a DNS name), so every runner of
+ * one database shares one lock and one fence. Undefined where the server does not say (a role
+ * without access to pg_control_system()): the URL's spelling is the key then.
+ */
+async function postgresIdentity(executor: SqlExecutor): Promise<string | undefined> {
+  try {
+    const { rows } = await executor.query<{ id: string; db: string }>(
+      "SELECT system_identifier::text AS id, current_database() AS db FROM pg_catalog.pg_control_system()",
+    );
+    return rows[0] ? `postgres://${rows[0].id}/${rows[0].db}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Opens the database a URL names, with its context; `close()` closes the executor. */
 export async function openDatabase(
   url: string,
@@ -107,7 +124,8 @@ export async function openDatabase(
       history: new DynamoHistory({ table: options.lockTable, client }),
     };
   }
-  const context = databaseContext(executor, { lockKey: lockKeyFor(target, options.cwd), ...options, ...shared });
+  const identity = target.kind === "postgres" && options.lockKey === undefined ? await postgresIdentity(executor) : undefined;
+  const context = databaseContext(executor, { lockKey: identity ?? lockKeyFor(target, options.cwd), ...options, ...shared });
   return {
     ...context,
     close: async () => {

@@ -13,7 +13,7 @@ import { parseDatabaseUrl } from "../../lib/sql/connect.ts";
 import { type DynamoLease, DynamoLock } from "../../lib/state/dynamo-lock.ts";
 import { currentHolder } from "../../lib/state/lock.ts";
 import { startTestDynamo, type TestDynamo } from "../support/dynamo.ts";
-import { createTestDatabase } from "../support/postgres.ts";
+import { createTestDatabase, lockKeyOf } from "../support/postgres.ts";
 
 const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
 const bin = path.join(root, "bin/retort.js");
@@ -72,7 +72,7 @@ describe("lock and history commands", () => {
   it("status shows the holder, a second runner fails fast naming it, unlock --force breaks it and fences it out", { timeout: 120_000 }, async () => {
     const database = await createTestDatabase();
     const db = database.url;
-    const key = lockKeyFor(parseDatabaseUrl(db));
+    const key = await lockKeyOf(db);
     const lock = new DynamoLock({ table: dynamo.table, client: dynamo.client, heartbeatMs: 3_600_000 });
     const held = (await lock.acquire(key, currentHolder("safe-upgrade", { requestId: "req-42", stackId: "app-stack" }), {
       leaseMs: 600_000,

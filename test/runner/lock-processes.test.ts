@@ -12,13 +12,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MigrateResult } from "../../lib/runner/migrate.ts";
-import { lockKeyFor } from "../../lib/runner/database.ts";
-import { parseDatabaseUrl } from "../../lib/sql/connect.ts";
 import { PgExecutor } from "../../lib/sql/pg-executor.ts";
 import { DynamoHistory } from "../../lib/state/dynamo-history.ts";
 import { VersionTable } from "../../lib/state/version-table.ts";
 import { startTestDynamo, type TestDynamo } from "../support/dynamo.ts";
-import { createTestDatabase, type TestDatabase } from "../support/postgres.ts";
+import { createTestDatabase, lockKeyOf, type TestDatabase } from "../support/postgres.ts";
 import { startTcpGate } from "../support/tcp-gate.ts";
 
 const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
@@ -128,7 +126,7 @@ async function target(): Promise<Target> {
     database,
     sql,
     url,
-    lockKey: lockKeyFor(parseDatabaseUrl(url("x"))),
+    lockKey: await lockKeyOf(url("x")),
     history: new DynamoHistory({ table: dynamo.table, client: dynamo.client }),
     appliedLog: async () =>
       (await sql.query<{ revision: string; runner: string }>("SELECT revision, runner FROM applied_log ORDER BY revision, runner")).rows,
@@ -239,8 +237,8 @@ describe("runner processes sharing one database and one DynamoDB lock", () => {
 
     expect(await db.appliedLog()).toEqual(REVISIONS.map((revision) => ({ revision, runner: "runner_b" })));
     expect(await db.heads()).toEqual([REVISIONS[2]]);
-    // Both runners name the database through the gate: that is their lock key.
-    const key = lockKeyFor(parseDatabaseUrl(db.url("runner", gate.port)));
+    // Both runners name the database through the gate; the lock key is the database's own name.
+    const key = await lockKeyOf(db.url("runner", gate.port));
     const [bRun, aRun] = await db.history.runs(key);
     expect(await new VersionTable().fenceToken(db.sql, key)).toBe(bRun!.token);
     expect(aRun).toMatchObject({

@@ -80,3 +80,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** The lock key retort uses for a postgres:// URL (the server's name for the database). */
+export async function lockKeyOf(url: string): Promise<string> {
+  const { openDatabase } = await import("../../lib/runner/database.ts");
+  const db = await openDatabase(url);
+  try {
+    return db.lockKey;
+  } finally {
+    await db.close();
+  }
+}
