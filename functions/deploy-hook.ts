@@ -98,6 +98,12 @@ type Decision =
 
 /** What this event asks of the database; throws (fails the deploy) when it cannot be done. */
 async function decide(event: DeployEvent, env: HookEnvironment): Promise<Decision> {
+  const requestType: unknown = event.RequestType;
+  if (requestType !== "Create" && requestType !== "Update" && requestType !== "Delete") {
+    throw new DeployHookError(
+      `RequestType ${JSON.stringify(requestType)} is not one CloudFormation sends (Create, Update or Delete); nothing was changed`,
+    );
+  }
   if (event.RequestType === "Delete") return { kind: "retain" };
   const props = readProperties(event.ResourceProperties, "ResourceProperties");
   if (props.manifestHash !== env.manifestHash) {

@@ -196,6 +196,16 @@ describe("the deploy hook", () => {
     expect(local.dataApi.calls).toEqual([]);
   });
 
+  it("an event with a RequestType CloudFormation does not send fails in one line and changes nothing", async () => {
+    const { handlers, hash } = handlersFor(local, newCode);
+    const { response } = await provide(handlers, { ...cfn.create({ manifestHash: hash }), RequestType: "Upsert" } as never);
+    expect(response.Status).toBe("FAILED");
+    // The message is the Reason's first line (the framework adds the log group and a stack).
+    expect(response.Reason.split("\n")[0]).toBe('RequestType "Upsert" is not one CloudFormation sends (Create, Update or Delete); nothing was changed');
+    expect(local.dataApi.calls).toEqual([]);
+    await lockIsFree();
+  });
+
   it("logs carry the request id, the stack id and the fencing token", async () => {
     const { handlers, hash, logs } = handlersFor(local, newCode);
     await provide(handlers, cfn.create({ manifestHash: hash }));
