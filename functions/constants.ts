@@ -60,6 +60,12 @@ export const PROPERTIES = {
   onRollback: "OnRollback",
   /** The runner function version built with this deploy's code (only with onRollback 'downgrade'). */
   runnerVersion: "RunnerVersionArn",
+  /**
+   * The database migrated: cluster ARN, database and version schema. A deploy that points the
+   * construct at another one changes it, so the hook runs there (the functions' environment alone
+   * would not).
+   */
+  target: "Target",
 } as const;
 
 /** What a CloudFormation rollback does to a database that is ahead of the rolled-back code. */

@@ -345,6 +345,8 @@ export class MigrationRunner extends Construct {
     const properties: Record<string, string> = {
       [PROPERTIES.manifestHash]: this.manifestHash,
       [PROPERTIES.onRollback]: onRollback,
+      // Another cluster, database or schema is a change of the resource, so the hook runs there.
+      [PROPERTIES.target]: `${this.clusterArn}/${props.databaseName}/${props.versionSchema ?? "public"}`,
     };
     if (props.runOnEveryDeploy) properties[PROPERTIES.deployNonce] = new Date().toISOString();
     if (onRollback === ON_ROLLBACK.downgrade) {

@@ -169,6 +169,12 @@ describe("the deploy hook", () => {
     });
   });
 
+  it("carries the target (cluster, database, version schema), so pointing the construct elsewhere runs it", () => {
+    template.hasResourceProperties(RESOURCE_TYPE, { [PROPERTIES.target]: `${CLUSTER}/app/public` });
+    const moved = build({ databaseName: "billing", versionSchema: "ops" });
+    moved.template.hasResourceProperties(RESOURCE_TYPE, { [PROPERTIES.target]: `${CLUSTER}/billing/ops`, [PROPERTIES.manifestHash]: runner.manifestHash });
+  });
+
   it("runOnEveryDeploy adds a per-synth nonce; runOnDeploy false removes the resource", () => {
     build({ runOnEveryDeploy: true }).template.hasResourceProperties(RESOURCE_TYPE, { [PROPERTIES.deployNonce]: Match.stringLikeRegexp("^\\d{4}-") });
     build({ runOnDeploy: false }).template.resourceCountIs(RESOURCE_TYPE, 0);
