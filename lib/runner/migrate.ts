@@ -11,7 +11,7 @@ import { createOperations, type OpResult, type RunMode } from "../ops/operations
 import type { SchemaSnapshot } from "../dialect/snapshot.ts";
 import type { Migration } from "../revision/migration.ts";
 import type { RevisionMap } from "../revision/graph.ts";
-import { ConnectionError, DataApiError, isOutcomeUnknown, SqlError } from "../sql/errors.ts";
+import { ConnectionError, isOutcomeUnknown, SqlError } from "../sql/errors.ts";
 import type { RevisionRecord } from "../state/history.ts";
 import { type Lease, LeaseLostError } from "../state/lock.ts";
 import { FENCED_OUT_SQLSTATE, type Transition, type VersionState, VERSION_CONFLICT_SQLSTATE } from "../state/version-table.ts";
@@ -195,16 +195,14 @@ async function migrateLocked(
       for (const member of ran) {
         const alone = await runner.run(members, member.index, 1);
         if (alone.kind === "failed") {
-          settle(result, member, options, alone.error);
+          settleFailure(result, [member], options, alone.error);
           return result;
         }
       }
       next = ran[ran.length - 1]!.index + 1;
       continue;
     }
-    if (isOutcomeUnknown(error)) settleUnknown(result, ran, options, error);
-    else if (stopsTheRun(error)) settle(result, ran[0]!, options, error);
-    else settle(result, ran[ran.length - 1]!, options, error, ran.length);
+    settleFailure(result, ran, options, error);
     return result;
   }
   return result;
@@ -217,7 +215,9 @@ async function migrateLocked(
 async function readWhenIdle(db: DatabaseContext, run: LockedRun): Promise<VersionState> {
   const started = Date.now();
   for (;;) {
-    const state = await db.versionTable.read(db.executor);
+    const read = await db.versionTable.read(db.executor);
+    // No tables yet: only then are the writers a read of their own (a new database's first run).
+    const state = read.exists ? read : { ...read, busy: await db.versionTable.writers(db.executor) };
     if (state.busy.length === 0) return state;
     const waited = Date.now() - started;
     if (waited >= (db.lockWaitMs ?? 0)) throw new StatementStillRunningError(state.busy, waited);
@@ -373,6 +373,13 @@ function settle(
   result.error = { message: failure.message, revision: migration.revision, file: migration.file };
 }
 
+/** Reports how a batch of `ran` failed: its outcome unknown, the run stopped, or a migration refused. */
+function settleFailure(result: MigrateResult, ran: readonly Member[], options: { direction: Direction; mode: RunMode }, error: unknown): void {
+  if (isOutcomeUnknown(error)) settleUnknown(result, ran, options, error);
+  else if (stopsTheRun(error)) settle(result, ran[0]!, options, error);
+  else settle(result, ran[ran.length - 1]!, options, error, ran.length);
+}
+
 /**
  * A batch whose outcome is unknown (its statement outlived the call): every migration in it is
  * reported as such, since they commit together or not at all, and none as failed.
@@ -417,14 +424,10 @@ const EXISTS = new Set(["42P07", "42701", "42710", "42P06", "42P16"]);
 /** The database's message plus what to do next. */
 function explain(error: unknown, mode: RunMode, migration: Migration): string {
   const message = error instanceof Error ? error.message : String(error);
-  const unknownOutcome =
-    error instanceof DataApiError && (error.outcomeUnknown || error.exceptionName === "StatementTimeoutException");
-  const state = unknownOutcome
-    ? "the database may still be running or have finished it; run `retort status` to see, then `retort safe-upgrade` converges"
-    : migration.transactional
-      ? "nothing of this revision was applied"
-      : "it is not transactional, so statements before the failure stay applied; `retort safe-upgrade` converges from there";
-  if (unknownOutcome) return `${message}; ${state}`;
+  // An unknown outcome never comes here (settleUnknown reports it).
+  const state = migration.transactional
+    ? "nothing of this revision was applied"
+    : "it is not transactional, so statements before the failure stay applied; `retort safe-upgrade` converges from there";
   // Both say what happened and what to run next; nothing of the revision was sent or committed.
   if (error instanceof LeaseLostError) return message;
   if (error instanceof SqlError && error.sqlState === FENCED_OUT_SQLSTATE) return message;
@@ -445,10 +448,7 @@ function explain(error: unknown, mode: RunMode, migration: Migration): string {
  * connection, a Data API timeout): the database may still be working on it.
  */
 function replayable(error: unknown): boolean {
-  if (isOutcomeUnknown(error)) return false;
-  if (stopsTheRun(error) || error instanceof ConnectionError) return false;
-  if (error instanceof DataApiError) return !error.outcomeUnknown && error.exceptionName !== "StatementTimeoutException";
-  return true;
+  return !isOutcomeUnknown(error) && !stopsTheRun(error) && !(error instanceof ConnectionError);
 }
 
 function stopsTheRun(error: unknown): boolean {

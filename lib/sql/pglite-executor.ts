@@ -214,6 +214,12 @@ export class PgliteExecutor implements SqlExecutor {
         else refuseUnusable(dataDir);
         db = await PGlite.create({ dataDir });
       }
+      db.parsers = identityTable();
+      db.serializers = identityTable();
+      await db.exec(SESSION_SETTINGS).catch(async (error: unknown) => {
+        await db.close().catch(() => undefined);
+        throw error;
+      });
     } catch (error) {
       await lock?.release();
       if (error instanceof ConnectionError) throw error;
@@ -224,9 +230,6 @@ export class PgliteExecutor implements SqlExecutor {
         { cause: error },
       );
     }
-    db.parsers = identityTable();
-    db.serializers = identityTable();
-    await db.exec(SESSION_SETTINGS);
     return new PgliteExecutor(db, dataDir, lock);
   }
 

@@ -180,7 +180,7 @@ export class VersionTable {
 
   /**
    * One round trip: the heads, every applied revision, and the other sessions still writing. A
-   * missing table reads as empty (then the writers take a second, small read).
+   * missing table reads as empty, with no writers read (writers() reads them on their own).
    */
   async read(session: SqlSession): Promise<VersionState> {
     const v = this.dialect.quoteName(this.version);
@@ -208,11 +208,18 @@ export class VersionTable {
         busy: busyOf(result.rows),
       };
     } catch (error) {
-      if (!isMissingRelation(error)) throw error;
+      if (isMissingRelation(error)) return { exists: false, heads: [], applied: [], busy: [] };
+      throw error;
     }
-    // A new database, or one whose first run is still creating the tables.
-    const writers = await session.query<Row>(this.busySql());
-    return { exists: false, heads: [], applied: [], busy: busyOf(writers.rows) };
+  }
+
+  /**
+   * The other sessions holding the writer lock, read on their own: for a database whose tables
+   * do not exist yet (its first run may still be creating them), where read() cannot say.
+   */
+  async writers(session: SqlSession): Promise<BusyWriter[]> {
+    const { rows } = await session.query<{ revision: string; checksum: string; applied_at: string; detail: string }>(this.busySql());
+    return rows.map((row) => ({ pid: Number(row.revision), state: row.checksum, since: row.applied_at, query: row.detail }));
   }
 
   /** Idempotent DDL creating the schema and both tables. */
