@@ -1,5 +1,6 @@
 // Errors the runner raises. Each names the revision, its file and the next command to run.
 import type { Migration } from "../revision/migration.ts";
+import { type BusyWriter, describeOtherIssuers, type OtherIssuer } from "../state/version-table.ts";
 
 export class MigrationError extends Error {
   override name = "MigrationError";
@@ -36,20 +37,27 @@ export class NoDatabaseError extends Error {
 }
 
 /**
- * A statement of an earlier run is still executing on the database (its Data API call timed out,
- * and it runs on): what it will leave is not known yet, so no run may start beside it.
+ * Another session holds the version table's writer lock: a statement of an earlier run still
+ * executing (its Data API call timed out, and it runs on), or a runner that holds another lock
+ * table's lock (two stacks, two lock tables, one database). What it will leave is not known yet,
+ * so no run may start beside it.
  */
 export class StatementStillRunningError extends Error {
   override name = "StatementStillRunningError";
   constructor(
-    readonly writers: readonly { pid: number; state: string; since: string; query: string }[],
+    readonly writers: readonly BusyWriter[],
     waitedMs: number,
+    /** Other lock tables whose runners write this database: the writer may be one of theirs. */
+    others: readonly OtherIssuer[] = [],
   ) {
     const list = writers.map((w) => `pid ${w.pid}, ${w.state || "state hidden"} since ${w.since || "?"}${w.query ? `: ${w.query}` : ""}`).join("; ");
     super(
-      `a statement of an earlier run is still executing on the database (${list})${waitedMs > 0 ? `; waited ${Math.round(waitedMs / 1000)} s` : ""}; ` +
-        "its outcome is not known yet, so nothing was started. Run again when it has finished (pass --wait <duration> to wait for it), " +
-        `or stop it with SELECT pg_cancel_backend(${writers[0]?.pid ?? "<pid>"}) and run again`,
+      `another session is still writing the version table (${list}): a statement of an earlier run that outlived its call, ` +
+        "or a runner that does not share this run's lock" +
+        `${waitedMs > 0 ? `; waited ${Math.round(waitedMs / 1000)} s` : ""}. ` +
+        "What it will leave is not known yet, so nothing was started. Run again when it has finished (--wait <duration> waits for it), " +
+        `or stop it with SELECT pg_cancel_backend(${writers[0]?.pid ?? "<pid>"}) and run again` +
+        (others.length ? `. ${describeOtherIssuers(others)}` : ""),
     );
   }
 }

@@ -40,7 +40,7 @@ export async function beginRun(db: DatabaseContext, command: string, targetRevis
   const run: LockedRun = {
     lease,
     record,
-    preamble: [...db.versionTable.serialise(), ...(lease.fenced ? db.versionTable.fence(db.lockKey, lease.info.token) : [])],
+    preamble: [...db.versionTable.serialise(), ...(lease.fenced ? db.versionTable.fence(db.lockKey, lease.info.token, db.lock.description) : [])],
     warnings: [],
     started,
     recorded: Promise.resolve(),

@@ -220,7 +220,11 @@ async function readWhenIdle(db: DatabaseContext, run: LockedRun): Promise<Versio
     const state = read.exists ? read : { ...read, busy: await db.versionTable.writers(db.executor) };
     if (state.busy.length === 0) return state;
     const waited = Date.now() - started;
-    if (waited >= (db.lockWaitMs ?? 0)) throw new StatementStillRunningError(state.busy, waited);
+    if (waited >= (db.lockWaitMs ?? 0)) {
+      // Under a fenced lease, the writer may be a runner of another lock table: say so.
+      const others = run.lease.fenced ? await db.versionTable.otherIssuers(db.executor, db.lockKey, db.lock.description) : [];
+      throw new StatementStillRunningError(state.busy, waited, others);
+    }
     await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, (db.lockWaitMs ?? 0) - waited) * (0.75 + Math.random() / 2)));
     run.lease.assertHeld();
   }

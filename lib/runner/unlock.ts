@@ -21,7 +21,7 @@ export async function unlock(ctx: Context, options: { force?: boolean }): Promis
         "(its next transaction is then refused by fencing). Check `retort status` first, then run `retort unlock --force`",
     );
   }
-  const minToken = await db.versionTable.fenceToken(db.executor, db.lockKey);
+  const minToken = await db.versionTable.fenceToken(db.executor, db.lockKey, db.lock.description);
   const result = await db.lock.forceRelease(db.lockKey, minToken === null ? {} : { minToken });
   let abandoned = false;
   if (result.broken && db.history) {

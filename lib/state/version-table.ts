@@ -29,6 +29,30 @@ export interface BusyWriter {
   query: string;
 }
 
+type BusyRow = { revision: string; checksum: string | null; applied_at: string | null; detail: string | null };
+
+function busyWriter(row: BusyRow): BusyWriter {
+  return { pid: Number(row.revision), state: row.checksum ?? "", since: row.applied_at ?? "", query: row.detail ?? "" };
+}
+
+/** Another lock table's runners that have written this database (its fence row). */
+export interface OtherIssuer {
+  issuer: string;
+  token: number;
+  writtenAt: string;
+}
+
+/** What to say when a database is migrated under more than one lock table. */
+export const TWO_LOCK_TABLES =
+  "Runners of different lock tables do not wait for each other's lock, only the database orders their transactions, " +
+  "so one of them fails; give every stack that migrates this database the same lock table " +
+  "(the MigrationRunner's `table` prop, or --lock-table)";
+
+export function describeOtherIssuers(others: readonly OtherIssuer[]): string {
+  const list = others.map((o) => `${o.issuer} (fencing token ${o.token}, last wrote ${o.writtenAt})`).join("; ");
+  return `This database is also migrated under another lock table: ${list}. ${TWO_LOCK_TABLES}`;
+}
+
 export interface VersionState {
   /** false until the first migration creates the tables. */
   exists: boolean;
@@ -64,6 +88,19 @@ export const FENCED_OUT_SQLSTATE = "RT002";
 
 const ID = /^[0-9a-f]{12}$/;
 
+/** Between the lock key and the issuing lock table in a fence row's key. */
+const FENCE_KEY_SEPARATOR = " @ ";
+
+/** The fence row of a lock key's tokens as `issuer` (a lock table) counts them. */
+export function fenceKey(lockKey: string, issuer: string): string {
+  return `${lockKey}${FENCE_KEY_SEPARATOR}${issuer}`;
+}
+
+const WRITTEN_AT = `to_char(written_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
+
+/** A transaction-local setting: the other lock tables that have written this database's fence. */
+const OTHER_ISSUERS_SETTING = "retort.other_lock_tables";
+
 export class VersionTable {
   readonly version: QualifiedName;
   readonly revisions: QualifiedName;
@@ -81,30 +118,44 @@ export class VersionTable {
   /**
    * PL/pgSQL statements that claim the fence for `token` at the start of a transaction: record
    * the token unless a newer one has written, else raise FENCED_OUT_SQLSTATE. The upsert locks the
-   * lock key's row until commit, so a newer token's transaction waits for this one and an older
+   * fence's row until commit, so a newer token's transaction waits for this one and an older
    * token's, arriving later, is refused: at most one lease's writes ever commit in an order that
    * goes backwards. The table is created when missing (databases older than fencing).
+   *
+   * Tokens are counted by the lock table that issued them (`issuer`), so the fence is kept per
+   * lock key and issuer: a second lock table for the same database (two stacks, each with its own)
+   * counts from its own start and must not be refused for it. Runners of different lock tables
+   * still never interleave: the database serialises their transactions (serialise()) and refuses
+   * a plan made from heads that moved (assertHeads()). The claim also notes, for assertHeads'
+   * message, the other lock tables that have written here.
    */
-  fence(lockKey: string, token: number): string[] {
+  fence(lockKey: string, token: number, issuer: string): string[] {
     if (!Number.isSafeInteger(token) || token < 1) throw new Error(`refusing to fence with token ${token}`);
     const f = this.dialect.quoteName(this.fenceTable);
-    const key = this.dialect.renderLiteral(lockKey);
+    const lit = (text: string) => this.dialect.renderLiteral(text);
+    const prefix = `${lockKey}${FENCE_KEY_SEPARATOR}`;
+    const key = lit(fenceKey(lockKey, issuer));
     // format() fills in both tokens; a `%` in the key must not be read as a placeholder.
-    const template = this.dialect.renderLiteral(
-      "fenced out: this run's fencing token %s is older than token %s, which has already written to " +
-        `${this.fenceTable.name} for lock ${lockKey.replace(/%/g, "%%")}. Another runner took the lock over after this ` +
-        "one lost its lease (paused or cut off); nothing of this transaction was applied. Run `retort status`. " +
+    const template = lit(
+      `fenced out: this run's fencing token %s is older than token %s of the same lock table (${issuer.replace(/%/g, "%%")}), which has already ` +
+        `written to ${this.fenceTable.name} for lock ${lockKey.replace(/%/g, "%%")}. Another runner using that lock table took the lock over ` +
+        "after this one lost its lease (paused or cut off); nothing of this transaction was applied. Run `retort status`. " +
         "(If the lock table was recreated, its tokens restarted: run `retort unlock --force` to move them past the database's)",
     );
     const message = `format(${template}, ${token}, (SELECT token FROM ${f} WHERE lock_key = ${key}))`;
+    const others =
+      `(SELECT string_agg(substr(lock_key, ${prefix.length + 1}) || ' (fencing token ' || token || ', last wrote ' || ` +
+      `${WRITTEN_AT} || ')', '; ' ORDER BY lock_key) FROM ${f} WHERE left(lock_key, ${prefix.length}) = ${lit(prefix)} AND lock_key <> ${key})`;
     return [
-      `IF to_regclass(${this.dialect.renderLiteral(f)}) IS NULL THEN ` +
+      `IF to_regclass(${lit(f)}) IS NULL THEN ` +
         `CREATE SCHEMA IF NOT EXISTS ${this.dialect.quoteIdentifier(this.schema)}; ` +
         `CREATE TABLE IF NOT EXISTS ${f} (lock_key text PRIMARY KEY, token bigint NOT NULL, written_at timestamptz NOT NULL DEFAULT now()); ` +
         "END IF",
       `INSERT INTO ${f} AS f (lock_key, token) VALUES (${key}, ${token}) ` +
         "ON CONFLICT (lock_key) DO UPDATE SET token = excluded.token, written_at = now() WHERE f.token <= excluded.token",
       `IF NOT FOUND THEN RAISE EXCEPTION USING MESSAGE = ${message}, ERRCODE = '${FENCED_OUT_SQLSTATE}'; END IF`,
+      `PERFORM set_config(${lit(OTHER_ISSUERS_SETTING)}, ` +
+        `coalesce(${lit(". This database is also migrated under another lock table: ")} || ${others} || ${lit(`. ${TWO_LOCK_TABLES}`)}, ''), true)`,
     ];
   }
 
@@ -131,7 +182,7 @@ export class VersionTable {
     const key = BigInt.asUintN(64, this.writerLockKey());
     return `SELECT 'busy' AS kind, a.pid::text AS revision, coalesce(a.state, '') AS checksum,
         coalesce(to_char(a.query_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), '') AS applied_at,
-        left(regexp_replace(coalesce(a.query, ''), '\s+', ' ', 'g'), 120) AS detail
+        left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 120) AS detail
        FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
        WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
          AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
@@ -153,7 +204,8 @@ export class VersionTable {
     );
     return [
       `IF (SELECT coalesce(array_agg(version_num::text ORDER BY version_num), '{}') FROM ${v}) IS DISTINCT FROM ${expected} THEN ` +
-        `RAISE EXCEPTION USING MESSAGE = ${message}, ERRCODE = '${VERSION_CONFLICT_SQLSTATE}'; END IF`,
+        `RAISE EXCEPTION USING MESSAGE = ${message} || coalesce(current_setting(${this.dialect.renderLiteral(OTHER_ISSUERS_SETTING)}, true), ''), ` +
+        `ERRCODE = '${VERSION_CONFLICT_SQLSTATE}'; END IF`,
     ];
   }
 
@@ -163,17 +215,33 @@ export class VersionTable {
     return list.map((id) => this.dialect.renderLiteral(id));
   }
 
-  /** The highest fencing token that has written for `lockKey`, or null (none, or no table yet). */
-  async fenceToken(session: SqlSession, lockKey: string): Promise<number | null> {
+  /** The highest token of `issuer` that has written for `lockKey`, or null (none, or no table yet). */
+  async fenceToken(session: SqlSession, lockKey: string, issuer: string): Promise<number | null> {
     try {
       const result = await session.query<{ token: number | string }>(
         `SELECT token FROM ${this.dialect.quoteName(this.fenceTable)} WHERE lock_key = :key`,
-        { key: lockKey },
+        { key: fenceKey(lockKey, issuer) },
       );
       const token = result.rows[0]?.token;
       return token === undefined ? null : Number(token);
     } catch (error) {
       if (isMissingRelation(error)) return null;
+      throw error;
+    }
+  }
+
+  /** The other lock tables whose runners have claimed this database's fence for `lockKey`. */
+  async otherIssuers(session: SqlSession, lockKey: string, issuer: string): Promise<OtherIssuer[]> {
+    const prefix = `${lockKey}${FENCE_KEY_SEPARATOR}`;
+    try {
+      const { rows } = await session.query<{ lock_key: string; token: number | string; written_at: string }>(
+        `SELECT lock_key, token, ${WRITTEN_AT} AS written_at FROM ${this.dialect.quoteName(this.fenceTable)} ` +
+          "WHERE left(lock_key, length(:prefix)) = :prefix AND lock_key <> :own ORDER BY lock_key",
+        { prefix, own: fenceKey(lockKey, issuer) },
+      );
+      return rows.map((row) => ({ issuer: row.lock_key.slice(prefix.length), token: Number(row.token), writtenAt: row.written_at }));
+    } catch (error) {
+      if (isMissingRelation(error)) return [];
       throw error;
     }
   }
@@ -186,10 +254,6 @@ export class VersionTable {
     const v = this.dialect.quoteName(this.version);
     const r = this.dialect.quoteName(this.revisions);
     type Row = { kind: string; revision: string; checksum: string | null; applied_at: string | null; detail: string | null };
-    const busyOf = (rows: Row[]): BusyWriter[] =>
-      rows
-        .filter((row) => row.kind === "busy")
-        .map((row) => ({ pid: Number(row.revision), state: row.checksum ?? "", since: row.applied_at ?? "", query: row.detail ?? "" }));
     try {
       const result = await session.query<Row>(
         `SELECT 'head' AS kind, version_num AS revision, NULL::text AS checksum, NULL::text AS applied_at, NULL::text AS detail FROM ${v}
@@ -205,7 +269,7 @@ export class VersionTable {
         applied: result.rows
           .filter((row) => row.kind === "applied")
           .map((row) => ({ revision: row.revision, checksum: row.checksum ?? "", appliedAt: row.applied_at ?? "" })),
-        busy: busyOf(result.rows),
+        busy: result.rows.filter((row) => row.kind === "busy").map(busyWriter),
       };
     } catch (error) {
       if (isMissingRelation(error)) return { exists: false, heads: [], applied: [], busy: [] };
@@ -218,8 +282,8 @@ export class VersionTable {
    * do not exist yet (its first run may still be creating them), where read() cannot say.
    */
   async writers(session: SqlSession): Promise<BusyWriter[]> {
-    const { rows } = await session.query<{ revision: string; checksum: string; applied_at: string; detail: string }>(this.busySql());
-    return rows.map((row) => ({ pid: Number(row.revision), state: row.checksum, since: row.applied_at, query: row.detail }));
+    const { rows } = await session.query<BusyRow>(this.busySql());
+    return rows.map(busyWriter);
   }
 
   /** Idempotent DDL creating the schema and both tables. */

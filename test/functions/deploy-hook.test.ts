@@ -3,10 +3,12 @@
 // local Data API endpoint in front of PostgreSQL and dynalite. Each scenario asserts what the
 // database holds afterwards and that the lock is free.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { OUTCOMES } from "../../functions/constants.ts";
+import { ENV, OUTCOMES } from "../../functions/constants.ts";
+import { createDynamoClient } from "../../lib/state/dynamo-client.ts";
+import { createLockTable } from "../../lib/state/dynamo-table.ts";
 import { MAX_REASON } from "../../functions/deploy-hook.ts";
 import type { Invoker } from "../../functions/deploy-hook.ts";
-import { cfn, handlersFor, lambdaContext, type LocalAws, provide, RESPONSE_LIMIT, RESPONSE_URL, startLocalAws, tableMigration, type TestMigration } from "./harness.ts";
+import { cfn, handlersFor, lambdaContext, type LocalAws, provide, RESPONSE_LIMIT, RESPONSE_URL, startLocalAws, TABLE, tableMigration, type TestMigration } from "./harness.ts";
 
 const users = tableMigration("b00000000001", null, "users");
 const projects = tableMigration("b00000000002", "b00000000001", "projects");
@@ -212,5 +214,60 @@ describe("the deploy hook", () => {
     const applied = logs.lines.find((l) => l["message"] === "deploy hook applied");
     expect(applied).toMatchObject({ stackId: expect.stringContaining("stack/app/"), function_request_id: expect.any(String) });
     expect(applied?.["fencingToken"]).toEqual(expect.any(Number));
+  });
+});
+
+describe("two stacks with their own lock tables against one database", () => {
+  const OTHER = "retort-test-locks-other";
+  const otherStack = async () => {
+    const client = createDynamoClient();
+    await createLockTable(client, OTHER);
+    client.destroy();
+    return { ...local.env, [ENV.table]: OTHER };
+  };
+
+  it("a stack whose table has issued fewer tokens is not fenced out, now or on any later deploy", async () => {
+    // Stack A's table has handed out a few tokens before it migrates.
+    for (let i = 0; i < 3; i += 1) {
+      const lease = await local.lock.acquire(local.lockKey, { command: "test", host: "h", pid: 1 });
+      await lease.release();
+    }
+    const a = handlersFor(local, oldCode);
+    expect((await provide(a.handlers, cfn.create({ manifestHash: a.hash }))).response.Status).toBe("SUCCESS");
+    // Stack B, alone, with its own (younger) table.
+    const env = await otherStack();
+    const b = handlersFor(local, newCode, { env: () => env });
+    const first = await provide(b.handlers, cfn.create({ manifestHash: b.hash }));
+    expect(first.response.Reason).toBe("SUCCESS");
+    expect(await heads()).toEqual([email.revision]);
+    // And later, alone again.
+    const later = handlersFor(local, [...newCode, tableMigration("b00000000005", "b00000000003", "later")], { env: () => env });
+    const second = await provide(later.handlers, cfn.update(first.response.PhysicalResourceId, { manifestHash: later.hash }, { manifestHash: b.hash }));
+    expect(second.response.Reason).toBe("SUCCESS");
+    expect(await heads()).toEqual(["b00000000005"]);
+  });
+
+  it("a runner that finds the other stack's runner at work refuses, naming the other lock table", async () => {
+    const slowProjects: TestMigration = {
+      ...projects,
+      async upgrade(op) {
+        await op.execute("SELECT pg_sleep(1.5)");
+        await projects.upgrade(op);
+      },
+    };
+    const a = handlersFor(local, [users]);
+    const created = await provide(a.handlers, cfn.create({ manifestHash: a.hash }));
+    const a2 = handlersFor(local, [users, slowProjects]);
+    const env = await otherStack();
+    const b = handlersFor(local, [users, slowProjects], { env: () => env });
+    const deploying = provide(a2.handlers, cfn.update(created.response.PhysicalResourceId, { manifestHash: a2.hash }, { manifestHash: a.hash }));
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const refused = await b.handlers.manual({ command: "safe-upgrade" }, lambdaContext()).catch((e: unknown) => e as Error);
+    expect((await deploying).response.Status).toBe("SUCCESS");
+    expect(refused).toBeInstanceOf(Error);
+    expect((refused as Error).message).toContain("SELECT pg_sleep(1.5)");
+    expect((refused as Error).message).toMatch(new RegExp(`also migrated under another lock table: DynamoDB table ${TABLE} \\(fencing token \\d+, last wrote `));
+    expect((refused as Error).message).toContain("the same lock table (the MigrationRunner's `table` prop, or --lock-table)");
+    expect(await heads()).toEqual([projects.revision]);
   });
 });

@@ -59,7 +59,7 @@ describe("a statement that outlives its Data API call", () => {
     // The statement is still running: the next run refuses, naming it, and changes nothing.
     const second = await safeUpgrade(context()).catch((error: unknown) => error);
     expect(second).toBeInstanceOf(Error);
-    expect((second as Error).message).toMatch(/a statement of an earlier run is still executing on the database \(pid \d+/);
+    expect((second as Error).message).toMatch(/another session is still writing the version table \(pid \d+/);
     expect((second as Error).message).toContain("pg_cancel_backend");
 
     // When it has committed, the database is where the first run was going.

@@ -240,7 +240,7 @@ describe("runner processes sharing one database and one DynamoDB lock", () => {
     // Both runners name the database through the gate; the lock key is the database's own name.
     const key = await lockKeyOf(db.url("runner", gate.port));
     const [bRun, aRun] = await db.history.runs(key);
-    expect(await new VersionTable().fenceToken(db.sql, key)).toBe(bRun!.token);
+    expect(await new VersionTable().fenceToken(db.sql, key, `DynamoDB table ${dynamo.table}`)).toBe(bRun!.token);
     expect(aRun).toMatchObject({
       token: aResult.run!.token,
       status: "failed",

@@ -10,17 +10,20 @@ import type { SqlExecutor } from "../../lib/sql/executor.ts";
 import { PgExecutor } from "../../lib/sql/pg-executor.ts";
 import { InMemoryHistory } from "../../lib/state/history.ts";
 import { type Lease, type Lock, type LockHolder, type LockInfo } from "../../lib/state/lock.ts";
-import { FENCED_OUT_SQLSTATE, VersionTable } from "../../lib/state/version-table.ts";
+import { FENCED_OUT_SQLSTATE, VERSION_CONFLICT_SQLSTATE, VersionTable } from "../../lib/state/version-table.ts";
 import { testDatabases } from "../support/databases.ts";
 import { memorySource } from "../support/memory-source.ts";
 import { createTestDatabase } from "../support/postgres.ts";
 
+/** The lock table the tokens come from (a fence is kept per lock key and issuer). */
+const ISSUER = "DynamoDB table test-locks";
+
 /** Runs the fence claim for `token` followed by `then`, as one DO block (one transaction). */
-const claim = (table: VersionTable, key: string, token: number, then: string[] = []) =>
+const claim = (table: VersionTable, key: string, token: number, then: string[] = [], issuer = ISSUER) =>
   postgres.renderBatch(
     then.map((sql) => ({ sql })),
     [],
-    table.fence(key, token),
+    table.fence(key, token, issuer),
   )!;
 
 const refusal = (error: unknown) => (error instanceof SqlError ? error.sqlState : error);
@@ -40,26 +43,49 @@ for (const target of await testDatabases({ dataApi: true })) {
 
     it("records the highest token; an older one is refused with RT002 and its statements undone", async () => {
       const { schema, table, key } = scenario();
-      expect(await table.fenceToken(executor, key)).toBeNull();
+      expect(await table.fenceToken(executor, key, ISSUER)).toBeNull();
       await executor.query(claim(table, key, 3, [`CREATE TABLE ${schema}.by_three (x int)`]));
-      expect(await table.fenceToken(executor, key)).toBe(3);
+      expect(await table.fenceToken(executor, key, ISSUER)).toBe(3);
       // The same lease writes again; a newer one takes over.
       await executor.query(claim(table, key, 3));
       await executor.query(claim(table, key, 5));
       const error = await executor.query(claim(table, key, 4, [`CREATE TABLE ${schema}.by_four (x int)`])).catch((e: unknown) => e);
       expect(refusal(error)).toBe(FENCED_OUT_SQLSTATE);
       expect((error as Error).message).toContain(
-        `fenced out: this run's fencing token 4 is older than token 5, which has already written to retort_fence for lock ${key}`,
+        `fenced out: this run's fencing token 4 is older than token 5 of the same lock table (${ISSUER}), which has already written to retort_fence for lock ${key}`,
       );
       expect((await executor.query(`SELECT to_regclass('${schema}.by_four') AS t`)).rows).toEqual([{ t: null }]);
-      expect(await table.fenceToken(executor, key)).toBe(5);
+      expect(await table.fenceToken(executor, key, ISSUER)).toBe(5);
     });
 
     it("each lock key has its own fence", async () => {
       const { table, key } = scenario();
       await executor.query(claim(table, key, 7));
       await executor.query(claim(table, `${key}-other`, 1));
-      expect(await table.fenceToken(executor, `${key}-other`)).toBe(1);
+      expect(await table.fenceToken(executor, `${key}-other`, ISSUER)).toBe(1);
+    });
+
+    it("each lock table counts its own tokens: a younger table is not refused; a stale plan names the other table", async () => {
+      const { schema, table, key } = scenario();
+      const other = "DynamoDB table other-stack-locks";
+      await executor.query(claim(table, key, 9));
+      // The other table's token 2 is not "older than 9": it is another count.
+      await executor.query(claim(table, key, 2, [`CREATE TABLE ${schema}.by_other (x int)`], other));
+      expect(await table.fenceToken(executor, key, other)).toBe(2);
+      expect(await table.fenceToken(executor, key, ISSUER)).toBe(9);
+      // A plan from stale heads under the other table is refused, naming the first table.
+      await executor.query(`CREATE TABLE ${schema}.retort_version (version_num varchar(32) PRIMARY KEY)`);
+      await executor.query(`INSERT INTO ${schema}.retort_version VALUES ('a00000000001')`);
+      const stale = postgres.renderBatch([], [], [...table.fence(key, 3, other), ...table.assertHeads([])])!;
+      const error = await executor.query(stale).catch((e: unknown) => e);
+      expect(refusal(error)).toBe(VERSION_CONFLICT_SQLSTATE);
+      expect((error as Error).message).toMatch(
+        new RegExp(`also migrated under another lock table: ${ISSUER} \\(fencing token 9, last wrote \\d{4}-`),
+      );
+      expect((error as Error).message).toContain("the same lock table (the MigrationRunner's `table` prop, or --lock-table)");
+      // Alone, a stale plan says nothing about other tables.
+      const alone = await executor.query(postgres.renderBatch([], [], table.assertHeads([]))!).catch((e: unknown) => e);
+      expect((alone as Error).message).not.toContain("lock table");
     });
 
     it("a run whose lease is older than the database's fence changes nothing (the engine sends the claim first)", async () => {
@@ -175,7 +201,7 @@ describe("fencing under concurrency (PostgreSQL)", () => {
         expect(queued).toBe(true);
       });
       await third;
-      expect(await table.fenceToken(a, key)).toBe(3);
+      expect(await table.fenceToken(a, key, ISSUER)).toBe(3);
       expect(refusal(await a.query(claim(table, key, 2)).catch((e: unknown) => e))).toBe(FENCED_OUT_SQLSTATE);
     } finally {
       await a.close();
@@ -197,7 +223,7 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000): Pro
 /** A lock handing out a fenced lease with a fixed (stale) token. */
 function staleLock(token: number): Lock {
   return {
-    description: "a stale lease",
+    description: ISSUER,
     async acquire(key: string, holder: LockHolder): Promise<Lease> {
       const info: LockInfo = { key, holder, since: new Date().toISOString(), expiresAt: new Date(Date.now() + 60_000).toISOString(), token };
       return { info, fenced: true, assertHeld() {}, async release() {} };
