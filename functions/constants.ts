@@ -27,6 +27,11 @@ export const ENV = {
   schema: "RETORT_SCHEMA",
   /** "true": every migration commits on its own (MigrationRunnerProps.transactionPerMigration). */
   transactionPerMigration: "RETORT_TRANSACTION_PER_MIGRATION",
+  /**
+   * Seconds after a deploy's onEvent that its isComplete polls keep waiting while retort's own lock
+   * is held by another runner; the construct derives it from the Provider's total timeout.
+   */
+  deployLockWait: "RETORT_DEPLOY_LOCK_WAIT_SECONDS",
   /** Powertools' own variables, set by the construct. */
   serviceName: "POWERTOOLS_SERVICE_NAME",
   logLevel: "POWERTOOLS_LOG_LEVEL",

@@ -26,7 +26,12 @@ export interface RunnerConfig {
   schema: string;
   /** Every migration commits on its own, instead of sharing a transaction with the next ones. */
   transactionPerMigration: boolean;
+  /** How long after onEvent a deploy keeps polling while another runner holds the lock. */
+  deployLockWaitMs: number;
 }
+
+/** Without the construct's value (tests, a handler run by hand): ten minutes. */
+const DEFAULT_DEPLOY_LOCK_WAIT_S = 600;
 
 export class ConfigurationError extends Error {
   override name = "ConfigurationError";
@@ -53,7 +58,16 @@ export function readConfig(env: Environment = process.env): RunnerConfig {
     table: env[ENV.table]?.trim() || undefined,
     schema: env[ENV.schema]?.trim() || "public",
     transactionPerMigration: flag(env, ENV.transactionPerMigration),
+    deployLockWaitMs: seconds(env, ENV.deployLockWait, DEFAULT_DEPLOY_LOCK_WAIT_S) * 1000,
   };
+}
+
+/** A whole number of seconds; anything else is refused with its name. */
+function seconds(env: Environment, name: string, fallback: number): number {
+  const value = env[name]?.trim();
+  if (value === undefined || value === "") return fallback;
+  if (!/^\d+$/.test(value)) throw new ConfigurationError(`The runner function's ${name} is ${JSON.stringify(env[name])}; it must be a whole number of seconds`);
+  return Number(value);
 }
 
 /** A "true"/"false" variable; anything else is refused with its name. */

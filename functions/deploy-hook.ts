@@ -20,16 +20,26 @@ import { type Context, loadGraph } from "../lib/runner/context.ts";
 import { status } from "../lib/runner/status.ts";
 import { safeUpgrade } from "../lib/runner/upgrade.ts";
 import type { MigrateResult } from "../lib/runner/migrate.ts";
+import { describeHolder, type LockConflictError } from "../lib/state/lock.ts";
+import { VERSION_CONFLICT_SQLSTATE } from "../lib/state/version-table.ts";
 import { ATTRIBUTES, ON_ROLLBACK, type OnRollback, OUTCOMES, PROPERTIES } from "./constants.ts";
 
 export type DeployEvent = CloudFormationCustomResourceEvent;
 
 /** What isComplete receives: the event plus what onEvent returned. */
-export type PollEvent = DeployEvent & { PhysicalResourceId: string; Data?: Record<string, string> };
+export type PollEvent = DeployEvent & { PhysicalResourceId: string; Data?: Record<string, string>; [STARTED_AT]?: string };
+
+/**
+ * When onEvent answered (ISO). The Provider framework passes onEvent's whole answer on to every
+ * isComplete poll, so this key (not a Data attribute: it is never part of the resource) tells the
+ * polls how long this deploy has been at it.
+ */
+export const STARTED_AT = "RetortStartedAt";
 
 export interface OnEventResponse {
   PhysicalResourceId: string;
   Data: Record<string, string>;
+  [STARTED_AT]: string;
 }
 
 export type IsCompleteResponse = { IsComplete: false } | { IsComplete: true; Data?: Record<string, string> };
@@ -46,6 +56,8 @@ export interface HookEnvironment {
   invoke: Invoker;
   /** The physical resource id for a new resource. */
   physicalId: string;
+  /** How long after onEvent the polls keep waiting for a lock another runner holds. */
+  lockWaitMs: number;
   log: (message: string, attributes?: Record<string, unknown>) => void;
 }
 
@@ -168,31 +180,35 @@ export function onEvent(event: DeployEvent, env: HookEnvironment): Promise<OnEve
     const physicalId = event.RequestType === "Create" ? env.physicalId : event.PhysicalResourceId;
     const decision = await decide(event, env);
     env.log("deploy hook decided", { requestType: event.RequestType, decision: decision.kind });
-    switch (decision.kind) {
-      case "retain":
-        return {
-          PhysicalResourceId: physicalId,
-          Data: {
-            [ATTRIBUTES.outcome]: OUTCOMES.retained,
-            [ATTRIBUTES.message]: "Delete never drops anything: the schema and retort's version tables stay",
-          },
-        };
-      case "ahead":
-        return {
-          PhysicalResourceId: physicalId,
-          Data: {
-            [ATTRIBUTES.outcome]: OUTCOMES.databaseAhead,
-            [ATTRIBUTES.message]: decision.message,
-            [ATTRIBUTES.fromHeads]: decision.databaseHeads.join(","),
-            [ATTRIBUTES.toHeads]: decision.databaseHeads.join(","),
-          },
-        };
-      case "downgrade":
-        return { PhysicalResourceId: physicalId, Data: { [ATTRIBUTES.fromHeads]: decision.databaseHeads.join(",") } };
-      case "upgrade":
-        return { PhysicalResourceId: physicalId, Data: { [ATTRIBUTES.fromHeads]: decision.fromHeads.join(",") } };
-    }
+    return { ...answer(decision, physicalId), [STARTED_AT]: new Date().toISOString() };
   });
+}
+
+function answer(decision: Decision, physicalId: string): Omit<OnEventResponse, typeof STARTED_AT> {
+  switch (decision.kind) {
+    case "retain":
+      return {
+        PhysicalResourceId: physicalId,
+        Data: {
+          [ATTRIBUTES.outcome]: OUTCOMES.retained,
+          [ATTRIBUTES.message]: "Delete never drops anything: the schema and retort's version tables stay",
+        },
+      };
+    case "ahead":
+      return {
+        PhysicalResourceId: physicalId,
+        Data: {
+          [ATTRIBUTES.outcome]: OUTCOMES.databaseAhead,
+          [ATTRIBUTES.message]: decision.message,
+          [ATTRIBUTES.fromHeads]: decision.databaseHeads.join(","),
+          [ATTRIBUTES.toHeads]: decision.databaseHeads.join(","),
+        },
+      };
+    case "downgrade":
+      return { PhysicalResourceId: physicalId, Data: { [ATTRIBUTES.fromHeads]: decision.databaseHeads.join(",") } };
+    case "upgrade":
+      return { PhysicalResourceId: physicalId, Data: { [ATTRIBUTES.fromHeads]: decision.fromHeads.join(",") } };
+  }
 }
 
 /** Time kept back in each invocation, so a chunk never runs into the Lambda timeout. */
@@ -202,17 +218,93 @@ const MIN_RESERVE_MS = 10_000;
 export function isComplete(event: PollEvent, env: HookEnvironment): Promise<IsCompleteResponse> {
   return failingShort(async (): Promise<IsCompleteResponse> => {
     const reserve = Math.max(MIN_RESERVE_MS, env.remainingMs() * RESERVE_FRACTION);
-    const decision = await decide(event, env);
-    switch (decision.kind) {
-      case "retain":
-      case "ahead":
-        return { IsComplete: true };
-      case "downgrade":
-        return downgradeWithNewerRunner(decision, env);
-      case "upgrade":
-        return upgradeInChunks(env, reserve, decision);
+    try {
+      const decision = await decide(event, env);
+      switch (decision.kind) {
+        case "retain":
+        case "ahead":
+          return { IsComplete: true };
+        case "downgrade":
+          return await downgradeWithNewerRunner(decision, env);
+        case "upgrade":
+          return await upgradeInChunks(env, reserve, decision);
+      }
+    } catch (error) {
+      const wait = waitFor(error);
+      if (wait) return keepPolling(event, env, wait);
+      throw error;
     }
   });
+}
+
+/** Something another runner (or an earlier statement) is doing, which the deploy waits out. */
+interface Wait {
+  /** For the log line. */
+  waitingFor: string;
+  /** Who or what, for the log and the final Reason. */
+  detail: string;
+  /** The Reason's opening when the time to wait is spent. */
+  failure: string;
+}
+
+/** A run's result that is a Wait, thrown from the chunk loop to isComplete. */
+class WaitError extends Error {
+  constructor(readonly wait: Wait) {
+    super(wait.detail);
+  }
+}
+
+/** What a failure the deploy should wait out is waiting for; undefined for a real failure. */
+function waitFor(error: unknown): Wait | undefined {
+  if (error instanceof WaitError) return error.wait;
+  if (!(error instanceof Error)) return undefined;
+  if (error.name === "LockConflictError") {
+    const holder = (error as Partial<LockConflictError>).info;
+    // One from the newer runner version (OnRollback 'downgrade') arrives as its message only.
+    const detail = holder ? describeHolder(holder) : error.message.replace(/; retry with --wait.*$/, "");
+    return {
+      waitingFor: "the migration lock",
+      detail,
+      failure: `The migration lock for ${holder?.key ?? "this database"} is still held by ${detail}`,
+    };
+  }
+  if (error.name === "StatementStillRunningError") {
+    return { waitingFor: "a statement still running", detail: error.message, failure: `The database is still busy: ${error.message}` };
+  }
+  return undefined;
+}
+
+/** Turns what a run reported into a Wait when it is one to wait out (see upgradeInChunks). */
+function waitForResult(result: MigrateResult): Wait | undefined {
+  const error = result.error;
+  if (!error) return undefined;
+  if (error.outcome === "unknown") {
+    return { waitingFor: "a statement whose outcome is unknown", detail: error.message, failure: `safe-upgrade cannot tell how it ended: ${error.message}` };
+  }
+  if (error.sqlState === VERSION_CONFLICT_SQLSTATE) {
+    return { waitingFor: "another runner that moved the heads", detail: error.message, failure: `The heads kept moving under this deploy: ${error.message}` };
+  }
+  return undefined;
+}
+
+/**
+ * A CloudFormation deploy (and above all its rollback) must not fail because another runner holds
+ * retort's lock or is still writing: the lease of a runner that died (an isComplete invocation
+ * that timed out) runs out within its lease time, a statement that outlived its call ends, and a
+ * live runner finishes. So the hook answers "not complete yet", says so in the logs, and is polled
+ * again, until the time this deploy allows for waiting (from onEvent) is spent.
+ */
+function keepPolling(event: PollEvent, env: HookEnvironment, wait: Wait): IsCompleteResponse {
+  const startedAt = Date.parse(event[STARTED_AT] ?? "");
+  const waitedMs = Number.isNaN(startedAt) ? 0 : Date.now() - startedAt;
+  if (waitedMs < env.lockWaitMs) {
+    env.log(`deploy hook waits for ${wait.waitingFor}`, { detail: wait.detail, waitedS: Math.round(waitedMs / 1000) });
+    return { IsComplete: false };
+  }
+  throw new DeployHookError(
+    `${wait.failure}; this deploy waited ${Math.round(waitedMs / 1000)} s (the time its Provider allows for waiting) and ` +
+      "changed nothing more. Let that finish, then deploy again (a rollback: continue the update rollback)",
+  );
 }
 
 /**
@@ -236,7 +328,12 @@ async function upgradeInChunks(
     const limit = perRevisionMs > 0 ? Math.max(1, Math.min(64, Math.floor(time / (perRevisionMs * 2)))) : 1;
     const started = Date.now();
     const result = await safeUpgrade(env.ctx, { limit });
-    if (result.error) throw new DeployHookError(failureReason(result));
+    if (result.error) {
+      // What applied before it stays applied; the next poll plans again from the database.
+      const wait = waitForResult(result);
+      if (wait) throw new WaitError(wait);
+      throw new DeployHookError(failureReason(result));
+    }
     const ran = result.results.length;
     heads = result.toHeads;
     env.log("deploy hook applied", { revisions: result.results.map((r) => r.revision), toHeads: heads });

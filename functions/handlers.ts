@@ -55,6 +55,7 @@ export function createHandlers(options: HandlerOptions) {
       remainingMs: () => lambda.getRemainingTimeInMillis(),
       invoke,
       physicalId: `retort:${lockKeyOf(config)}`,
+      lockWaitMs: config.deployLockWaitMs,
       log: (message, attributes) => logger.info(message, attributes ?? {}),
     };
   };
@@ -107,8 +108,13 @@ const lambdaInvoke: Invoker = async (functionArn, payload) => {
       new InvokeCommand({ FunctionName: functionArn, Payload: new TextEncoder().encode(JSON.stringify(payload)) }),
     );
     const text = out.Payload ? new TextDecoder().decode(out.Payload) : "";
-    const body = text ? (JSON.parse(text) as { errorMessage?: string }) : null;
-    if (out.FunctionError) throw new Error(`${functionArn} failed: ${body?.errorMessage ?? text}`);
+    const body = text ? (JSON.parse(text) as { errorMessage?: string; errorType?: string }) : null;
+    if (out.FunctionError) {
+      const error = new Error(`${functionArn} failed: ${body?.errorMessage ?? text}`);
+      // Its type (LockConflictError, ...) decides what the deploy hook does next.
+      if (body?.errorType) error.name = body.errorType;
+      throw error;
+    }
     return body;
   } finally {
     client.destroy();

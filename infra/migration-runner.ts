@@ -86,7 +86,8 @@ export interface MigrationRunnerProps {
   readonly timeout?: Duration;
   /**
    * How long a deploy may spend applying migrations before CloudFormation fails it (the
-   * Provider framework's total timeout; at most 2 hours).
+   * Provider framework's total timeout; at most 2 hours). A deploy that finds retort's lock held
+   * by another runner keeps polling for it until two polls and a minute before this.
    * @default Duration.hours(1)
    */
   readonly deployTimeout?: Duration;
@@ -226,6 +227,9 @@ export class MigrationRunner extends Construct {
       [ENV.table]: this.table.tableName,
       [ENV.schema]: props.versionSchema ?? "public",
       ...(props.transactionPerMigration ? { [ENV.transactionPerMigration]: "true" } : {}),
+      // A deploy that finds the lock held keeps polling until then, with two polls and a minute
+      // left of the Provider's total timeout to answer in.
+      [ENV.deployLockWait]: String(Math.max(0, deployTimeout(props).toSeconds() - 2 * deployPollInterval(props).toSeconds() - 60)),
       [ENV.serviceName]: "retort",
       [ENV.logLevel]: "INFO",
     };
@@ -334,8 +338,8 @@ export class MigrationRunner extends Construct {
     const provider = new cr.Provider(this, "DeployProvider", {
       onEventHandler: this.onEventFunction,
       isCompleteHandler: this.isCompleteFunction,
-      queryInterval: props.deployPollInterval ?? Duration.seconds(10),
-      totalTimeout: props.deployTimeout ?? Duration.hours(1),
+      queryInterval: deployPollInterval(props),
+      totalTimeout: deployTimeout(props),
       logGroup: new logs.LogGroup(this, "DeployProviderLogs", { retention, removalPolicy: RemovalPolicy.RETAIN }),
       waiterStateMachineLogOptions: {
         destination: new logs.LogGroup(this, "DeployWaiterLogs", { retention, removalPolicy: RemovalPolicy.RETAIN }),
@@ -497,4 +501,12 @@ function findProjectRoot(from: string): string {
       throw new Error(`MigrationRunner: no package lock file above ${from}; set props.projectRoot to your project's directory`);
     }
   }
+}
+
+function deployTimeout(props: MigrationRunnerProps): Duration {
+  return props.deployTimeout ?? Duration.hours(1);
+}
+
+function deployPollInterval(props: MigrationRunnerProps): Duration {
+  return props.deployPollInterval ?? Duration.seconds(10);
 }

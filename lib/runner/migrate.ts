@@ -53,7 +53,7 @@ export interface MigrateResult {
    * The first failure, already reported against its revision in `results`; `outcome: "unknown"`
    * when the database may still be applying what was sent.
    */
-  error?: { message: string; revision?: string; file?: string; outcome?: "unknown" };
+  error?: { message: string; revision?: string; file?: string; outcome?: "unknown"; sqlState?: string };
   /** The run as the history records it: its id and the lease's fencing token. */
   run?: { id: string; token: number };
   /** Problems that did not change the outcome (history not written, lock not released). */
@@ -374,7 +374,12 @@ function settle(
   }
   const failure = new MigrationError(migration, options.direction, detail, { cause: error });
   entry.error = failure.message;
-  result.error = { message: failure.message, revision: migration.revision, file: migration.file };
+  result.error = {
+    message: failure.message,
+    revision: migration.revision,
+    file: migration.file,
+    ...(error instanceof SqlError && error.sqlState ? { sqlState: error.sqlState } : {}),
+  };
 }
 
 /** Reports how a batch of `ran` failed: its outcome unknown, the run stopped, or a migration refused. */

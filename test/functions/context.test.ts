@@ -21,7 +21,15 @@ describe("the runner's configuration", () => {
       table: "locks",
       schema: "public",
       transactionPerMigration: false,
+      deployLockWaitMs: 600_000,
     });
+  });
+
+  it("reads the deploy's lock wait as whole seconds, and refuses anything else by name", () => {
+    expect(readConfig({ ...env, [ENV.deployLockWait]: "3520" }).deployLockWaitMs).toBe(3_520_000);
+    expect(() => readConfig({ ...env, [ENV.deployLockWait]: "1h" })).toThrow(
+      /RETORT_DEPLOY_LOCK_WAIT_SECONDS is "1h"; it must be a whole number of seconds/,
+    );
   });
 
   it("reads transactionPerMigration as true or false, and refuses anything else by name", () => {

@@ -8,7 +8,7 @@ import { createDynamoClient } from "../../lib/state/dynamo-client.ts";
 import { createLockTable } from "../../lib/state/dynamo-table.ts";
 import { MAX_REASON } from "../../functions/deploy-hook.ts";
 import type { Invoker } from "../../functions/deploy-hook.ts";
-import { cfn, handlersFor, lambdaContext, type LocalAws, provide, RESPONSE_LIMIT, RESPONSE_URL, startLocalAws, TABLE, tableMigration, type TestMigration } from "./harness.ts";
+import { cfn, handlersFor, lambdaContext, type LocalAws, provide, RESPONSE_LIMIT, RESPONSE_URL, STACK_ID, startLocalAws, TABLE, tableMigration, type TestMigration } from "./harness.ts";
 
 const users = tableMigration("b00000000001", null, "users");
 const projects = tableMigration("b00000000002", "b00000000001", "projects");
@@ -214,6 +214,90 @@ describe("the deploy hook", () => {
     const applied = logs.lines.find((l) => l["message"] === "deploy hook applied");
     expect(applied).toMatchObject({ stackId: expect.stringContaining("stack/app/"), function_request_id: expect.any(String) });
     expect(applied?.["fencingToken"]).toEqual(expect.any(Number));
+  });
+});
+
+describe("the deploy hook and retort's own lock", () => {
+  /** The lease a timed-out isComplete invocation leaves behind: nobody renews it. */
+  const deadInvocationLease = (leaseMs: number) =>
+    local.lock.acquire(
+      local.lockKey,
+      { command: "safe-upgrade", host: "169.254.10.1", pid: 8, requestId: "0f1e2d3c-dead-4bad-8bad-000000000001", stackId: STACK_ID },
+      { leaseMs },
+    );
+
+  it("a rollback ('downgrade') that finds a dead invocation's lease keeps polling until it expires, then downgrades", async () => {
+    const next = handlersFor(local, newCode);
+    const versionArn = "arn:aws:lambda:us-east-1:123456789012:function:retort-runner:7";
+    await provide(next.handlers, cfn.create({ manifestHash: next.hash, onRollback: "downgrade", runnerVersionArn: versionArn }));
+    const lease = await deadInvocationLease(2_000);
+    (lease as { detach?: () => void }).detach?.();
+    const invoke: Invoker = async (_arn, payload) => next.handlers.manual(payload, lambdaContext());
+    const old = handlersFor(local, oldCode, { invoke });
+    const rollback = cfn.update(
+      "retort:x",
+      { manifestHash: old.hash, onRollback: "downgrade", runnerVersionArn: "arn:aws:lambda:us-east-1:123456789012:function:retort-runner:6" },
+      { manifestHash: next.hash, onRollback: "downgrade", runnerVersionArn: versionArn },
+    );
+    const { response, polls } = await provide(old.handlers, rollback, { pollIntervalMs: 250 });
+    expect(response.Reason).toBe("SUCCESS");
+    expect(polls).toBeGreaterThan(1);
+    expect(await heads()).toEqual([projects.revision]);
+    const waiting = old.logs.lines.filter((l) => l["message"] === "deploy hook waits for the migration lock");
+    expect(waiting.length).toBeGreaterThan(0);
+    expect(String(waiting[0]!["detail"])).toContain("Lambda request 0f1e2d3c-dead-4bad-8bad-000000000001");
+    await lockIsFree();
+  });
+
+  it("an ordinary deploy waits for a held lock the same way, then applies", async () => {
+    const lease = await deadInvocationLease(1_500);
+    (lease as { detach?: () => void }).detach?.();
+    const { handlers, hash } = handlersFor(local, newCode);
+    const { response, polls } = await provide(handlers, cfn.create({ manifestHash: hash }), { pollIntervalMs: 250 });
+    expect(response.Reason).toBe("SUCCESS");
+    expect(polls).toBeGreaterThan(1);
+    expect(await heads()).toEqual([email.revision]);
+  });
+
+  it("when the lock is still held as the deploy's time runs out, it fails in one line naming the holder, having changed nothing", async () => {
+    const lease = await deadInvocationLease(60_000);
+    const { handlers, hash } = handlersFor(local, newCode, { env: () => ({ ...local.env, [ENV.deployLockWait]: "1" }) });
+    const { response } = await provide(handlers, cfn.create({ manifestHash: hash }), { pollIntervalMs: 300 });
+    expect(response.Status).toBe("FAILED");
+    const reason = response.Reason.split("\n")[0]!;
+    expect(reason).toMatch(/^The migration lock for arn:aws:rds:\S+ is still held by safe-upgrade \(Lambda request 0f1e2d3c-dead-4bad-8bad-000000000001/);
+    expect(reason).toContain("this deploy waited");
+    expect(reason).not.toContain("--wait");
+    expect((await local.db.query("SELECT to_regclass('retort_version') AS t")).rows).toEqual([{ t: null }]);
+    await lease.release();
+  });
+});
+
+describe("the deploy hook and a statement that outlives its Data API call", () => {
+  it("keeps polling while the statement runs on, then finds it committed and completes", async () => {
+    await local.close();
+    local = await startLocalAws({ statementTimeoutMs: 500 });
+    const slow: TestMigration = {
+      revision: "b00000000009",
+      revises: "b00000000001",
+      message: "a table filled slowly",
+      async upgrade(op) {
+        await op.execute("CREATE TABLE filled AS SELECT 1 AS x FROM pg_sleep(2.5)");
+      },
+      async downgrade(op) {
+        await op.safeDropTable("filled");
+      },
+    };
+    const { handlers, hash, logs } = handlersFor(local, [users, slow]);
+    const { response, polls } = await provide(handlers, cfn.create({ manifestHash: hash }), { pollIntervalMs: 300 });
+    expect(response.Reason).toBe("SUCCESS");
+    expect(polls).toBeGreaterThan(2);
+    expect(response.Data).toMatchObject({ Outcome: OUTCOMES.upgraded, ToHeads: slow.revision });
+    const waits = logs.lines.map((l) => String(l["message"])).filter((m) => m.startsWith("deploy hook waits for"));
+    expect(waits).toContain("deploy hook waits for a statement whose outcome is unknown");
+    expect(waits).toContain("deploy hook waits for a statement still running");
+    expect((await local.db.query("SELECT count(*)::int AS n FROM filled")).rows).toEqual([{ n: 1 }]);
+    await lockIsFree();
   });
 });
 

@@ -39,11 +39,15 @@ export interface LocalAws {
   close(): Promise<void>;
 }
 
-/** A fresh database behind a fresh Data API endpoint, and dynalite with the lock table. */
-export async function startLocalAws(): Promise<LocalAws> {
+/**
+ * A fresh database behind a fresh Data API endpoint, and dynalite with the lock table. A short
+ * `statementTimeoutMs` makes the endpoint answer a longer statement with StatementTimeoutException
+ * while it runs on, as the Data API does after 45 s.
+ */
+export async function startLocalAws(options: { statementTimeoutMs?: number } = {}): Promise<LocalAws> {
   const database = await createTestDatabase();
   const db = new PgExecutor(database.url);
-  const dataApi = await startDataApiEndpoint({ backend: db, ...ARNS });
+  const dataApi = await startDataApiEndpoint({ backend: db, ...ARNS, ...options });
   const dynamo = await startLocalDynamo();
   Object.assign(process.env, {
     AWS_REGION: "us-east-1",
@@ -229,8 +233,16 @@ export const cfn = {
 };
 
 /** The Provider framework's protocol with a fresh Lambda context per invocation. */
-export function provide(handlers: Handlers, event: DeployEvent, options: { context?: () => LambdaContext; maxPolls?: number } = {}) {
-  return provideWith(handlers, event, { context: options.context ?? (() => lambdaContext()), ...(options.maxPolls ? { maxPolls: options.maxPolls } : {}) });
+export function provide(
+  handlers: Handlers,
+  event: DeployEvent,
+  options: { context?: () => LambdaContext; maxPolls?: number; pollIntervalMs?: number } = {},
+) {
+  return provideWith(handlers, event, {
+    context: options.context ?? (() => lambdaContext()),
+    ...(options.maxPolls ? { maxPolls: options.maxPolls } : {}),
+    ...(options.pollIntervalMs ? { pollIntervalMs: options.pollIntervalMs } : {}),
+  });
 }
 
 export { RESPONSE_LIMIT };

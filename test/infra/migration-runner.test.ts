@@ -79,6 +79,17 @@ describe("the runner functions", () => {
     expect(variables(perMigration).map((v) => v[ENV.transactionPerMigration])).toEqual(["true", "true", "true", "true"]);
   });
 
+  it("tell the deploy hook how long it may wait for a held lock: the Provider's total timeout less two polls and a minute", () => {
+    const variables = (t: Template) =>
+      Object.values(t.findResources("AWS::Lambda::Function"))
+        .map((f) => f["Properties"]["Environment"]?.["Variables"] ?? {})
+        .filter((v) => v[ENV.clusterArn] !== undefined);
+    // Defaults: 1 hour, polled every 10 s.
+    expect(new Set(variables(template).map((v) => v[ENV.deployLockWait]))).toEqual(new Set([String(3600 - 20 - 60)]));
+    const short = build({ deployTimeout: Duration.minutes(5), deployPollInterval: Duration.seconds(30) }).template;
+    expect(new Set(variables(short).map((v) => v[ENV.deployLockWait]))).toEqual(new Set([String(300 - 60 - 60)]));
+  });
+
   it("share one role with no managed policy", () => {
     template.hasResourceProperties("AWS::IAM::Role", {
       AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: "lambda.amazonaws.com" } })] },
