@@ -58,6 +58,8 @@ export interface HookEnvironment {
   physicalId: string;
   /** How long after onEvent the polls keep waiting for a lock another runner holds. */
   lockWaitMs: number;
+  /** What the invocation is doing now: named if its time runs out regardless (handlers.ts). */
+  doing: (activity: string) => void;
   log: (message: string, attributes?: Record<string, unknown>) => void;
 }
 
@@ -211,13 +213,21 @@ function answer(decision: Decision, physicalId: string): Omit<OnEventResponse, t
   }
 }
 
-/** Time kept back in each invocation, so a chunk never runs into the Lambda timeout. */
-const RESERVE_FRACTION = 0.3;
-const MIN_RESERVE_MS = 10_000;
+/**
+ * Time kept back at the end of each invocation: the run stops there (a transaction in flight is
+ * cancelled and rolled back, a statement outside one is left running), records how it ended,
+ * releases the lock and answers, all before the Lambda's own timeout.
+ */
+const MARGIN_FRACTION = 0.05;
+const MIN_MARGIN_MS = 2_000;
+/** A revision stopped having had at least this share of a whole invocation can never fit in one. */
+const WHOLE_INVOCATION = 0.9;
 
 export function isComplete(event: PollEvent, env: HookEnvironment): Promise<IsCompleteResponse> {
   return failingShort(async (): Promise<IsCompleteResponse> => {
-    const reserve = Math.max(MIN_RESERVE_MS, env.remainingMs() * RESERVE_FRACTION);
+    const started = Date.now();
+    const budget = env.remainingMs();
+    const deadline = started + budget - Math.max(MIN_MARGIN_MS, budget * MARGIN_FRACTION);
     try {
       const decision = await decide(event, env);
       switch (decision.kind) {
@@ -227,7 +237,7 @@ export function isComplete(event: PollEvent, env: HookEnvironment): Promise<IsCo
         case "downgrade":
           return await downgradeWithNewerRunner(decision, env);
         case "upgrade":
-          return await upgradeInChunks(env, reserve, decision);
+          return await upgradeInChunks(env, { started, deadline }, decision);
       }
     } catch (error) {
       const wait = waitFor(error);
@@ -308,41 +318,80 @@ function keepPolling(event: PollEvent, env: HookEnvironment, wait: Wait): IsComp
 }
 
 /**
- * Applies pending revisions a chunk at a time while the invocation has time left. Chunks start at
- * one revision and grow with the measured time per revision; the rest waits for the next poll.
+ * Applies pending revisions a chunk at a time until the invocation's deadline. Chunks start at one
+ * revision and grow with the measured time per revision; the rest waits for the next poll. A run
+ * still going at the deadline stops there (MigrateOptions.deadline): a transactional revision is
+ * rolled back and runs again, first, on the next poll, unless it already had a whole invocation's
+ * time, in which case it never fits and the deploy fails naming it.
  */
 async function upgradeInChunks(
   env: HookEnvironment,
-  reserveMs: number,
+  invocation: { started: number; deadline: number },
   decision: Extract<Decision, { kind: "upgrade" }>,
 ): Promise<IsCompleteResponse> {
+  const { deadline } = invocation;
   let perRevisionMs = 0;
   let left = decision.pending;
   let heads = decision.fromHeads;
   while (left > 0) {
-    const time = env.remainingMs() - reserveMs;
-    if (time <= 0 || (perRevisionMs > 0 && time < perRevisionMs * 2)) {
+    const time = deadline - Date.now();
+    if (time <= 0 || (perRevisionMs > 0 && time < perRevisionMs)) {
       env.log("deploy hook continues on the next poll", { pending: left });
       return { IsComplete: false };
     }
-    const limit = perRevisionMs > 0 ? Math.max(1, Math.min(64, Math.floor(time / (perRevisionMs * 2)))) : 1;
+    const limit = perRevisionMs > 0 ? Math.max(1, Math.min(64, Math.floor(time / perRevisionMs))) : 1;
     const started = Date.now();
-    const result = await safeUpgrade(env.ctx, { limit });
+    env.doing(`applying up to ${limit} revision(s) after ${heads.join(", ") || "base"}`);
+    const result = await safeUpgrade(env.ctx, {
+      limit,
+      deadline,
+      onMigration: (m) => env.doing(`applying revision ${m.revision} (${m.file})`),
+    });
+    if (result.error?.outcome === "stopped") return stoppedAtDeadline(result, env, limit === 1 ? deadline - invocation.started : Infinity);
     if (result.error) {
       // What applied before it stays applied; the next poll plans again from the database.
       const wait = waitForResult(result);
       if (wait) throw new WaitError(wait);
       throw new DeployHookError(failureReason(result));
     }
-    const ran = result.results.length;
+    const ran = result.results.filter((r) => r.status === "applied").length;
     heads = result.toHeads;
-    env.log("deploy hook applied", { revisions: result.results.map((r) => r.revision), toHeads: heads });
+    env.log("deploy hook applied", { revisions: result.results.filter((r) => r.status === "applied").map((r) => r.revision), toHeads: heads });
+    if (ran < result.results.length) {
+      env.log("deploy hook continues on the next poll", { pending: left - ran });
+      return { IsComplete: false };
+    }
     // Fewer than asked for: nothing is pending any more (another runner may have applied some).
-    left = ran < limit ? 0 : left - ran;
+    left = result.results.length < limit ? 0 : left - ran;
     perRevisionMs = Math.max(perRevisionMs, (Date.now() - started) / Math.max(1, ran));
   }
   env.log("deploy hook done", { toHeads: heads });
   return { IsComplete: true, Data: { [ATTRIBUTES.outcome]: OUTCOMES.upgraded, [ATTRIBUTES.toHeads]: heads.join(",") } };
+}
+
+/**
+ * A transactional revision that was still running at the deadline (and was rolled back): run it
+ * again on the next poll, which gives it a whole invocation (its first chunk is that revision
+ * alone), unless it already had about that. `wholeMs` is what this invocation could give it when
+ * it ran alone; Infinity when it shared a transaction with others, whose time it cannot tell apart.
+ */
+function stoppedAtDeadline(result: MigrateResult, env: HookEnvironment, wholeMs: number): IsCompleteResponse {
+  const stopped = result.results.find((r) => r.status === "failed");
+  const ranMs = stopped?.durationMs ?? 0;
+  const name = `revision ${result.error!.revision ?? "?"} (${result.error!.file ?? "?"})`;
+  if (ranMs < wholeMs * WHOLE_INVOCATION) {
+    env.log("deploy hook: a revision stopped at this invocation's deadline runs again on the next poll", {
+      revision: result.error!.revision,
+      ranS: Math.round(ranMs / 1000),
+    });
+    return { IsComplete: false };
+  }
+  throw new DeployHookError(
+    `${name} ran for ${Math.round(ranMs / 1000)} s, all the time one invocation gives it (the runner's timeout less what ` +
+      "it keeps to answer), and was stopped and rolled back; nothing of it was applied. A transactional revision must " +
+      "finish within one invocation: raise the MigrationRunner's `timeout` (at most 15 minutes), make the revision " +
+      "faster, or mark it `transactional: false` so its statements may run on across polls",
+  );
 }
 
 /** The database's message, the revision and the file, first: what the Reason must carry. */
@@ -353,6 +402,7 @@ function failureReason(result: MigrateResult): string {
 
 async function downgradeWithNewerRunner(decision: Extract<Decision, { kind: "downgrade" }>, env: HookEnvironment): Promise<IsCompleteResponse> {
   env.log("deploy hook downgrades through the newer runner", { via: decision.via, target: decision.target });
+  env.doing(`downgrading to ${decision.target} through ${decision.via}`);
   const answer = (await env.invoke(decision.via, { command: "downgrade", target: decision.target })) as MigrateResult;
   if (answer.error) {
     throw new DeployHookError(

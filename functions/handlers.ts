@@ -8,7 +8,7 @@ import { BundledSource, type BundledMigration } from "../lib/revision/bundle.ts"
 import type { LockHolder } from "../lib/state/lock.ts";
 import { HANDLERS } from "./constants.ts";
 import { type Environment, lockFor, lockKeyOf, readConfig, runnerContext } from "./context.ts";
-import { type DeployEvent, type HookEnvironment, type Invoker, isComplete, onEvent, type PollEvent } from "./deploy-hook.ts";
+import { type DeployEvent, DeployHookError, type HookEnvironment, type Invoker, isComplete, onEvent, type PollEvent } from "./deploy-hook.ts";
 import { createLogger, type LambdaContext, withMiddleware } from "./middleware.ts";
 import { parseManualEvent, runManual } from "./manual.ts";
 import { parseRollbackEvent, runRollbackStep } from "./rollback.ts";
@@ -46,7 +46,16 @@ export function createHandlers(options: HandlerOptions) {
     return { config, ctx, holder, variables };
   };
 
+  // What the deploy hook's invocation is doing, for the Reason should its time run out regardless.
+  let activity = "";
+  const hookTimedOut = () =>
+    new DeployHookError(
+      `the deploy hook's invocation ran out of time${activity ? ` while ${activity}` : ""}; the next poll finds where it stopped ` +
+        "(a run cut short is taken over once its lease expires)",
+    );
+
   const hookEnvironment = (event: DeployEvent, lambda: LambdaContext): HookEnvironment => {
+    activity = "";
     logger.appendKeys({ stackId: event.StackId, requestType: event.RequestType, logicalResourceId: event.LogicalResourceId });
     const { config, ctx } = setUp(lambda, event.StackId);
     return {
@@ -56,6 +65,9 @@ export function createHandlers(options: HandlerOptions) {
       invoke,
       physicalId: `retort:${lockKeyOf(config)}`,
       lockWaitMs: config.deployLockWaitMs,
+      doing: (what) => {
+        activity = what;
+      },
       log: (message, attributes) => logger.info(message, attributes ?? {}),
     };
   };
@@ -69,12 +81,18 @@ export function createHandlers(options: HandlerOptions) {
       return result;
     }),
 
-    [HANDLERS.onEvent]: withMiddleware(logger, HANDLERS.onEvent, async (event: DeployEvent, lambda) =>
-      onEvent(event, hookEnvironment(event, lambda)),
+    [HANDLERS.onEvent]: withMiddleware(
+      logger,
+      HANDLERS.onEvent,
+      async (event: DeployEvent, lambda) => onEvent(event, hookEnvironment(event, lambda)),
+      hookTimedOut,
     ),
 
-    [HANDLERS.isComplete]: withMiddleware(logger, HANDLERS.isComplete, async (event: PollEvent, lambda) =>
-      isComplete(event, hookEnvironment(event, lambda)),
+    [HANDLERS.isComplete]: withMiddleware(
+      logger,
+      HANDLERS.isComplete,
+      async (event: PollEvent, lambda) => isComplete(event, hookEnvironment(event, lambda)),
+      hookTimedOut,
     ),
 
     [HANDLERS.rollbackStep]: withMiddleware(logger, HANDLERS.rollbackStep, async (event: unknown, lambda) => {

@@ -29,12 +29,28 @@ function logFailures(logger: Logger, handler: string): MiddlewareObj {
 
 export type Handler<E, R> = (event: E, context: LambdaContext) => Promise<R>;
 
-/** Wraps a handler body in the chain; `name` is the handler's export name, for the logs. */
-export function withMiddleware<E, R>(logger: Logger, name: string, body: Handler<E, R>): MiddyfiedHandler<E, R> {
+/**
+ * Wraps a handler body in the chain; `name` is the handler's export name, for the logs. Should
+ * the invocation's time run out all the same, middy answers with `timedOut()`'s error (by default
+ * its own "[AbortError]: The operation was aborted.").
+ */
+export function withMiddleware<E, R>(
+  logger: Logger,
+  name: string,
+  body: Handler<E, R>,
+  timedOut?: () => Error,
+): MiddyfiedHandler<E, R> {
+  const options = timedOut
+    ? {
+        timeoutEarlyResponse: () => {
+          throw timedOut();
+        },
+      }
+    : {};
   return middy<E, R>((event: E, context: LambdaContext) => {
     logger.appendKeys({ handler: name });
     return body(event, context);
-  })
+  }, options)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logFailures(logger, name));
 }

@@ -42,6 +42,11 @@ export interface BatchOptions {
   prefix: readonly string[];
   /** Runs before every send (the runner asserts its lease there). */
   beforeSend: () => void;
+  /**
+   * A comment put first in every statement sent outside a transaction, so a later run finds it in
+   * pg_stat_activity while it runs on (VersionTable.writerLabel).
+   */
+  label?: string;
 }
 
 export class Batch implements StatementSink {
@@ -57,6 +62,9 @@ export class Batch implements StatementSink {
   private failure: { error: unknown } | undefined;
   /** When the batch was created (performance.now()), so the runner can bound how long it stays open. */
   readonly openedAt = performance.now();
+  /** Rejects once the runner abandons the statement in flight outside a transaction (abandon()). */
+  private readonly abandoned: Promise<never>;
+  private abandonNow: (error: Error) => void = () => {};
 
   constructor(
     private readonly executor: SqlExecutor,
@@ -64,6 +72,18 @@ export class Batch implements StatementSink {
     private readonly options: BatchOptions,
   ) {
     this.preamblePending = options.preamble.length > 0 || options.prefix.length > 0;
+    this.abandoned = new Promise<never>((_, reject) => {
+      this.abandonNow = reject;
+    });
+    this.abandoned.catch(() => {});
+  }
+
+  /**
+   * Stops waiting for the statement in flight outside a transaction: it runs on in the database
+   * (sent with continueAfterTimeout) and the send rejects with `error` now. No later one is sent.
+   */
+  abandon(error: Error): void {
+    this.abandonNow(error);
   }
 
   /** The first failure of a pipelined send, if one has come back yet. */
@@ -175,6 +195,8 @@ export class Batch implements StatementSink {
       await this.executor.query(claim);
     }
     this.options.beforeSend();
-    await this.executor.query(statement.sql, statement.params, LONG);
+    const sent = this.executor.query(`${this.options.label ?? ""}${statement.sql}`, statement.params, LONG);
+    sent.catch(() => {});
+    await Promise.race([sent, this.abandoned]);
   }
 }

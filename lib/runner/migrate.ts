@@ -11,7 +11,7 @@ import { createOperations, type OpResult, type RunMode } from "../ops/operations
 import type { SchemaSnapshot } from "../dialect/snapshot.ts";
 import type { Migration } from "../revision/migration.ts";
 import type { RevisionMap } from "../revision/graph.ts";
-import { ConnectionError, isOutcomeUnknown, SqlError } from "../sql/errors.ts";
+import { ConnectionError, isOutcomeUnknown, SqlError, StatementAbandonedError } from "../sql/errors.ts";
 import type { RevisionRecord } from "../state/history.ts";
 import { type Lease, LeaseLostError } from "../state/lock.ts";
 import { FENCED_OUT_SQLSTATE, type Transition, type VersionState, VERSION_CONFLICT_SQLSTATE } from "../state/version-table.ts";
@@ -53,7 +53,11 @@ export interface MigrateResult {
    * The first failure, already reported against its revision in `results`; `outcome: "unknown"`
    * when the database may still be applying what was sent.
    */
-  error?: { message: string; revision?: string; file?: string; outcome?: "unknown"; sqlState?: string };
+  /**
+   * outcome "unknown": a statement outlived its call and may still commit; "stopped": the run
+   * stopped itself at its deadline and rolled back what was in flight.
+   */
+  error?: { message: string; revision?: string; file?: string; outcome?: "unknown" | "stopped"; sqlState?: string };
   /** The run as the history records it: its id and the lease's fencing token. */
   run?: { id: string; token: number };
   /** Problems that did not change the outcome (history not written, lock not released). */
@@ -75,6 +79,26 @@ export interface MigrateOptions {
    * @default the database context's transactionPerMigration (false)
    */
   transactionPerMigration?: boolean;
+  /**
+   * When the run must stop (epoch ms; the Lambda invocation's time less what it needs to answer).
+   * A transaction still running then is cancelled on the database and rolled back, and reported
+   * with outcome "stopped"; a statement outside a transaction is left running on the database
+   * (outcome "unknown"), and the next run waits for it. Nothing new starts after it.
+   */
+  deadline?: number;
+  /** Called as each migration starts (the deploy hook names it should its invocation time out). */
+  onMigration?: (migration: Pick<Migration, "revision" | "file">) => void;
+}
+
+/**
+ * The run reached its deadline (MigrateOptions.deadline) with a migration in flight: cancelled and
+ * rolled back, so nothing of it is applied.
+ */
+export class DeadlineReachedError extends Error {
+  override name = "DeadlineReachedError";
+  constructor(ranMs: number, options?: { cause?: unknown }) {
+    super(`stopped at this invocation's deadline after ${Math.round(ranMs / 1000)} s: its statement was cancelled and the transaction rolled back`, options);
+  }
 }
 
 export async function migrate(ctx: Context, map: RevisionMap<Migration>, options: MigrateOptions): Promise<MigrateResult> {
@@ -178,6 +202,8 @@ async function migrateLocked(
   const size = (options.transactionPerMigration ?? db.transactionPerMigration) ? 1 : MAX_BATCH;
   let next = 0;
   while (next < members.length) {
+    // At the deadline nothing new starts; the rest stays not-executed, for the next run.
+    if (options.deadline !== undefined && Date.now() >= options.deadline) return result;
     const outcome = await runner.run(members, next, size);
     if (outcome.kind === "committed") {
       next = outcome.next;
@@ -303,17 +329,45 @@ class BatchRunner {
       // waited there for another one fails before it runs anything (a new table has none yet).
       preamble: [...this.preamble, ...(this.tablesExist ? this.db.versionTable.assertHeads(first.transition.from) : [])],
       prefix: this.tablesExist ? [] : this.db.versionTable.createStatements(),
-      beforeSend: () => this.lease.assertHeld(),
+      beforeSend: () => {
+        this.lease.assertHeld();
+        if (deadline !== undefined && Date.now() >= deadline) throw new DeadlineReachedError(performance.now() - inFlightSince);
+      },
+      label: this.db.versionTable.writerLabel(),
     });
     const ran: Member[] = [];
     const timing: number[] = [];
+    const deadline = this.options.deadline;
+    let inFlightSince = performance.now();
+    let stopped: DeadlineReachedError | undefined;
+    // At the deadline: a transaction is cancelled on the database (its statement fails, and the
+    // batch rolls back); a statement outside one is left running and no longer waited for.
+    const timer =
+      deadline === undefined
+        ? undefined
+        : setTimeout(() => {
+            stopped = new DeadlineReachedError(performance.now() - inFlightSince);
+            if (first.migration.transactional) this.db.versionTable.cancelWriters(this.db.executor).catch(() => {});
+            else {
+              batch.abandon(
+                new StatementAbandonedError(
+                  `this invocation's time ran out after ${Math.round((performance.now() - inFlightSince) / 1000)} s with the statement ` +
+                    "still running outside a transaction; it runs on in the database, and the next run waits for it",
+                ),
+              );
+            }
+          }, Math.max(0, deadline - Date.now()));
+    timer?.unref();
     try {
       for (let k = start; k < members.length && ran.length < size; k += 1) {
         const member = members[k]!;
         if (ran.length > 0 && (!member.migration.transactional || performance.now() - batch.openedAt >= MAX_BATCH_MS)) break;
         this.lease.assertHeld();
+        if (ran.length > 0 && deadline !== undefined && Date.now() >= deadline) break;
         const started = performance.now();
+        inFlightSince = started;
         ran.push(member);
+        this.options.onMigration?.(member.migration);
         const ops = createOperations({
           snapshot: this.snapshot,
           mode: this.options.mode,
@@ -347,12 +401,20 @@ class BatchRunner {
       this.result.toHeads = last.toHeads;
       this.tablesExist = true;
       return { kind: "committed", next: last.index + 1 };
-    } catch (error) {
+    } catch (caught) {
+      const transactional = first.migration.transactional;
+      // A statement cancelled at the deadline fails with the database's "canceling statement".
+      const cancelled = caught instanceof SqlError && caught.sqlState === QUERY_CANCELED;
+      const error = stopped && transactional && cancelled ? stopped : caught;
       await batch.rollback();
       this.snapshot = startSnapshot;
+      const inFlight = ran[ran.length - 1];
+      if (inFlight && error instanceof DeadlineReachedError) inFlight.entry.durationMs = Math.round(performance.now() - inFlightSince);
       // What the one in flight had done stays in its report; the others were rolled back.
       for (const member of ran.slice(0, -1)) member.entry.operations = [];
       return { kind: "failed", error, ran };
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
@@ -385,8 +447,19 @@ function settle(
 /** Reports how a batch of `ran` failed: its outcome unknown, the run stopped, or a migration refused. */
 function settleFailure(result: MigrateResult, ran: readonly Member[], options: { direction: Direction; mode: RunMode }, error: unknown): void {
   if (isOutcomeUnknown(error)) settleUnknown(result, ran, options, error);
+  else if (error instanceof DeadlineReachedError) settleStopped(result, ran, options, error);
   else if (stopsTheRun(error)) settle(result, ran[0]!, options, error);
   else settle(result, ran[ran.length - 1]!, options, error, ran.length);
+}
+
+/** A batch stopped at the run's deadline: the one in flight failed, nothing of the batch applied. */
+function settleStopped(result: MigrateResult, ran: readonly Member[], options: { direction: Direction }, error: DeadlineReachedError): void {
+  const { entry, migration } = ran[ran.length - 1]!;
+  const before = ran.length > 1 ? ` nor of the ${ran.length - 1} revision(s) batched with it` : "";
+  const failure = new MigrationError(migration, options.direction, `${error.message}; nothing of it${before} was applied`, { cause: error });
+  entry.status = "failed";
+  entry.error = failure.message;
+  result.error = { message: failure.message, revision: migration.revision, file: migration.file, outcome: "stopped" };
 }
 
 /**
@@ -427,6 +500,9 @@ function report(results: readonly OpResult[], defaultSchema: string): OperationR
   );
 }
 
+/** SQLSTATE of a statement cancelled (pg_cancel_backend), as the run does at its deadline. */
+const QUERY_CANCELED = "57014";
+
 /** PostgreSQL's "already exists" family. */
 const EXISTS = new Set(["42P07", "42701", "42710", "42P06", "42P16"]);
 
@@ -461,7 +537,11 @@ function replayable(error: unknown): boolean {
 }
 
 function stopsTheRun(error: unknown): boolean {
-  return error instanceof LeaseLostError || (error instanceof SqlError && error.sqlState === FENCED_OUT_SQLSTATE);
+  return (
+    error instanceof LeaseLostError ||
+    error instanceof DeadlineReachedError ||
+    (error instanceof SqlError && error.sqlState === FENCED_OUT_SQLSTATE)
+  );
 }
 
 /** Consecutive transitions as one: from the first's heads to the last's, recording every revision. */

@@ -29,7 +29,7 @@ export async function upgrade(ctx: Context, options: { target?: string } & Batch
 /** Refuses a graph `check` objects to; then every operation skips what already exists. */
 export async function safeUpgrade(
   ctx: Context,
-  options: { target?: string; allowUnknownRevisions?: boolean; limit?: number } & Batching = {},
+  options: { target?: string; allowUnknownRevisions?: boolean; limit?: number } & Pick<MigrateOptions, "deadline" | "onMigration"> & Batching = {},
 ): Promise<MigrateResult> {
   const graph = await loadGraph(ctx);
   const checked = checkGraph(graph);
@@ -41,6 +41,8 @@ export async function safeUpgrade(
     mode: "safe",
     ...(options.allowUnknownRevisions ? { allowUnknownRevisions: true } : {}),
     ...(options.limit !== undefined ? { limit: options.limit } : {}),
+    ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+    ...(options.onMigration ? { onMigration: options.onMigration } : {}),
     ...batching(options),
   });
 }

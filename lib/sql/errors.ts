@@ -88,10 +88,21 @@ export function isMissingColumn(error: unknown): boolean {
 }
 
 /**
+ * A statement the runner stopped waiting for at its deadline (the Lambda invocation's time) and
+ * left running on the database: one outside a transaction (CREATE INDEX CONCURRENTLY), sent with
+ * continueAfterTimeout, which a later run waits for.
+ */
+export class StatementAbandonedError extends Error {
+  override name = "StatementAbandonedError";
+}
+
+/**
  * True when a statement's outcome is not known: the Data API answered with a timeout (the
- * statement was sent with continueAfterTimeout and may still be running, and may yet commit) or
- * lost the call in flight (a 5xx, a dropped connection).
+ * statement was sent with continueAfterTimeout and may still be running, and may yet commit),
+ * lost the call in flight (a 5xx, a dropped connection), or the runner left it running at its
+ * deadline.
  */
 export function isOutcomeUnknown(error: unknown): boolean {
+  if (error instanceof StatementAbandonedError) return true;
   return error instanceof DataApiError && (error.outcomeUnknown || error.exceptionName === "StatementTimeoutException");
 }

@@ -175,18 +175,41 @@ export class VersionTable {
   }
 
   /**
-   * The sessions (other than this one) holding the writer lock, with what they run. pg_locks shows
-   * a bigint advisory key as two oids: its high and low 32 bits.
+   * A comment that starts every statement a run sends outside a transaction (which cannot hold
+   * the writer lock): a later run finds it in pg_stat_activity while it runs on.
+   */
+  writerLabel(): string {
+    return `/* retort writes ${this.schema}.${this.version.name} ${BigInt.asUintN(64, this.writerLockKey()).toString(16)} */ `;
+  }
+
+  /**
+   * The sessions (other than this one) writing this version table, with what they run: those
+   * holding the writer lock, and those running a labelled statement outside a transaction.
+   * pg_locks shows a bigint advisory key as two oids: its high and low 32 bits.
    */
   private busySql(): string {
     const key = BigInt.asUintN(64, this.writerLockKey());
+    const label = this.writerLabel();
     return `SELECT 'busy' AS kind, a.pid::text AS revision, coalesce(a.state, '') AS checksum,
         coalesce(to_char(a.query_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), '') AS applied_at,
-        left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 120) AS detail
-       FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-       WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
-         AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-         AND l.classid = ${(key >> 32n).toString()} AND l.objid = ${(key & 0xffffffffn).toString()} AND l.objsubid = 1`;
+        left(regexp_replace(substr(coalesce(a.query, ''), CASE WHEN left(a.query, ${label.length}) = ${this.dialect.renderLiteral(label)} THEN ${label.length + 1} ELSE 1 END), '\\s+', ' ', 'g'), 120) AS detail
+       FROM pg_catalog.pg_stat_activity a
+       WHERE a.pid <> pg_backend_pid() AND a.datname = current_database()
+         AND (EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted
+                AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+                AND l.classid = ${(key >> 32n).toString()} AND l.objid = ${(key & 0xffffffffn).toString()} AND l.objsubid = 1)
+           OR (a.state = 'active' AND left(a.query, ${label.length}) = ${this.dialect.renderLiteral(label)}))`;
+  }
+
+  /**
+   * Cancels the statements of every session writing this version table (busySql): called by a run
+   * holding the lock, whose own transaction must stop at its deadline. Returns how many.
+   */
+  async cancelWriters(session: SqlSession): Promise<number> {
+    const { rows } = await session.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (${this.busySql()}) b WHERE pg_cancel_backend(b.revision::int)`,
+    );
+    return rows[0]?.n ?? 0;
   }
 
   /**

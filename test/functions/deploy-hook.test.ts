@@ -35,6 +35,19 @@ const broken: TestMigration = {
   },
 };
 
+/** A migration whose one statement creates `table` and takes `seconds` on the database. */
+const sleeping = (revision: string, revises: string, table: string, seconds: number): TestMigration => ({
+  revision,
+  revises,
+  message: `${seconds} seconds`,
+  async upgrade(op) {
+    await op.execute(`CREATE TABLE ${table} AS SELECT 1 AS x FROM pg_sleep(${seconds})`);
+  },
+  async downgrade(op) {
+    await op.safeDropTable(table);
+  },
+});
+
 const oldCode = [users, projects];
 const newCode = [users, projects, email];
 
@@ -160,18 +173,18 @@ describe("the deploy hook", () => {
   });
 
   it("an upgrade longer than one invocation continues across isComplete polls", async () => {
-    // Each invocation has 300 ms beyond the reserve it keeps back, and each revision takes longer
-    // than that: one revision per poll, however fast the machine is.
+    // Each invocation has 1.2 s beyond the 2 s it keeps to answer in, and each revision takes
+    // 700 ms: one revision per poll (a second one does not fit in what is left).
     const slow = newCode.map((m) => ({
       ...m,
       async upgrade(op: Parameters<TestMigration["upgrade"]>[0]) {
-        await new Promise((resolve) => setTimeout(resolve, 400));
+        await new Promise((resolve) => setTimeout(resolve, 700));
         await m.upgrade(op);
       },
     }));
     const { handlers, hash } = handlersFor(local, slow);
     const { response, polls } = await provide(handlers, cfn.create({ manifestHash: hash }), {
-      context: () => lambdaContext({ budgetMs: 10_300 }),
+      context: () => lambdaContext({ budgetMs: 3_200 }),
     });
     expect(response.Status).toBe("SUCCESS");
     expect(polls).toBeGreaterThanOrEqual(3);
@@ -277,17 +290,7 @@ describe("the deploy hook and a statement that outlives its Data API call", () =
   it("keeps polling while the statement runs on, then finds it committed and completes", async () => {
     await local.close();
     local = await startLocalAws({ statementTimeoutMs: 500 });
-    const slow: TestMigration = {
-      revision: "b00000000009",
-      revises: "b00000000001",
-      message: "a table filled slowly",
-      async upgrade(op) {
-        await op.execute("CREATE TABLE filled AS SELECT 1 AS x FROM pg_sleep(2.5)");
-      },
-      async downgrade(op) {
-        await op.safeDropTable("filled");
-      },
-    };
+    const slow = sleeping("b00000000009", "b00000000001", "filled", 2.5);
     const { handlers, hash, logs } = handlersFor(local, [users, slow]);
     const { response, polls } = await provide(handlers, cfn.create({ manifestHash: hash }), { pollIntervalMs: 300 });
     expect(response.Reason).toBe("SUCCESS");
@@ -299,6 +302,112 @@ describe("the deploy hook and a statement that outlives its Data API call", () =
     expect((await local.db.query("SELECT count(*)::int AS n FROM filled")).rows).toEqual([{ n: 1 }]);
     await lockIsFree();
   });
+});
+
+describe("the deploy hook and a revision longer than an invocation", () => {
+  // Each invocation has 12 s; the hook stops its own work 5 s before the end.
+  const twelveSeconds = () => lambdaContext({ budgetMs: 12_000 });
+  const running = async (text: string) =>
+    (await local.db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE :q AND pid <> pg_backend_pid()", { q: `%${text}%` })).rows[0]!.n;
+
+  it("a transactional revision that does not fit in a whole invocation fails, naming it, rolled back and stopped", async () => {
+    const long = sleeping("b0000000000a", "b00000000001", "backfilled", 30);
+    const { handlers, hash } = handlersFor(local, [users, long]);
+    const started = Date.now();
+    const { response } = await provide(handlers, cfn.create({ manifestHash: hash }), { context: twelveSeconds, pollIntervalMs: 200 });
+    expect(response.Status).toBe("FAILED");
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const reason = response.Reason.split("\n")[0]!;
+    expect(reason).toMatch(/revision b0000000000a \(migrations\/20260102_m_b0000000000a\.ts\)/);
+    expect(reason).toMatch(/ran for \d+ s/);
+    expect(reason).toContain("timeout");
+    expect(reason).toContain("transactional: false");
+    expect(reason).not.toContain("AbortError");
+    expect(await heads()).toEqual([users.revision]);
+    expect((await local.db.query("SELECT to_regclass('backfilled') AS t")).rows).toEqual([{ t: null }]);
+    expect(await running("pg_sleep(30)")).toBe(0);
+    await lockIsFree();
+  }, 60_000);
+
+  it("an invocation whose time runs out all the same names the revision it was applying, never a bare AbortError", async () => {
+    // Work the database cannot cancel (the migration's own code) outlasts the whole invocation.
+    const stuck: TestMigration = {
+      revision: "b0000000000f",
+      revises: "b00000000001",
+      message: "waits in its own code",
+      async upgrade(op) {
+        await new Promise((resolve) => setTimeout(resolve, 4_000));
+        await op.safeCreateTable("stuck", { columns: [{ name: "id", type: "int" }] });
+      },
+      async downgrade(op) {
+        await op.safeDropTable("stuck");
+      },
+    };
+    const { handlers, hash } = handlersFor(local, [users, stuck]);
+    const { response } = await provide(handlers, cfn.create({ manifestHash: hash }), {
+      context: () => lambdaContext({ budgetMs: 3_000 }),
+      maxPolls: 1,
+    });
+    expect(response.Status).toBe("FAILED");
+    expect(response.Reason).not.toContain("AbortError");
+    expect(response.Reason.split("\n")[0]).toMatch(/ran out of time while applying revision b0000000000f \(migrations\/20260102_m_b0000000000f\.ts\)/);
+    // The stopped run is rolled back once its code returns; nothing of it commits.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect((await local.db.query("SELECT to_regclass('stuck') AS t")).rows).toEqual([{ t: null }]);
+    await lockIsFree();
+  }, 30_000);
+
+  it("a transactional revision that does not fit in what is left of an invocation runs again on the next poll", async () => {
+    // 6 s per invocation, 4 s of it to work: 1.5 s, then 3 s do not fit in one, each fits alone.
+    const shorter = sleeping("b0000000000b", "b00000000001", "shorter", 1.5);
+    const longer = sleeping("b0000000000e", "b0000000000b", "longer", 3);
+    const { handlers, hash, logs } = handlersFor(local, [users, shorter, longer]);
+    const { response, polls } = await provide(handlers, cfn.create({ manifestHash: hash }), {
+      context: () => lambdaContext({ budgetMs: 6_000 }),
+      pollIntervalMs: 200,
+    });
+    expect(response.Reason).toBe("SUCCESS");
+    expect(polls).toBeGreaterThanOrEqual(2);
+    expect(logs.text()).toContain("stopped at this invocation's deadline runs again on the next poll");
+    expect(await heads()).toEqual([longer.revision]);
+    await lockIsFree();
+  }, 60_000);
+
+  it("a non-transactional revision's statement runs on across polls; the hook waits for it, then records it", async () => {
+    const prepare: TestMigration = {
+      revision: "b0000000000c",
+      revises: "b00000000001",
+      message: "a table whose index is slow to build",
+      async upgrade(op) {
+        await op.execute("CREATE FUNCTION slow_key(x int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN x; END $$");
+        await op.execute("CREATE TABLE measured AS SELECT g AS x FROM generate_series(1, 16) g");
+      },
+      async downgrade(op) {
+        await op.safeDropTable("measured");
+      },
+    };
+    const index: TestMigration = {
+      revision: "b0000000000d",
+      revises: "b0000000000c",
+      message: "index it concurrently",
+      transactional: false,
+      async upgrade(op) {
+        await op.execute("CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_measured_slow ON measured ((slow_key(x)))");
+      },
+      async downgrade(op) {
+        await op.execute("DROP INDEX CONCURRENTLY IF EXISTS ix_measured_slow");
+      },
+    };
+    const { handlers, hash, logs } = handlersFor(local, [users, prepare, index]);
+    const { response, polls } = await provide(handlers, cfn.create({ manifestHash: hash }), { context: twelveSeconds, pollIntervalMs: 500 });
+    expect(response.Reason).toBe("SUCCESS");
+    expect(polls).toBeGreaterThanOrEqual(2);
+    expect(logs.text()).toContain("deploy hook waits for a statement still running");
+    expect(await heads()).toEqual([index.revision]);
+    const valid = await local.db.query("SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'ix_measured_slow'::regclass");
+    expect(valid.rows).toEqual([{ valid: true }]);
+    await lockIsFree();
+  }, 90_000);
 });
 
 describe("two stacks with their own lock tables against one database", () => {

@@ -90,7 +90,7 @@ export async function startLocalAws(options: { statementTimeoutMs?: number } = {
 
 /** A migration as a test writes it; the bundle gives it a file name and a checksum. */
 export type TestMigration = Pick<MigrationDefinition, "revision" | "revises" | "upgrade" | "downgrade"> &
-  Partial<Pick<MigrationDefinition, "message">>;
+  Partial<Pick<MigrationDefinition, "message" | "transactional">>;
 
 /** A migration creating a one-column table (and dropping it on the way down, unless told otherwise). */
 export function tableMigration(
