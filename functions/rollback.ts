@@ -6,7 +6,7 @@
 import type { Context } from "../lib/runner/context.ts";
 import { planDowngrade, type DowngradePlan } from "../lib/runner/downgrade-plan.ts";
 import { downgrade } from "../lib/runner/upgrade.ts";
-import { currentHolder, type Lock, type LockHolder } from "../lib/state/lock.ts";
+import { currentHolder, describeHolder, type Lease, type Lock, LockConflictError, type LockHolder } from "../lib/state/lock.ts";
 import { handOver, HeldLock, type LeaseHandle, pickUp, releaseHandedOver } from "../lib/state/lease-handover.ts";
 import { ROLLBACK_STEPS } from "./constants.ts";
 import { ValidationError } from "./manual.ts";
@@ -82,7 +82,21 @@ export async function runRollbackStep(event: RollbackEvent, env: StepEnvironment
       });
       return { requested: true };
     case ROLLBACK_STEPS.acquire: {
-      const lease = await env.lock.acquire(env.lockKey, currentHolder("rollback", env.holder), { leaseMs: env.leaseMs });
+      // The execution owns the lease: a retried acquire (its answer lost) gets the same lease back.
+      const execution = event.executionArn;
+      let lease: Lease;
+      try {
+        lease = await env.lock.acquire(env.lockKey, currentHolder("rollback", { ...env.holder, ...(execution ? { executionArn: execution } : {}) }), {
+          leaseMs: env.leaseMs,
+          ...(execution ? { owner: execution } : {}),
+        });
+      } catch (error) {
+        if (!(error instanceof LockConflictError)) throw error;
+        throw new RollbackStepError(
+          `The migration lock for ${error.info.key} is held by ${describeHolder(error.info)}; this rollback changed nothing. ` +
+            "Start the execution again once that runner has finished (a runner that died frees the lock when its lease expires)",
+        );
+      }
       env.onToken(lease.info.token);
       return handOver(lease, env.leaseMs);
     }

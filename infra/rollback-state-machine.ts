@@ -9,8 +9,9 @@
 // Each task is one invocation of the rollback-step handler; one revision per invocation keeps
 // every step well inside Lambda's 15 minutes. Lambda's transient errors are retried (the task
 // default: Lambda.ServiceException, AWSLambdaException, SdkClientException,
-// ClientExecutionTimeoutException); the steps are safe to retry (downgrade recomputes its plan
-// from the database, release is idempotent).
+// ClientExecutionTimeoutException); the steps are safe to retry (the execution owns its lease, so
+// a repeated acquire gets the same lease back; downgrade recomputes its plan from the database;
+// release is idempotent).
 import { Duration } from "aws-cdk-lib";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
@@ -20,6 +21,8 @@ import { ROLLBACK_STEPS } from "../functions/constants.ts";
 
 /** State names: the tests override these tasks, and the README tells operators to look for them. */
 export const ROLLBACK_STATES = {
+  checkInput: "HasTarget?",
+  invalidInput: "InvalidInput",
   plan: "Plan",
   nothingToRevert: "NothingToRevert",
   approval: "AwaitApproval",
@@ -116,10 +119,20 @@ export class RollbackDefinition extends Construct {
     }
     acquire.next(downgrade);
 
-    this.startState = plan.next(
+    plan.next(
       new sfn.Choice(this, "AnythingToRevert?", { stateName: "AnythingToRevert?" })
         .when(sfn.Condition.isPresent("$.plan.revisions[0]"), afterPlan)
         .otherwise(new sfn.Succeed(this, S.nothingToRevert, { stateName: S.nothingToRevert })),
     );
+    // Without a target, Plan's payload could not be built (States.Runtime): say what to start with.
+    this.startState = new sfn.Choice(this, S.checkInput, { stateName: S.checkInput })
+      .when(sfn.Condition.isPresent("$.target"), plan)
+      .otherwise(
+        new sfn.Fail(this, S.invalidInput, {
+          stateName: S.invalidInput,
+          error: "InvalidInput",
+          cause: 'The rollback needs a target: start the execution with {"target": "<revision>|<prefix>|-N|base"}',
+        }),
+      );
   }
 }

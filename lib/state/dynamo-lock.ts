@@ -48,9 +48,7 @@ import {
 // Expiry is derived from E and the writer's clock inside the condition, never stored or left to TTL.
 const LOCK_IS_FREE = "attribute_not_exists(#owner)";
 const LEASE_HAS_EXPIRED = "#expiresAt < :now";
-/** A retried acquire whose first answer was lost finds its own write. */
-const ALREADY_OURS = "#owner = :owner";
-const ACQUIRE_CONDITION = `${LOCK_IS_FREE} OR ${LEASE_HAS_EXPIRED} OR ${ALREADY_OURS}`;
+const ACQUIRE_CONDITION = `${LOCK_IS_FREE} OR ${LEASE_HAS_EXPIRED}`;
 const STILL_OURS = "#owner = :owner";
 
 const NAMES = {
@@ -91,7 +89,7 @@ export class DynamoLock implements Lock {
 
   async acquire(key: string, holder: LockHolder, options: AcquireOptions = {}): Promise<Lease> {
     const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    const owner = randomUUID();
+    const owner = options.owner ?? randomUUID();
     const started = performance.now();
     const poll = this.options.pollMs ?? { baseMs: 100, maxMs: 1000 };
     for (let attempt = 0; ; attempt += 1) {
@@ -147,7 +145,16 @@ export class DynamoLock implements Lock {
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
         // The holder comes with the refusal; only a store that ignores ALL_OLD (some emulators) needs a read.
-        const current = error.Item ? lockInfo(key, error.Item) : await this.current(key);
+        const item = error.Item ?? (await this.item(key));
+        const current = lockInfo(key, item);
+        // Our own lease: an acquire repeated after its answer was lost (the SDK's retry, or a
+        // caller with a stable owner id). It is ours again, renewed, with its token unchanged.
+        if (current && read.s(item, "owner") === owner) {
+          const renewedAt = performance.now();
+          const renewed = await this.renew(key, owner, leaseMs);
+          if (renewed.kind === "renewed") return { kind: "acquired", info: current, sentAt: renewedAt };
+          continue;
+        }
         if (current && Date.parse(current.expiresAt) >= this.clock()) return { kind: "held", holder: current };
         // Released or expired between the write and the read: try again at once.
       }

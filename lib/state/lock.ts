@@ -20,6 +20,8 @@ export interface LockHolder {
   requestId?: string;
   /** The CloudFormation stack, when run by a deploy. */
   stackId?: string;
+  /** The Step Functions execution, when run by the rollback state machine. */
+  executionArn?: string;
 }
 
 export interface LockInfo {
@@ -53,6 +55,13 @@ export interface AcquireOptions {
   waitMs?: number;
   /** Lease duration; a heartbeat renews it while the work runs. @default 30_000 */
   leaseMs?: number;
+  /**
+   * The lease's owner id, when the caller has a stable one (a Step Functions execution's ARN): an
+   * acquire repeated by the same owner (its first answer was lost) finds its own lease and gets
+   * it back, with the same fencing token and holder, instead of a conflict with itself.
+   * @default a new id for every acquire
+   */
+  owner?: string;
 }
 
 /** What `retort unlock --force` did. */
@@ -111,7 +120,7 @@ export function isExpired(info: LockInfo, now: Date = new Date()): boolean {
 export function describeHolder(info: LockInfo): string {
   const h = info.holder;
   const where = [
-    h.requestId ? `Lambda request ${h.requestId}` : `${h.host} pid ${h.pid}`,
+    h.executionArn ? `Step Functions execution ${h.executionArn}` : h.requestId ? `Lambda request ${h.requestId}` : `${h.host} pid ${h.pid}`,
     h.actor && `by ${h.actor}`,
     h.stackId && `stack ${h.stackId}`,
   ]
@@ -157,6 +166,8 @@ export class LockStoreError extends Error {
 
 interface Slot {
   info: LockInfo | null;
+  owner?: string;
+  lease?: Lease;
   nextToken: number;
   waiters: (() => void)[];
 }
@@ -184,6 +195,7 @@ export class InProcessLock implements Lock {
 
   async acquire(key: string, holder: LockHolder, options: AcquireOptions = {}): Promise<Lease> {
     const slot = this.slot(key);
+    if (options.owner !== undefined && slot.info && slot.owner === options.owner && slot.lease) return slot.lease;
     const started = Date.now();
     const deadline = started + (options.waitMs ?? 0);
     while (slot.info) {
@@ -206,8 +218,9 @@ export class InProcessLock implements Lock {
       token: slot.nextToken++,
     };
     slot.info = info;
+    slot.owner = options.owner;
     let released = false;
-    return {
+    return (slot.lease = {
       info,
       fenced: false,
       assertHeld: () => {
@@ -219,10 +232,12 @@ export class InProcessLock implements Lock {
         released = true;
         if (slot.info === info) {
           slot.info = null;
+          slot.owner = undefined;
+          slot.lease = undefined;
           slot.waiters.shift()?.();
         }
       },
-    };
+    });
   }
 
   async forceRelease(key: string, options: ForceReleaseOptions = {}): Promise<ForceReleaseResult> {

@@ -218,9 +218,12 @@ describe("the rollback state machine", () => {
 
   it("is Standard, logs every event, and plans, locks, downgrades one revision at a time and releases", () => {
     expect(rollback["Properties"]["LoggingConfiguration"]).toMatchObject({ Level: "ALL", IncludeExecutionData: true });
-    expect(definition.StartAt).toBe(ROLLBACK_STATES.plan);
+    // A missing target fails before any Lambda call, with what to start the execution with.
+    expect(definition.StartAt).toBe(ROLLBACK_STATES.checkInput);
     expect(Object.keys(definition.States).sort()).toEqual(
       [
+        ROLLBACK_STATES.checkInput,
+        ROLLBACK_STATES.invalidInput,
         ROLLBACK_STATES.plan,
         "AnythingToRevert?",
         ROLLBACK_STATES.nothingToRevert,

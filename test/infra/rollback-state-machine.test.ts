@@ -68,14 +68,23 @@ function synthesizedDefinition(requireApproval: boolean): StateMachineDefinition
 }
 
 /** Runs the definition; each Lambda task calls the rollback-step handler in-process. */
-async function execute(definition: StateMachineDefinition, handlers: Handlers, input: object, approve = true) {
+async function execute(
+  definition: StateMachineDefinition,
+  handlers: Handlers,
+  input: object,
+  approve = true,
+  /** States whose first answer is lost after the function ran (Lambda.ServiceException): the state machine retries them. */
+  loseAnswerOf: readonly string[] = [],
+) {
   const invocations: string[] = [];
+  const lost = new Set(loseAnswerOf);
   const task = (state: string) => async (input: unknown) => {
     invocations.push(state);
     // The service integration (arn:aws:states:::lambda:invoke...) hands the function `Payload`.
     const resource = (definition.States[state] as { Resource: string }).Resource;
     const payload = resource.startsWith("arn:aws:states:::lambda:invoke") ? (input as { Payload: unknown }).Payload : input;
     const result = await handlers.rollbackStep(payload, lambdaContext({ functionName: "retort-rollback-step" }));
+    if (lost.delete(state)) throw Object.assign(new Error("the answer was lost"), { name: "Lambda.ServiceException" });
     if (state === ROLLBACK_STATES.approval) {
       // The task token came with the payload; an operator's SendTaskSuccess / SendTaskFailure answers it.
       if (!approve) throw Object.assign(new Error("rejected by the operator"), { name: "Rejected" });
@@ -181,6 +190,47 @@ describe("the rollback state machine", () => {
     const approved = await execute(synthesizedDefinition(true), handlers, { target: one.revision }, true);
     expect(approved.error).toBeUndefined();
     expect(await heads()).toEqual([one.revision]);
+    expect(await local.lock.current(local.lockKey)).toBeNull();
+  });
+
+  it("a retried AcquireLock whose first answer was lost gets the execution's own lease back and the rollback completes", { timeout: 30_000 }, async () => {
+    const { handlers } = handlersFor(local, [one, two, three]);
+    await handlers.manual({ command: "safe-upgrade" }, lambdaContext());
+    const { error, invocations } = await execute(synthesizedDefinition(false), handlers, { target: one.revision }, true, [ROLLBACK_STATES.acquire]);
+    expect(error).toBeUndefined();
+    expect(invocations.filter((s) => s === ROLLBACK_STATES.acquire)).toHaveLength(2);
+    expect(await heads()).toEqual([one.revision]);
+    expect(await local.lock.current(local.lockKey)).toBeNull();
+  });
+
+  it("a lock held by another runner fails the execution with advice for an operator, naming the holder, changing nothing", async () => {
+    const { handlers } = handlersFor(local, [one, two]);
+    await handlers.manual({ command: "safe-upgrade" }, lambdaContext());
+    const held = await local.lock.acquire(local.lockKey, { command: "upgrade", host: "laptop", pid: 42 }, { leaseMs: 60_000 });
+    const { error } = await execute(synthesizedDefinition(false), handlers, { target: one.revision });
+    const cause = String(error?.cause ?? error?.message);
+    expect(cause).toContain("is held by upgrade (laptop pid 42");
+    expect(cause).toContain("Start the execution again once that runner has finished");
+    expect(cause).not.toContain("--wait");
+    expect(await heads()).toEqual([two.revision]);
+    await held.release();
+  });
+
+  it("an execution started without a target fails with what to start it with", async () => {
+    const { handlers } = handlersFor(local, [one]);
+    const { error, invocations } = await execute(synthesizedDefinition(false), handlers, {});
+    expect(invocations).toEqual([]);
+    expect(String(error?.cause ?? error?.message)).toContain('start the execution with {"target": "<revision>|<prefix>|-N|base"}');
+  });
+
+  it("the lock of a rollback names its execution", async () => {
+    const { handlers } = handlersFor(local, [one, two]);
+    const lease = (await handlers.rollbackStep(
+      { step: "acquire", executionArn: "arn:aws:states:us-east-1:123456789012:execution:rollback:ops-7" },
+      lambdaContext(),
+    )) as { info: { holder: { executionArn?: string } } };
+    expect(lease.info.holder.executionArn).toBe("arn:aws:states:us-east-1:123456789012:execution:rollback:ops-7");
+    await handlers.rollbackStep({ step: "release", lease }, lambdaContext());
     expect(await local.lock.current(local.lockKey)).toBeNull();
   });
 });

@@ -48,6 +48,20 @@ describe("DynamoDB lock", () => {
     expect(await lock.current(key)).toBeNull();
   });
 
+  it("an acquire repeated by the same owner (its answer was lost) gets its own lease back, same token; another owner is refused", async () => {
+    const lock = manual();
+    const execution = "arn:aws:states:us-east-1:123456789012:execution:rollback:r-1";
+    const first = await lock.acquire(key, holder("rollback", { executionArn: execution }), { leaseMs: 60_000, owner: execution });
+    const again = await lock.acquire(key, holder("rollback", { executionArn: execution }), { leaseMs: 60_000, owner: execution });
+    expect(again.info.token).toBe(first.info.token);
+    expect(again.info.holder).toEqual(first.info.holder);
+    const other = await lock.acquire(key, holder("rollback"), { owner: "arn:aws:states:us-east-1:123456789012:execution:rollback:r-2" }).catch((e: unknown) => e);
+    expect(other).toBeInstanceOf(LockConflictError);
+    expect((other as Error).message).toContain(`Step Functions execution ${execution}`);
+    await again.release();
+    expect(await lock.current(key)).toBeNull();
+  });
+
   it("a conflict names the holder (command, host, Lambda request, stack, since, expiry, token) from the same answer", async () => {
     const lock = manual();
     const held = await lock.acquire(key, holder("safe-upgrade", { requestId: "req-123", stackId: "arn:aws:cloudformation:stack/app" }), {
@@ -204,7 +218,8 @@ describe("DynamoDB lock", () => {
       const lock = manual();
       const lease = await lock.acquire(key, holder("upgrade"), { leaseMs: 60_000 });
       expect((await lock.current(key))?.holder).toEqual(lease.info.holder);
-      expect(lease.info.token).toBe(2);
+      // The retry found its own lease: same token, not a second one.
+      expect(lease.info.token).toBe(1);
       await expect(manual().acquire(key, holder("stamp"))).rejects.toBeInstanceOf(LockConflictError);
       await lease.release();
       expect(await lock.current(key)).toBeNull();
