@@ -15,7 +15,7 @@ export type RollbackEvent =
   | { step: typeof ROLLBACK_STEPS.plan; target: string }
   | { step: typeof ROLLBACK_STEPS.requestApproval; taskToken: string; plan?: DowngradePlan; executionArn?: string }
   | { step: typeof ROLLBACK_STEPS.acquire; executionArn?: string }
-  | { step: typeof ROLLBACK_STEPS.downgrade; target: string; lease: LeaseHandle }
+  | { step: typeof ROLLBACK_STEPS.downgrade; target: string; lease: LeaseHandle; approved: { revision: string }[] }
   | { step: typeof ROLLBACK_STEPS.release; lease: LeaseHandle };
 
 export interface DowngradeStepResult {
@@ -45,6 +45,12 @@ export function parseRollbackEvent(event: unknown): RollbackEvent {
     return fail('"target" must be a revision, a prefix, -N or base; start the state machine with {"target": "<revision>"}');
   }
   if (e["step"] === ROLLBACK_STEPS.requestApproval && typeof e["taskToken"] !== "string") return fail('"taskToken" is missing');
+  if (e["step"] === ROLLBACK_STEPS.downgrade) {
+    const approved = e["approved"];
+    if (!Array.isArray(approved) || !approved.every((r) => typeof (r as { revision?: unknown })?.revision === "string")) {
+      return fail('"approved" must be the plan\'s revisions (the Plan step\'s "revisions")');
+    }
+  }
   if (e["step"] === ROLLBACK_STEPS.downgrade || e["step"] === ROLLBACK_STEPS.release) {
     const lease = e["lease"] as Partial<LeaseHandle> | undefined;
     if (!lease || typeof lease.owner !== "string" || typeof lease.info?.token !== "number" || typeof lease.leaseMs !== "number") {
@@ -117,6 +123,20 @@ async function downgradeOne(event: Extract<RollbackEvent, { step: "downgrade" }>
   env.onToken(lease.info.token);
   const ctx: Context = { ...env.ctx, database: { ...env.ctx.database!, lock: new HeldLock(env.lock, lease) } };
   try {
+    // Under the lock: the database must still be on the approved plan. A deploy (or anything else)
+    // that changed it since the plan was made, e.g. while the approval waited, stops the rollback
+    // before it reverts anything that was not approved.
+    const now = await planDowngrade(ctx, { target: event.target, sql: false });
+    const approved = event.approved.map((r) => r.revision);
+    const pending = now.revisions.map((r) => r.revision);
+    const expected = approved.slice(approved.length - pending.length);
+    if (pending.length > approved.length || pending.some((revision, i) => revision !== expected[i])) {
+      throw new RollbackStepError(
+        `The database is no longer where the approved plan left it: reverting to ${event.target} now means ${pending.join(", ") || "nothing"}, ` +
+          `but the plan approved ${approved.join(", ")} (newest first). It changed since the plan was made (a deploy, or another ` +
+          "runner); nothing was reverted by this step. Start a new rollback to plan (and approve) again",
+      );
+    }
     const result = await downgrade(ctx, { target: event.target, limit: 1 });
     if (result.error) throw new RollbackStepError(result.error.message);
     const left = await planDowngrade(ctx, { target: event.target, sql: false });

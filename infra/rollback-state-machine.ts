@@ -81,7 +81,8 @@ export class RollbackDefinition extends Construct {
 
     const downgrade = step(
       S.downgrade,
-      { step: ROLLBACK_STEPS.downgrade, "target.$": "$.target", "lease.$": "$.lease" },
+      // The approved plan travels with every step, which checks the database is still on it.
+      { step: ROLLBACK_STEPS.downgrade, "target.$": "$.target", "lease.$": "$.lease", "approved.$": "$.plan.revisions" },
       "$.lastStep",
     );
     downgrade.addCatch(releaseAfterFailure, { resultPath: "$.error" });

@@ -237,7 +237,7 @@ describe("the rollback state machine", () => {
       ].sort(),
     );
     expect(definition.States[ROLLBACK_STATES.downgrade]).toMatchObject({
-      Parameters: { step: "downgrade", "target.$": "$.target", "lease.$": "$.lease" },
+      Parameters: { step: "downgrade", "target.$": "$.target", "lease.$": "$.lease", "approved.$": "$.plan.revisions" },
       Catch: [{ ErrorEquals: ["States.ALL"], Next: ROLLBACK_STATES.releaseAfterFailure, ResultPath: "$.error" }],
     });
     expect(definition.States[ROLLBACK_STATES.done]).toMatchObject({ Default: ROLLBACK_STATES.downgrade });

@@ -75,6 +75,8 @@ async function execute(
   approve = true,
   /** States whose first answer is lost after the function ran (Lambda.ServiceException): the state machine retries them. */
   loseAnswerOf: readonly string[] = [],
+  /** What happens while the approval waits (a deploy, say). */
+  whileWaiting?: () => Promise<void>,
 ) {
   const invocations: string[] = [];
   const lost = new Set(loseAnswerOf);
@@ -87,6 +89,7 @@ async function execute(
     if (lost.delete(state)) throw Object.assign(new Error("the answer was lost"), { name: "Lambda.ServiceException" });
     if (state === ROLLBACK_STATES.approval) {
       // The task token came with the payload; an operator's SendTaskSuccess / SendTaskFailure answers it.
+      await whileWaiting?.();
       if (!approve) throw Object.assign(new Error("rejected by the operator"), { name: "Rejected" });
       return {};
     }
@@ -231,6 +234,38 @@ describe("the rollback state machine", () => {
     )) as { info: { holder: { executionArn?: string } } };
     expect(lease.info.holder.executionArn).toBe("arn:aws:states:us-east-1:123456789012:execution:rollback:ops-7");
     await handlers.rollbackStep({ step: "release", lease }, lambdaContext());
+    expect(await local.lock.current(local.lockKey)).toBeNull();
+  });
+
+  it("an approval raced by a deploy reverts nothing that was not approved: the step stops, changing nothing", async () => {
+    const before = handlersFor(local, [one, two]);
+    await before.handlers.manual({ command: "safe-upgrade" }, lambdaContext());
+    const after = handlersFor(local, [one, two, three]);
+    // The operator approves reverting `two`; meanwhile a deploy applies `three`.
+    const { error, invocations } = await execute(synthesizedDefinition(true), after.handlers, { target: one.revision }, true, [], async () => {
+      await after.handlers.manual({ command: "safe-upgrade" }, lambdaContext());
+    });
+    expect(invocations).toEqual([
+      ROLLBACK_STATES.plan,
+      ROLLBACK_STATES.approval,
+      ROLLBACK_STATES.acquire,
+      ROLLBACK_STATES.downgrade,
+      ROLLBACK_STATES.releaseAfterFailure,
+    ]);
+    const cause = String(error?.cause ?? error?.message);
+    expect(cause).toContain(`reverting to ${one.revision} now means ${three.revision}, ${two.revision}, but the plan approved ${two.revision}`);
+    expect(await heads()).toEqual([three.revision]);
+    expect(await tables()).toEqual(["one", "three", "two"]);
+    expect(await local.lock.current(local.lockKey)).toBeNull();
+  });
+
+  it("a retried downgrade step whose answer was lost does not revert beyond the plan", { timeout: 30_000 }, async () => {
+    const { handlers } = handlersFor(local, [one, two, three]);
+    await handlers.manual({ command: "safe-upgrade" }, lambdaContext());
+    const { error } = await execute(synthesizedDefinition(false), handlers, { target: one.revision }, true, [ROLLBACK_STATES.downgrade]);
+    expect(error).toBeUndefined();
+    expect(await heads()).toEqual([one.revision]);
+    expect(await tables()).toEqual(["one"]);
     expect(await local.lock.current(local.lockKey)).toBeNull();
   });
 });
