@@ -139,18 +139,19 @@ async function downgradeOne(event: Extract<RollbackEvent, { step: "downgrade" }>
     }
     const result = await downgrade(ctx, { target: event.target, limit: 1 });
     if (result.error) throw new RollbackStepError(result.error.message);
-    const left = await planDowngrade(ctx, { target: event.target, sql: false });
-    if (result.results.length === 0 && left.revisions.length > 0) {
+    // Under the lock nothing else moved the heads: what is left is the plan read above, less what ran.
+    const left = pending.slice(result.results.length);
+    if (result.results.length === 0 && left.length > 0) {
       // Nothing reverted yet something left: looping again would never end.
       throw new RollbackStepError(
-        `downgrade to ${event.target} made no progress with ${left.revisions.length} revision(s) left (${left.revisions.map((r) => r.revision).join(", ")}); run \`retort status\``,
+        `downgrade to ${event.target} made no progress with ${left.length} revision(s) left (${left.join(", ")}); run \`retort status\``,
       );
     }
     return {
       reverted: result.results[0]?.revision ?? null,
       toHeads: result.toHeads,
-      remaining: left.revisions.length,
-      done: left.revisions.length === 0,
+      remaining: left.length,
+      done: left.length === 0,
     };
   } finally {
     handOver(lease, event.lease.leaseMs);
