@@ -49,6 +49,8 @@ export const ROLLBACK_STEPS = {
   acquire: "acquire",
   downgrade: "downgrade",
   release: "release",
+  /** The execution ended (TIMED_OUT, ABORTED, FAILED): sent by the EventBridge rule, not a state. */
+  end: "end",
 } as const;
 export type RollbackStepName = (typeof ROLLBACK_STEPS)[keyof typeof ROLLBACK_STEPS];
 

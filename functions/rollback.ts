@@ -3,10 +3,19 @@
 // token), acquire the lock, downgrade ONE revision under that lock, release it. The lease passes
 // from step to step as a handle (lib/state/lease-handover.ts), so the fencing token stays the same
 // from the first downgrade to the last.
-import type { Context } from "../lib/runner/context.ts";
+//
+// The execution is one run in the history: the acquire step records it as started, each downgrade
+// step adds its revision and the heads so far (the run stays started), and the release step
+// finishes it once, succeeded or failed. An execution that ends any other way (it timed out, was
+// stopped, or its release failed) is ended by the `end` step, which an EventBridge rule sends: it
+// records the run as abandoned and frees the lock the execution still holds.
+import type { Context, DatabaseContext } from "../lib/runner/context.ts";
 import { planDowngrade, type DowngradePlan } from "../lib/runner/downgrade-plan.ts";
+import { beginRun } from "../lib/runner/locked-run.ts";
 import { downgrade } from "../lib/runner/upgrade.ts";
-import { currentHolder, describeHolder, type Lease, type Lock, LockConflictError, type LockHolder } from "../lib/state/lock.ts";
+import { describeAwsError } from "../lib/state/aws-error.ts";
+import { type History, type RunOutcome, RunStatus, runFromLease } from "../lib/state/history.ts";
+import { describeHolder, type Lease, type Lock, LockConflictError, type LockHolder } from "../lib/state/lock.ts";
 import { handOver, HeldLock, type LeaseHandle, pickUp, releaseHandedOver } from "../lib/state/lease-handover.ts";
 import { ROLLBACK_STEPS } from "./constants.ts";
 import { ValidationError } from "./manual.ts";
@@ -14,9 +23,23 @@ import { ValidationError } from "./manual.ts";
 export type RollbackEvent =
   | { step: typeof ROLLBACK_STEPS.plan; target: string }
   | { step: typeof ROLLBACK_STEPS.requestApproval; taskToken: string; plan?: DowngradePlan; executionArn?: string }
-  | { step: typeof ROLLBACK_STEPS.acquire; executionArn?: string }
-  | { step: typeof ROLLBACK_STEPS.downgrade; target: string; lease: LeaseHandle; approved: { revision: string }[] }
-  | { step: typeof ROLLBACK_STEPS.release; lease: LeaseHandle };
+  | { step: typeof ROLLBACK_STEPS.acquire; executionArn?: string; target?: string }
+  | {
+      step: typeof ROLLBACK_STEPS.downgrade;
+      target: string;
+      lease: LeaseHandle;
+      approved: { revision: string }[];
+      /** The heads the approved plan starts from. */
+      fromHeads?: string[];
+    }
+  | { step: typeof ROLLBACK_STEPS.release; lease: LeaseHandle; error?: StepFailure }
+  | { step: typeof ROLLBACK_STEPS.end; executionArn: string; status: string };
+
+/** A caught error as Step Functions passes it on: its name, and the cause (for a Lambda, JSON). */
+export interface StepFailure {
+  Error?: string;
+  Cause?: string;
+}
 
 export interface DowngradeStepResult {
   /** The revision this step reverted; null when there was nothing left. */
@@ -50,6 +73,9 @@ export function parseRollbackEvent(event: unknown): RollbackEvent {
     if (!Array.isArray(approved) || !approved.every((r) => typeof (r as { revision?: unknown })?.revision === "string")) {
       return fail('"approved" must be the plan\'s revisions (the Plan step\'s "revisions")');
     }
+  }
+  if (e["step"] === ROLLBACK_STEPS.end && (typeof e["executionArn"] !== "string" || typeof e["status"] !== "string")) {
+    return fail('"executionArn" and "status" must come from the execution\'s status change event');
   }
   if (e["step"] === ROLLBACK_STEPS.downgrade || e["step"] === ROLLBACK_STEPS.release) {
     const lease = e["lease"] as Partial<LeaseHandle> | undefined;
@@ -88,14 +114,20 @@ export async function runRollbackStep(event: RollbackEvent, env: StepEnvironment
       });
       return { requested: true };
     case ROLLBACK_STEPS.acquire: {
-      // The execution owns the lease: a retried acquire (its answer lost) gets the same lease back.
+      // The execution owns the lease: a retried acquire (its answer lost) gets the same lease back,
+      // and its run's start is recorded once.
       const execution = event.executionArn;
-      let lease: Lease;
+      const db: DatabaseContext = {
+        ...env.ctx.database!,
+        lock: env.lock,
+        lockKey: env.lockKey,
+        holder: { ...env.holder, ...(execution ? { executionArn: execution } : {}) },
+        leaseMs: env.leaseMs,
+        lockWaitMs: 0,
+      };
+      let run;
       try {
-        lease = await env.lock.acquire(env.lockKey, currentHolder("rollback", { ...env.holder, ...(execution ? { executionArn: execution } : {}) }), {
-          leaseMs: env.leaseMs,
-          ...(execution ? { owner: execution } : {}),
-        });
+        run = await beginRun(db, "rollback", event.target, execution ? { owner: execution } : {});
       } catch (error) {
         if (!(error instanceof LockConflictError)) throw error;
         throw new RollbackStepError(
@@ -103,18 +135,80 @@ export async function runRollbackStep(event: RollbackEvent, env: StepEnvironment
             "Start the execution again once that runner has finished (a runner that died frees the lock when its lease expires)",
         );
       }
-      env.onToken(lease.info.token);
-      return handOver(lease, env.leaseMs);
+      env.onToken(run.lease.info.token);
+      await run.recorded;
+      for (const warning of run.warnings) env.log("rollback history", { warning });
+      return handOver(run.lease, env.leaseMs);
     }
     case ROLLBACK_STEPS.downgrade:
       return downgradeOne(event, env);
     case ROLLBACK_STEPS.release: {
       env.onToken(event.lease.info.token);
-      const released = await releaseHandedOver(env.lock, event.lease);
+      // The run is finished before the lock is free: the next holder must not find it started.
+      const released = await releaseHandedOver(env.lock, event.lease, () =>
+        finishRun(env, event.lease, event.error ? { status: RunStatus.Failed, error: failureMessage(event.error) } : { status: RunStatus.Succeeded }),
+      );
       env.log(released.released ? "rollback released the lock" : "rollback lock was already gone", released);
       return released;
     }
+    case ROLLBACK_STEPS.end:
+      return endExecution(event, env);
   }
+}
+
+/** Records how the execution's run ended; a history that cannot be written is logged, never fatal. */
+async function finishRun(env: StepEnvironment, lease: LeaseHandle, outcome: Pick<RunOutcome, "status" | "error">): Promise<void> {
+  const history = env.ctx.database?.history;
+  if (!history) return;
+  const run = runFromLease(lease.info);
+  const finishedAt = new Date();
+  await history
+    .finish(run, { ...outcome, finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - Date.parse(run.startedAt) }, [])
+    .catch((error) => env.log("rollback history", { warning: `could not record the end of the run in ${history.description}: ${describeAwsError(error)}` }));
+}
+
+/** The message of a caught error: a Lambda's cause is its JSON error, a timeout's is text. */
+function failureMessage(failure: StepFailure): string {
+  try {
+    const cause = JSON.parse(failure.Cause ?? "") as { errorMessage?: unknown };
+    if (typeof cause.errorMessage === "string") return cause.errorMessage;
+  } catch {
+    // Not JSON: the cause is the message.
+  }
+  return failure.Cause || failure.Error || "the rollback failed";
+}
+
+/**
+ * The execution ended without releasing its lock (timed out, stopped, or its release failed): the
+ * run is recorded as abandoned and the lock freed. Anything else (the lock free or someone
+ * else's, the run already finished) is left alone, so a repeated event changes nothing.
+ */
+async function endExecution(event: Extract<RollbackEvent, { step: "end" }>, env: StepEnvironment) {
+  const info = await env.lock.current(env.lockKey);
+  if (info?.holder.executionArn !== event.executionArn) {
+    const reason = info ? `the lock is held by ${describeHolder(info)}` : "the lock is free";
+    env.log("rollback execution ended; nothing of it to release", { executionArn: event.executionArn, status: event.status, reason });
+    return { released: false, reason };
+  }
+  // Its own lease back (the execution owns it), so nobody can take the lock between the record and the release.
+  let lease: Lease;
+  try {
+    lease = await env.lock.acquire(env.lockKey, info.holder, { owner: event.executionArn, leaseMs: env.leaseMs });
+  } catch (error) {
+    if (!(error instanceof LockConflictError)) throw error;
+    return { released: false, reason: `the lock was taken over by ${describeHolder(error.info)}` };
+  }
+  env.onToken(lease.info.token);
+  const abandoned = await env.ctx.database?.history
+    ?.abandon(info, { description: `Step Functions execution ${event.executionArn} ${event.status}`, token: info.token, at: new Date().toISOString() })
+    .catch((error) => {
+      env.log("rollback history", { warning: `could not mark run ${info.holder.runId ?? info.token} abandoned: ${describeAwsError(error)}` });
+      return false;
+    });
+  await lease.release();
+  const released = { released: true };
+  env.log("rollback execution ended; its lock was released", { executionArn: event.executionArn, status: event.status, runAbandoned: abandoned === true });
+  return { ...released, runAbandoned: abandoned === true };
 }
 
 /** Reverts the newest revision of the plan under the handed-over lease, and says what is left. */
@@ -137,7 +231,13 @@ async function downgradeOne(event: Extract<RollbackEvent, { step: "downgrade" }>
           "runner); nothing was reverted by this step. Start a new rollback to plan (and approve) again",
       );
     }
+    const history = ctx.database!.history;
+    if (history) {
+      const before = approved.length - pending.length;
+      ctx.database!.history = stepHistory(history, event.fromHeads, before);
+    }
     const result = await downgrade(ctx, { target: event.target, limit: 1 });
+    for (const warning of result.warnings ?? []) env.log("rollback history", { warning });
     if (result.error) throw new RollbackStepError(result.error.message);
     // Under the lock nothing else moved the heads: what is left is the plan read above, less what ran.
     const left = pending.slice(result.results.length);
@@ -156,4 +256,30 @@ async function downgradeOne(event: Extract<RollbackEvent, { step: "downgrade" }>
   } finally {
     handOver(lease, event.lease.leaseMs);
   }
+}
+
+/**
+ * The history as one downgrade step writes it: the execution's run was started by the acquire
+ * step and is finished by the release step, so this step adds its revision and the heads so far,
+ * and the run stays started.
+ */
+function stepHistory(inner: History, fromHeads: string[] | undefined, revertedBefore: number): History {
+  return {
+    description: inner.description,
+    start: async () => {},
+    finish: (run, outcome, revisions) =>
+      inner.finish(
+        run,
+        {
+          status: outcome.status === RunStatus.Unknown ? RunStatus.Unknown : RunStatus.Started,
+          ...(fromHeads ? { fromHeads } : revertedBefore === 0 && outcome.fromHeads ? { fromHeads: outcome.fromHeads } : {}),
+          ...(outcome.toHeads ? { toHeads: outcome.toHeads } : {}),
+          applied: revertedBefore + (outcome.applied ?? 0),
+        } as RunOutcome,
+        revisions,
+      ),
+    abandon: (lease, by) => inner.abandon(lease, by),
+    runs: (target, options) => inner.runs(target, options),
+    revisions: (run) => inner.revisions(run),
+  };
 }

@@ -7,6 +7,8 @@ import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { CustomResource, Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as events from "aws-cdk-lib/aws-events";
+import * as eventTargets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
@@ -16,7 +18,7 @@ import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as cr from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
-import { ENV, HANDLERS, type HandlerName, ON_ROLLBACK, type OnRollback, PROPERTIES, RESOURCE_TYPE } from "../functions/constants.ts";
+import { ENV, HANDLERS, type HandlerName, ON_ROLLBACK, type OnRollback, PROPERTIES, RESOURCE_TYPE, ROLLBACK_STEPS } from "../functions/constants.ts";
 import { TABLE_KEYS, TTL_ATTRIBUTE } from "../lib/state/dynamo-table.ts";
 import { RollbackDefinition } from "./rollback-state-machine.ts";
 import { ownFile, PACKAGE_NAME } from "../lib/own-files.ts";
@@ -113,13 +115,15 @@ export interface MigrationRunnerProps {
    */
   readonly requireApproval?: boolean;
   /**
-   * How long a rollback waits for approval before failing.
+   * How long a rollback waits for approval before failing. It must leave the execution time to
+   * revert at least one revision: rollbackTimeout - approvalTimeout >= timeout + 1 minute.
    * @default Duration.hours(24)
    */
   readonly approvalTimeout?: Duration;
   /**
-   * The longest a rollback execution may run.
-   * @default Duration.hours(6)
+   * The longest a rollback execution may run, the approval's wait included. An execution that
+   * reaches it (or is stopped) has its lock freed and its run recorded as abandoned at once.
+   * @default Duration.hours(6), plus approvalTimeout when requireApproval is set
    */
   readonly rollbackTimeout?: Duration;
   /**
@@ -314,17 +318,18 @@ export class MigrationRunner extends Construct {
   }
 
   private createStateMachine(props: MigrationRunnerProps, timeout: Duration, retention: logs.RetentionDays): sfn.StateMachine {
+    const approval = rollbackTimeouts(props);
     const definition = new RollbackDefinition(this, "RollbackDefinition", {
       stepFunction: this.rollbackStepFunction,
       requireApproval: props.requireApproval ?? false,
-      approvalTimeout: props.approvalTimeout ?? Duration.hours(24),
+      approvalTimeout: approval.approvalTimeout,
       taskTimeout: timeout.plus(Duration.minutes(1)),
     });
-    return new sfn.StateMachine(this, "Rollback", {
+    const machine = new sfn.StateMachine(this, "Rollback", {
       definitionBody: sfn.DefinitionBody.fromChainable(definition.startState),
       stateMachineType: sfn.StateMachineType.STANDARD,
       queryLanguage: sfn.QueryLanguage.JSON_PATH,
-      timeout: props.rollbackTimeout ?? Duration.hours(6),
+      timeout: approval.rollbackTimeout,
       comment: `retort rollback of ${props.databaseName}: start with {"target": "<revision>|-N|base"}`,
       logs: {
         destination: new logs.LogGroup(this, "RollbackLogs", { retention, removalPolicy: RemovalPolicy.RETAIN }),
@@ -332,6 +337,28 @@ export class MigrationRunner extends Construct {
         includeExecutionData: true,
       },
     });
+    // However an execution ends, its lock is freed: one that timed out or was stopped never reaches
+    // ReleaseLock, so its status change sends the `end` step (which leaves a released lock alone).
+    new events.Rule(this, "RollbackEnded", {
+      description: `retort: free the migration lock of a rollback of ${props.databaseName} that timed out, was stopped or failed`,
+      eventPattern: {
+        source: ["aws.states"],
+        detailType: ["Step Functions Execution Status Change"],
+        detail: { stateMachineArn: [machine.stateMachineArn], status: ["FAILED", "TIMED_OUT", "ABORTED"] },
+      },
+      targets: [
+        new eventTargets.LambdaFunction(this.rollbackStepFunction, {
+          event: events.RuleTargetInput.fromObject({
+            step: ROLLBACK_STEPS.end,
+            executionArn: events.EventField.fromPath("$.detail.executionArn"),
+            status: events.EventField.fromPath("$.detail.status"),
+          }),
+          retryAttempts: 20,
+          maxEventAge: Duration.hours(2),
+        }),
+      ],
+    });
+    return machine;
   }
 
   private createDeployHook(props: MigrationRunnerProps, onRollback: OnRollback, retention: logs.RetentionDays): CustomResource {
@@ -490,6 +517,15 @@ function validate(props: MigrationRunnerProps): ResolvedProps {
   if (props.memorySize !== undefined && (props.memorySize < 128 || props.memorySize > 10240)) {
     fail(`props.memorySize must be from 128 to 10240 MB, not ${props.memorySize}`);
   }
+  const { approvalTimeout, rollbackTimeout } = rollbackTimeouts(props);
+  const [approval, limit] = [minutes(approvalTimeout), minutes(rollbackTimeout)];
+  const step = (timeout ?? 15) + 1;
+  if (props.requireApproval && approval !== undefined && limit !== undefined && limit - approval < step) {
+    fail(
+      `props.rollbackTimeout (${limit} minutes) leaves no time to roll back after the approval's wait (props.approvalTimeout, ${approval} minutes): ` +
+        `an approved rollback needs at least one step (${step} minutes) before the execution's limit. Raise rollbackTimeout to at least ${approval + step} minutes or lower approvalTimeout`,
+    );
+  }
   if (props.runOnEveryDeploy && props.runOnDeploy === false) fail("props.runOnEveryDeploy needs props.runOnDeploy (it is false)");
   return { clusterArn, secret: secret! };
 }
@@ -501,6 +537,13 @@ function findProjectRoot(from: string): string {
       throw new Error(`MigrationRunner: no package lock file above ${from}; set props.projectRoot to your project's directory`);
     }
   }
+}
+
+/** The approval's wait and the execution's limit; the limit leaves time to revert after approval. */
+function rollbackTimeouts(props: MigrationRunnerProps): { approvalTimeout: Duration; rollbackTimeout: Duration } {
+  const approvalTimeout = props.approvalTimeout ?? Duration.hours(24);
+  const rollbackTimeout = props.rollbackTimeout ?? (props.requireApproval ? approvalTimeout.plus(Duration.hours(6)) : Duration.hours(6));
+  return { approvalTimeout, rollbackTimeout };
 }
 
 function deployTimeout(props: MigrationRunnerProps): Duration {

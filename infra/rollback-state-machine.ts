@@ -6,12 +6,15 @@
 //                                                        └───────────────────────┘
 //   any failure after AcquireLock ─> ReleaseLockAfterFailure ─> RollbackFailed (with the cause)
 //
+// An execution that ends otherwise (its time limit, StopExecution) is ended by an EventBridge rule
+// on its status change, which MigrationRunner adds: the `end` step frees the lock it still holds.
+//
 // Each task is one invocation of the rollback-step handler; one revision per invocation keeps
 // every step well inside Lambda's 15 minutes. Lambda's transient errors are retried (the task
 // default: Lambda.ServiceException, AWSLambdaException, SdkClientException,
 // ClientExecutionTimeoutException); the steps are safe to retry (the execution owns its lease, so
-// a repeated acquire gets the same lease back; downgrade recomputes its plan from the database;
-// release is idempotent).
+// a repeated acquire gets the same lease back; a repeated downgrade checks the database against
+// the approved plan and reverts only what the plan still has left; release is idempotent).
 import { Duration } from "aws-cdk-lib";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
@@ -68,7 +71,12 @@ export class RollbackDefinition extends Construct {
       errorPath: "$.error.Error",
       causePath: "$.error.Cause",
     });
-    const releaseAfterFailure = step(S.releaseAfterFailure, { step: ROLLBACK_STEPS.release, "lease.$": "$.lease" }, "$.released");
+    // The failure travels with the release, which finishes the execution's run with it.
+    const releaseAfterFailure = step(
+      S.releaseAfterFailure,
+      { step: ROLLBACK_STEPS.release, "lease.$": "$.lease", "error.$": "$.error" },
+      "$.released",
+    );
     // Even if releasing fails, the execution fails with the first cause (the lease then expires).
     releaseAfterFailure.addCatch(failed, { resultPath: "$.releaseError" });
     releaseAfterFailure.next(failed);
@@ -76,13 +84,19 @@ export class RollbackDefinition extends Construct {
     const plan = step(S.plan, { step: ROLLBACK_STEPS.plan, "target.$": "$.target" }, "$.plan");
     plan.addCatch(failed, { resultPath: "$.error" });
 
-    const acquire = step(S.acquire, { step: ROLLBACK_STEPS.acquire, "executionArn.$": "$$.Execution.Id" }, "$.lease");
+    const acquire = step(S.acquire, { step: ROLLBACK_STEPS.acquire, "executionArn.$": "$$.Execution.Id", "target.$": "$.target" }, "$.lease");
     acquire.addCatch(failed, { resultPath: "$.error" });
 
     const downgrade = step(
       S.downgrade,
       // The approved plan travels with every step, which checks the database is still on it.
-      { step: ROLLBACK_STEPS.downgrade, "target.$": "$.target", "lease.$": "$.lease", "approved.$": "$.plan.revisions" },
+      {
+        step: ROLLBACK_STEPS.downgrade,
+        "target.$": "$.target",
+        "lease.$": "$.lease",
+        "approved.$": "$.plan.revisions",
+        "fromHeads.$": "$.plan.fromHeads",
+      },
       "$.lastStep",
     );
     downgrade.addCatch(releaseAfterFailure, { resultPath: "$.error" });

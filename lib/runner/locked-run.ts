@@ -6,7 +6,7 @@
 import type { DatabaseContext } from "./context.ts";
 import { describeAwsError } from "../state/aws-error.ts";
 import { type RevisionRecord, type RunOutcome, type RunRecord, RunStatus, runFromLease } from "../state/history.ts";
-import { currentHolder, type Lease } from "../state/lock.ts";
+import { type AcquireOptions, currentHolder, type Lease } from "../state/lock.ts";
 
 export interface LockedRun {
   lease: Lease;
@@ -28,12 +28,21 @@ export interface LockedRun {
   recorded: Promise<void>;
 }
 
-/** Takes the lock for `command` and records the run's start. */
-export async function beginRun(db: DatabaseContext, command: string, targetRevision?: string): Promise<LockedRun> {
+/**
+ * Takes the lock for `command` and records the run's start. `owner` is the lease's owner id when
+ * the caller has a stable one (a Step Functions execution): a repeated begin gets the same lease.
+ */
+export async function beginRun(
+  db: DatabaseContext,
+  command: string,
+  targetRevision?: string,
+  options: Pick<AcquireOptions, "owner"> = {},
+): Promise<LockedRun> {
   const holder = currentHolder(command, db.holder);
   const lease = await db.lock.acquire(db.lockKey, holder, {
     ...(db.lockWaitMs !== undefined ? { waitMs: db.lockWaitMs } : {}),
     ...(db.leaseMs !== undefined ? { leaseMs: db.leaseMs } : {}),
+    ...options,
   });
   const started = performance.now();
   const record: RunRecord = { ...runFromLease(lease.info), ...(targetRevision ? { targetRevision } : {}) };

@@ -52,8 +52,15 @@ export async function pickUp(lock: Lock, handle: LeaseHandle): Promise<Lease> {
   return lease;
 }
 
-/** Releases a handed-over lease; a lease already lost or released is left alone. */
-export async function releaseHandedOver(lock: Lock, handle: LeaseHandle): Promise<{ released: boolean; reason?: string }> {
+/**
+ * Releases a handed-over lease; a lease already lost or released is left alone. `whileHeld` runs
+ * once the lease is picked up again, before it is released (the run's last record).
+ */
+export async function releaseHandedOver(
+  lock: Lock,
+  handle: LeaseHandle,
+  whileHeld?: () => Promise<void>,
+): Promise<{ released: boolean; reason?: string }> {
   let lease: Lease;
   try {
     lease = await pickUp(lock, handle);
@@ -61,6 +68,7 @@ export async function releaseHandedOver(lock: Lock, handle: LeaseHandle): Promis
     if (error instanceof LeaseLostError) return { released: false, reason: error.reason };
     throw error;
   }
+  await whileHeld?.();
   await lease.release();
   local.delete(handle.owner);
   return { released: true };

@@ -298,6 +298,20 @@ describe("props", () => {
     refused({ timeout: Duration.minutes(20) }, /props\.timeout must be from 1 to 15 minutes/);
     refused({ deployTimeout: Duration.hours(3) }, /props\.deployTimeout must be from 1 minute to 2 hours/);
     refused({ runOnDeploy: false, runOnEveryDeploy: true }, /props\.runOnEveryDeploy needs props\.runOnDeploy/);
+    refused(
+      { requireApproval: true, approvalTimeout: Duration.hours(24), rollbackTimeout: Duration.hours(6) },
+      /props\.rollbackTimeout \(360 minutes\) leaves no time to roll back after the approval's wait \(props\.approvalTimeout, 1440 minutes\).*Raise rollbackTimeout to at least 1456 minutes/,
+    );
+  });
+
+  it("an approval's wait fits inside the execution: by default the limit is the wait plus 6 hours", () => {
+    const limit = (props: Partial<MigrationRunnerProps>) =>
+      Object.values(build(props).template.findResources("AWS::StepFunctions::StateMachine"))[0]!["Properties"]["DefinitionString"];
+    // The machine's own TimeoutSeconds comes after its states' (each task has one too).
+    const seconds = (props: Partial<MigrationRunnerProps>) => [...JSON.stringify(limit(props)).matchAll(/TimeoutSeconds\\":(\d+)/g)].at(-1)?.[1];
+    expect(seconds({})).toBe(String(6 * 3600));
+    expect(seconds({ requireApproval: true })).toBe(String(30 * 3600));
+    expect(seconds({ requireApproval: true, approvalTimeout: Duration.hours(1) })).toBe(String(7 * 3600));
   });
 
   it("a cluster comes with the Data API enabled, and not together with clusterArn", () => {
