@@ -111,6 +111,8 @@ export async function runRollbackStep(event: RollbackEvent, env: StepEnvironment
         approve: "aws stepfunctions send-task-success --task-token <taskToken> --task-output '{}'",
         reject: "aws stepfunctions send-task-failure --task-token <taskToken> --error Rejected",
         taskToken: event.taskToken,
+        // A retried request (its answer lost) gets a new token; the earlier one no longer answers.
+        note: "when an execution logs this more than once, answer with the newest taskToken",
       });
       return { requested: true };
     case ROLLBACK_STEPS.acquire: {

@@ -372,6 +372,16 @@ describe("the rollback state machine", () => {
     expect(await local.lock.current(local.lockKey)).toBeNull();
   });
 
+  it("a retried AwaitApproval whose answer was lost asks again: the newest logged token is the one to answer", { timeout: 30_000 }, async () => {
+    const { handlers, logs } = handlersFor(local, [one, two]);
+    await handlers.manual({ command: "safe-upgrade" }, lambdaContext());
+    const { error, invocations } = await execute(synthesizedDefinition(true), handlers, { target: one.revision }, { loseAnswerOf: [ROLLBACK_STATES.approval] });
+    expect(error).toBeUndefined();
+    expect(invocations.filter((s) => s === ROLLBACK_STATES.approval)).toHaveLength(2);
+    expect(logs.lines.filter((l) => l["message"] === "rollback waits for approval")).toHaveLength(2);
+    expect(await heads()).toEqual([one.revision]);
+  });
+
   it("a retried ReleaseLock or Plan whose answer was lost ends the same: lock free, one succeeded run", { timeout: 30_000 }, async () => {
     const { handlers } = handlersFor(local, [one, two, three]);
     await handlers.manual({ command: "safe-upgrade" }, lambdaContext());
