@@ -30,7 +30,15 @@ const ANY_NON_TRANSACTIONAL = new RegExp(NON_TRANSACTIONAL.map((pattern) => `(?:
  * own statements (EXECUTE, FETCH, ...), or that may control transactions (CALL).
  */
 const NOT_IN_DO_BLOCK =
-  /^(SELECT|WITH|VALUES|TABLE|SHOW|EXPLAIN|COPY|FETCH|MOVE|CLOSE|OPEN|DECLARE|PREPARE|EXECUTE|DEALLOCATE|CALL|PERFORM|RETURN|RAISE|IF|CASE|LOOP|FOR|FOREACH|WHILE|EXIT|CONTINUE|GET|ASSERT|NULL)\b/;
+  /^(\(|(SELECT|WITH|VALUES|TABLE|SHOW|EXPLAIN|COPY|FETCH|MOVE|CLOSE|OPEN|DECLARE|PREPARE|EXECUTE|DEALLOCATE|CALL|PERFORM|RETURN|RAISE|IF|CASE|LOOP|FOR|FOREACH|WHILE|EXIT|CONTINUE|GET|ASSERT|NULL)\b)/;
+
+/**
+ * PL/pgSQL's own variable in every block: inside one, `found` in a statement can mean the variable
+ * instead of a column (an "ambiguous" error, or a different value), so such a statement is sent
+ * alone. Quoted, it is the same name; anything else quoted is not.
+ */
+const PLPGSQL_VARIABLE = /\bFOUND\b/;
+const QUOTED_PLPGSQL_VARIABLE = /"found"/;
 
 const SCHEMA_CHANGING = /^(CREATE|ALTER|DROP|COMMENT|IMPORT|DO|CALL|SECURITY LABEL|GRANT|REVOKE)\b/;
 
@@ -72,6 +80,8 @@ function classify(sql: string): StatementClass {
     code !== "" &&
     transactional &&
     !NOT_IN_DO_BLOCK.test(code) &&
+    !PLPGSQL_VARIABLE.test(code) &&
+    !QUOTED_PLPGSQL_VARIABLE.test(sql) &&
     // Several statements, or a named parameter a DO block could never bind.
     !code.includes(";") &&
     !/(^|[^:]):[A-Z_]/.test(code) &&
