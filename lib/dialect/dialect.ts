@@ -64,6 +64,8 @@ export interface Dialect {
    * (PL/pgSQL) runs after them, `preamble` before them.
    */
   renderBatch(statements: readonly RenderedStatement[], procedural?: readonly string[], preamble?: readonly string[]): string | null;
+  /** A statement ended for a script (psql): its terminator where no comment can swallow it. */
+  terminate(sql: string): string;
   classifyStatement(sql: string): StatementClass;
   /**
    * Reads a snapshot of these schemas through `session`: as few statements as the Data API's

@@ -10,10 +10,11 @@ import { createOperations, type OperationsWithResults, type OpResult, type RunMo
 import type { SinkStatement, StatementSink } from "../ops/sink.ts";
 import type { Migration } from "../revision/migration.ts";
 import { mapNamedParameters } from "../sql/lexer.ts";
-import type { QueryResult, SqlParams, SqlValue } from "../sql/executor.ts";
+import type { QueryResult, SqlExecutor, SqlParams, SqlSession, SqlValue } from "../sql/executor.ts";
 import { VersionTable } from "../state/version-table.ts";
 import { DEFAULT_SCHEMA } from "../constants.ts";
 import { postgres } from "../dialect/postgres/index.ts";
+import { Batch } from "./batch.ts";
 import { type Context, loadSoundGraph } from "./context.ts";
 import { Direction } from "./migrate.ts";
 
@@ -39,10 +40,12 @@ class RecordingSink implements StatementSink {
     private readonly dialect: Dialect,
     private readonly migration: Migration,
     private readonly readMode: OfflineReads,
+    private readonly forward?: StatementSink,
   ) {}
 
-  statement(s: SinkStatement): void {
+  statement(s: SinkStatement): void | Promise<void> {
     this.statements.push(inlineParameters(this.dialect, s.sql, s.params));
+    return this.forward?.statement(s);
   }
 
   async query(sql: string, params?: SqlParams): Promise<QueryResult> {
@@ -86,6 +89,13 @@ export interface OfflineOptions {
   mode: RunMode;
 }
 
+/**
+ * The script a run would send, statement for statement: each migration goes through the same
+ * batching as a run (runner/batch.ts) over an executor that prints instead of sending, so the DO
+ * blocks, the statements sent alone, BEGIN/COMMIT and the version-table update are what a run
+ * sends, and the script fed to psql does what the run does. Each migration is its own batch (a
+ * run may put several in one transaction; the effect is the same).
+ */
 export async function offlineSql(ctx: Context, options: OfflineOptions): Promise<string> {
   const { map } = await loadSoundGraph(ctx);
   const db = ctx.database ?? { dialect: postgres, versionTable: new VersionTable(), defaultSchema: DEFAULT_SCHEMA };
@@ -104,21 +114,65 @@ export async function offlineSql(ctx: Context, options: OfflineOptions): Promise
   let tableExists = fromHeads.length > 0;
   const out: string[] = [];
   for (const m of plan) {
-    const ran = await dryRun(m, options.direction, snapshot, offline);
-    snapshot = ran.snapshot;
     if (options.direction === Direction.Up) applied.add(m.revision);
     else applied.delete(m.revision);
     const next = map.headsOf(applied);
     out.push(`-- ${options.direction} ${m.revision}: ${m.message} (${m.file})`);
-    if (m.transactional) out.push("BEGIN;");
-    for (const s of ran.statements) out.push(`${s};`);
-    out.push(`${versionUpdate(db.dialect, db.versionTable, tableExists, heads, next, m, options.direction)};`);
-    if (m.transactional) out.push("COMMIT;");
+    const script = new ScriptExecutor(db.dialect, out);
+    const batch = new Batch(script, db.dialect, {
+      transactional: m.transactional,
+      preamble: [...db.versionTable.serialise(), ...(tableExists ? db.versionTable.assertHeads(heads) : [])],
+      prefix: tableExists ? [] : db.versionTable.createStatements(),
+      beforeSend: () => {},
+    });
+    const ran = await dryRun(m, options.direction, snapshot, offline, batch);
+    snapshot = ran.snapshot;
+    const transition = { from: heads, to: next };
+    await batch.commit(
+      db.versionTable.transition(
+        options.direction === Direction.Up
+          ? { ...transition, applied: [{ revision: m.revision, checksum: m.checksum }] }
+          : { ...transition, reverted: [m.revision] },
+      ),
+    );
     out.push("");
     heads = next;
     tableExists = true;
   }
   return out.length ? out.join("\n") : `-- nothing to ${options.direction}`;
+}
+
+/**
+ * An executor that prints: each statement (bound values shown as literals) ended for psql, and a
+ * transaction as BEGIN ... COMMIT around what it ran. Reads never reach it (the dry run refuses them).
+ */
+class ScriptExecutor implements SqlExecutor {
+  readonly dialect = "postgresql";
+  readonly kind = "postgres";
+  readonly description = "the printed script";
+  constructor(
+    private readonly sqlDialect: Dialect,
+    private readonly out: string[],
+  ) {}
+
+  async query<Row>(sql: string, params?: SqlParams): Promise<QueryResult<Row>> {
+    this.out.push(this.sqlDialect.terminate(inlineParameters(this.sqlDialect, sql, params)));
+    return NO_ROWS as QueryResult<Row>;
+  }
+
+  async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {
+    this.out.push("BEGIN;");
+    try {
+      const result = await fn(this);
+      this.out.push("COMMIT;");
+      return result;
+    } catch (error) {
+      this.out.push("ROLLBACK;");
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {}
 }
 
 /** What one migration did in a dry run. */
@@ -147,31 +201,14 @@ export async function dryRun(
   direction: Direction,
   snapshot: SchemaSnapshot,
   options: DryRunOptions,
+  /** Also receives each statement as it is made (offlineSql's batch). */
+  forward?: StatementSink,
 ): Promise<DryRun> {
   const reads = options.reads ?? "refuse";
-  const sink = new RecordingSink(options.dialect, migration, reads);
+  const sink = new RecordingSink(options.dialect, migration, reads, forward);
   let ops: OperationsWithResults | undefined;
   const dialect = reads === "simulate" ? simulatedDialect(options.dialect, () => ops?.snapshot ?? snapshot) : options.dialect;
   ops = createOperations({ snapshot, mode: options.mode, sink, defaultSchema: options.defaultSchema, dialect });
   await (direction === Direction.Up ? migration.upgrade(ops) : migration.downgrade(ops));
   return { statements: sink.statements, reads: sink.reads, results: ops.results, snapshot: ops.snapshot };
-}
-
-function versionUpdate(
-  dialect: Dialect,
-  table: VersionTable,
-  exists: boolean,
-  from: string[],
-  to: string[],
-  m: Migration,
-  direction: Direction,
-): string {
-  return dialect.renderBatch(
-    exists ? [] : table.createStatements().map((sql) => ({ sql })),
-    table.transition({
-      from,
-      to,
-      ...(direction === Direction.Up ? { applied: [{ revision: m.revision, checksum: m.checksum }] } : { reverted: [m.revision] }),
-    }),
-  )!;
 }

@@ -29,10 +29,20 @@ export function renderBatch(
   // PL/pgSQL of the caller's own (the version-table update and its checks) goes last.
   bodies.push(...procedural.map((p) => p.trim().replace(/;\s*$/, "")));
   bodies.unshift(...preamble.map((p) => p.trim().replace(/;\s*$/, "")));
-  // A trailing line comment would swallow the `;`, so it gets a line of its own then.
-  const body = bodies.map((sql) => (/--[^\n]*$/.test(sql) ? `${sql}\n;` : `${sql};`)).join("\n");
+  const body = bodies.map(terminate).join("\n");
   let n = 0;
   while (body.includes(`$retort_${n}$`)) n += 1;
   const tag = `$retort_${n}$`;
   return `DO ${tag}\nBEGIN\n${body}\nEND\n${tag}`;
+}
+
+/**
+ * The statement ended with `;` for a script: after a trailing line comment, which would swallow
+ * it, on a line of its own (also when the `--` is inside a literal on the last line: still valid).
+ */
+export function terminate(sql: string): string {
+  const body = sql.trim();
+  // A `;` in that comment is the comment's: the statement still needs its own.
+  if (/--[^\n]*$/.test(body)) return `${body}\n;`;
+  return `${body.replace(/;$/, "")};`;
 }

@@ -1,7 +1,7 @@
 // The PostgreSQL dialect: quoting, literals, type names, DDL rendering, batching and
 // introspection, gathered into one Dialect object (lib/dialect/dialect.ts).
 import type { Dialect } from "../dialect.ts";
-import { renderBatch } from "./batch.ts";
+import { renderBatch, terminate } from "./batch.ts";
 import { describeColumn } from "./describe.ts";
 import { introspect } from "./introspect.ts";
 import { constraintName } from "./naming.ts";
@@ -24,11 +24,12 @@ export const postgres: Dialect = {
   checkExpression,
   render,
   renderBatch,
+  terminate,
   classifyStatement,
   introspect,
 };
 
-export { renderBatch } from "./batch.ts";
+export { renderBatch, terminate } from "./batch.ts";
 export { describeColumn } from "./describe.ts";
 export { introspect, introspectionQuery, readPage, IntrospectionError } from "./introspect.ts";
 export { constraintName, makeObjectName } from "./naming.ts";
