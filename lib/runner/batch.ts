@@ -49,9 +49,24 @@ export interface BatchOptions {
   label?: string;
 }
 
+/** The members (their indexes in the run's plan) a send carried statements of. */
+export interface Owners {
+  from: number;
+  to: number;
+}
+
 export class Batch implements StatementSink {
   private queue: RenderedStatement[] = [];
   private queuedSql = 0;
+  /**
+   * The member whose statements arrive now (BatchRunner sets it as each migration starts), and
+   * the first member with a statement in the queue: a failed send is blamed on exactly the
+   * members whose statements it carried.
+   */
+  owner = 0;
+  private queueFrom: number | undefined;
+  /** The member of the first send: the preamble, sent with it, is everyone's. */
+  private firstOwner: number | undefined;
   /** Preamble and prefix not sent yet: they go first, with whatever is sent first. */
   private preamblePending: boolean;
   /** Every send, in order; the transaction is opened by the first. */
@@ -59,7 +74,7 @@ export class Batch implements StatementSink {
   /** Whether anything went into the transaction (a non-transactional batch never has one). */
   private started = false;
   private held: HeldTransaction | undefined;
-  private failure: { error: unknown } | undefined;
+  private failure: { error: unknown; owners: Owners } | undefined;
   /** When the batch was created (performance.now()), so the runner can bound how long it stays open. */
   readonly openedAt = performance.now();
   /** Rejects once the runner abandons the statement in flight outside a transaction (abandon()). */
@@ -86,8 +101,8 @@ export class Batch implements StatementSink {
     this.abandonNow(error);
   }
 
-  /** The first failure of a pipelined send, if one has come back yet. */
-  get failed(): { error: unknown } | undefined {
+  /** The first failure of a pipelined send, if one has come back yet, and whose statements it carried. */
+  get failed(): { error: unknown; owners: Owners } | undefined {
     return this.failure;
   }
 
@@ -98,9 +113,10 @@ export class Batch implements StatementSink {
     const hasParams = statement.params !== undefined && Object.keys(statement.params).length > 0;
     if (hasParams || !kind.batchable) {
       this.flushQueue();
-      this.pipeline((session) => session.query(statement.sql, statement.params, LONG)).catch(() => {});
+      this.pipeline((session) => session.query(statement.sql, statement.params, LONG), this.alone()).catch(() => {});
       return;
     }
+    this.queueFrom ??= this.owner;
     this.queue.push(statement);
     this.queuedSql += statement.sql.length;
     if (this.queuedSql >= MAX_BLOCK_SQL) this.flushQueue();
@@ -112,7 +128,7 @@ export class Batch implements StatementSink {
       return this.executor.query(sql, params);
     }
     this.flushQueue();
-    return this.pipeline((session) => session.query(sql, params));
+    return this.pipeline((session) => session.query(sql, params), this.alone());
   }
 
   /**
@@ -120,6 +136,8 @@ export class Batch implements StatementSink {
    * and commits. Throws the first failure; the caller then calls rollback().
    */
   async commit(procedural: readonly string[]): Promise<void> {
+    // The version-table update records every member: its failure is the whole batch's.
+    const owners = { from: Math.min(this.queueFrom ?? this.owner, this.firstOwner ?? this.owner), to: this.owner };
     const sql = this.takeBlock(procedural);
     if (!this.options.transactional || !this.started) {
       // Nothing was sent in a transaction: one autocommitted statement is atomic on its own.
@@ -128,7 +146,7 @@ export class Batch implements StatementSink {
       await this.executor.query(sql, undefined, LONG);
       return;
     }
-    if (sql !== null) this.pipeline((session) => session.query(sql, undefined, LONG)).catch(() => {});
+    if (sql !== null) this.pipeline((session) => session.query(sql, undefined, LONG), owners).catch(() => {});
     await this.tail;
     if (this.failure) throw this.failure.error;
     const held = this.held;
@@ -140,6 +158,7 @@ export class Batch implements StatementSink {
   /** Waits for what was sent, then rolls the transaction back (its errors are not the story). */
   async rollback(): Promise<void> {
     this.queue = [];
+    this.queueFrom = undefined;
     await this.tail;
     const held = this.held;
     this.held = undefined;
@@ -151,22 +170,30 @@ export class Batch implements StatementSink {
     const statements = this.preamblePending ? [...this.options.prefix.map((sql) => ({ sql })), ...this.queue] : this.queue;
     const sql = this.dialect.renderBatch(statements, procedural, this.preamblePending ? this.options.preamble : []);
     this.queue = [];
+    this.queueFrom = undefined;
     this.queuedSql = 0;
     this.preamblePending = false;
     return sql;
   }
 
   private flushQueue(): void {
+    const owners = { from: this.queueFrom ?? this.owner, to: this.owner };
     const sql = this.takeBlock();
-    if (sql !== null) this.pipeline((session) => session.query(sql, undefined, LONG)).catch(() => {});
+    if (sql !== null) this.pipeline((session) => session.query(sql, undefined, LONG), owners).catch(() => {});
+  }
+
+  /** A send of the current member's alone. */
+  private alone(): Owners {
+    return { from: this.owner, to: this.owner };
   }
 
   /**
    * Runs `send` after everything sent before it, in the batch's transaction (opened by the first
    * send). Once a send has failed, later ones are not run: they reject with the same error.
    */
-  private pipeline<T>(send: (session: SqlSession) => Promise<T>): Promise<T> {
+  private pipeline<T>(send: (session: SqlSession) => Promise<T>, owners: Owners): Promise<T> {
     this.started = true;
+    this.firstOwner ??= owners.from;
     const next = this.tail.then(async () => {
       if (this.failure) throw this.failure.error;
       this.options.beforeSend();
@@ -176,7 +203,7 @@ export class Batch implements StatementSink {
     this.tail = next.then(
       () => {},
       (error: unknown) => {
-        this.failure ??= { error };
+        this.failure ??= { error, owners };
       },
     );
     return next;

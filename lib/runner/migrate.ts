@@ -25,7 +25,12 @@ export type Direction = (typeof Direction)[keyof typeof Direction];
 
 export interface OperationReport {
   operation: string;
-  status: "applied" | "skipped";
+  /**
+   * applied: its statements committed. skipped: its effect was already there (`reason`).
+   * rolled-back: sent, but its revision's transaction failed and rolled back. unknown: sent in a
+   * call whose outcome is unknown (it may yet commit).
+   */
+  status: "applied" | "skipped" | "rolled-back" | "unknown";
   reason?: string;
 }
 
@@ -367,6 +372,7 @@ class BatchRunner {
         const started = performance.now();
         inFlightSince = started;
         ran.push(member);
+        batch.owner = member.index;
         this.options.onMigration?.(member.migration);
         const ops = createOperations({
           snapshot: this.snapshot,
@@ -406,13 +412,18 @@ class BatchRunner {
       // A statement cancelled at the deadline fails with the database's "canceling statement".
       const cancelled = caught instanceof SqlError && caught.sqlState === QUERY_CANCELED;
       const error = stopped && transactional && cancelled ? stopped : caught;
+      // A pipelined send that failed is blamed on the members whose statements it carried: the
+      // members planned after it never had a statement run, and are not part of the failure.
+      const failedSend = batch.failed;
+      const blamed = failedSend && failedSend.error === caught ? ran.filter((m) => m.index <= failedSend.owners.to) : ran;
       await batch.rollback();
       this.snapshot = startSnapshot;
-      const inFlight = ran[ran.length - 1];
+      const inFlight = blamed[blamed.length - 1];
       if (inFlight && error instanceof DeadlineReachedError) inFlight.entry.durationMs = Math.round(performance.now() - inFlightSince);
-      // What the one in flight had done stays in its report; the others were rolled back.
-      for (const member of ran.slice(0, -1)) member.entry.operations = [];
-      return { kind: "failed", error, ran };
+      // What the one in flight had done stays in its report (settled as rolled back or unknown);
+      // the others were rolled back, and those after it never ran.
+      for (const member of ran) if (member !== inFlight) member.entry.operations = [];
+      return { kind: "failed", error, ran: blamed };
     } finally {
       clearTimeout(timer);
     }
@@ -428,6 +439,7 @@ function settle(
   batchSize = 1,
 ): void {
   entry.status = "failed";
+  if (migration.transactional) settleOperations(entry, "rolled-back");
   let detail = explain(error, options.mode, migration);
   if (batchSize > 1) {
     detail +=
@@ -458,6 +470,7 @@ function settleStopped(result: MigrateResult, ran: readonly Member[], options: {
   const before = ran.length > 1 ? ` nor of the ${ran.length - 1} revision(s) batched with it` : "";
   const failure = new MigrationError(migration, options.direction, `${error.message}; nothing of it${before} was applied`, { cause: error });
   entry.status = "failed";
+  settleOperations(entry, "rolled-back");
   entry.error = failure.message;
   result.error = { message: failure.message, revision: migration.revision, file: migration.file, outcome: "stopped" };
 }
@@ -477,8 +490,14 @@ function settleUnknown(result: MigrateResult, ran: readonly Member[], options: {
   for (const member of ran) {
     member.entry.status = "unknown";
     member.entry.error = message;
+    settleOperations(member.entry, "unknown");
   }
   result.error = { message, revision: last.revision, file: last.file, outcome: "unknown" };
+}
+
+/** The operations a revision sent, once its transaction did not commit: none of them is applied. */
+function settleOperations(entry: RevisionResult, status: "rolled-back" | "unknown"): void {
+  entry.operations = entry.operations.map((o) => (o.status === "applied" ? { ...o, status } : o));
 }
 
 /**

@@ -1,0 +1,107 @@
+// What a run reports must be true: a failure is blamed on the revision whose statement failed, the
+// revisions after it are not-executed with no operations, and an operation is `applied` only when
+// its statement committed. Run against every target database.
+import { describe, expect, it } from "vitest";
+import type { Operations } from "../../lib/ops/operations.ts";
+import { safeUpgrade } from "../../lib/runner/upgrade.ts";
+import { current } from "../../lib/runner/status.ts";
+import { startDataApiEndpoint } from "../../lib/local/data-api-endpoint.ts";
+import { databaseContext } from "../../lib/runner/database.ts";
+import { DataApiExecutor } from "../../lib/sql/data-api-executor.ts";
+import { PgExecutor } from "../../lib/sql/pg-executor.ts";
+import { ARNS, sdkClient } from "../local/harness.ts";
+import { testDatabases } from "../support/databases.ts";
+import { memorySource } from "../support/memory-source.ts";
+import { createTestDatabase } from "../support/postgres.ts";
+import type { InlineMigration } from "../support/memory-source.ts";
+import { useScenarios } from "../support/scenarios.ts";
+
+const rev = (n: number) => `c${String(n).padStart(11, "0")}`;
+
+/** Ten migrations, each creating two tables; `failing` replaces the body of one of them. */
+function chain(failing: Record<number, (op: Operations) => Promise<void>>): InlineMigration[] {
+  return Array.from({ length: 10 }, (_, i) => {
+    const n = i + 1;
+    return {
+      revision: rev(n),
+      revises: n === 1 ? null : rev(n - 1),
+      message: `step ${n}`,
+      async upgrade(op: Operations) {
+        await op.createTable(`t${n}a`, { columns: [{ name: "id", type: "bigint" }] });
+        await failing[n]?.(op);
+        await op.createTable(`t${n}b`, { columns: [{ name: "id", type: "bigint" }] });
+      },
+      async downgrade(op: Operations) {
+        await op.dropTable(`t${n}b`);
+        await op.dropTable(`t${n}a`);
+      },
+    };
+  });
+}
+
+for (const target of await testDatabases({ dataApi: true })) {
+  describe(`on ${target.name}`, () => {
+    const db = useScenarios(target, "reports");
+
+    it("the 5th of 10 failing: 1-4 applied, 5 failed with nothing applied, 6-10 not-executed with no operations", async () => {
+      const ctx = await db.scenario(chain({ 5: (op) => op.execute("SELECT 1/0 AS boom").then(() => {}) }));
+      const result = await safeUpgrade(ctx);
+      expect(result.results.map((r) => r.status)).toEqual([
+        ...Array(4).fill("applied"),
+        "failed",
+        ...Array(5).fill("not-executed"),
+      ]);
+      expect(result.error).toMatchObject({ revision: rev(5), sqlState: "22012" });
+      for (const r of result.results.slice(0, 4)) expect(r.operations.map((o) => o.status)).toEqual(["applied", "applied"]);
+      // Nothing of the failed revision committed.
+      expect(result.results[4]!.operations.map((o) => o.status)).toEqual(["rolled-back", "rolled-back", "rolled-back"]);
+      for (const r of result.results.slice(5)) expect(r.operations).toEqual([]);
+      expect(await current(ctx)).toEqual({ heads: [rev(4)] });
+    });
+
+    // PGlite runs in this thread: nothing interrupts a statement there, so it has no statement_timeout.
+    if (target.name !== "PGlite") it("a statement timeout is blamed on the revision whose statement timed out", async () => {
+      const ctx = await db.scenario(
+        chain({
+          6: async (op) => {
+            await op.execute("SET LOCAL statement_timeout = '300ms'");
+            await op.execute("SELECT pg_sleep(3)");
+          },
+        }),
+      );
+      const result = await safeUpgrade(ctx);
+      expect(result.error).toMatchObject({ revision: rev(6) });
+      expect(result.results[5]!.status).toBe("failed");
+      expect(result.results[5]!.operations.map((o) => o.status)).not.toContain("applied");
+      expect(result.results.slice(6).map((r) => r.status)).toEqual(Array(4).fill("not-executed"));
+      for (const r of result.results.slice(6)) expect(r.operations).toEqual([]);
+    });
+  });
+}
+
+describe("through the Data API, a statement that outlives its call", () => {
+  it("makes the outcome unknown for its transaction only: the revisions planned after it are not-executed", { timeout: 30_000 }, async () => {
+    const database = await createTestDatabase();
+    const backend = await PgExecutor.open(database.url);
+    // The service answers StatementTimeoutException after 45 s and runs the statement on; here after 300 ms.
+    const endpoint = await startDataApiEndpoint({ backend, ...ARNS, statementTimeoutMs: 300 });
+    const client = sdkClient(endpoint.url);
+    try {
+      const executor = new DataApiExecutor({ ...ARNS, database: "retort", client });
+      const ctx = {
+        source: memorySource(chain({ 6: (op) => op.execute("SELECT pg_sleep(1.5)").then(() => {}) })),
+        database: databaseContext(executor, {}),
+      };
+      const result = await safeUpgrade(ctx);
+      expect(result.error).toMatchObject({ revision: rev(6), outcome: "unknown" });
+      expect(result.results[5]!.status).toBe("unknown");
+      expect(result.results[5]!.operations.map((o) => o.status)).toEqual(["unknown", "unknown", "unknown"]);
+      expect(result.results.slice(6).map((r) => [r.status, r.operations])).toEqual(Array(4).fill(["not-executed", []]));
+    } finally {
+      client.destroy();
+      await endpoint.close();
+      await backend.close();
+      await database.drop();
+    }
+  });
+});
