@@ -28,9 +28,16 @@ import type {
   SqlResultValue,
   SqlSession,
 } from "./executor.ts";
-import { ConnectionError, DataApiError, SqlError, type DataApiCommand } from "./errors.ts";
+import {
+  ConnectionError,
+  DataApiError,
+  SqlError,
+  StatementBlockedError,
+  type DataApiCommand,
+  type LockBlocker,
+} from "./errors.ts";
 import { TransactionGuard, assertSingleStatement } from "./adapter-kit.ts";
-import { toPositional } from "./lexer.ts";
+import { mapNamedParameters, toPositional } from "./lexer.ts";
 import { decodeInt8, decodeText, encodeParam, type EncodedParam } from "./values.ts";
 
 /**
@@ -79,7 +86,7 @@ export interface DataApiExecutorOptions {
 }
 
 // Defined with the other executor errors, so the runner can recognise it without loading the AWS SDK.
-export { DataApiError, type DataApiCommand } from "./errors.ts";
+export { DataApiError, StatementBlockedError, type DataApiCommand, type LockBlocker } from "./errors.ts";
 
 /** A request timeout above the service's own 45 s per call, so its StatementTimeoutException wins. */
 const REQUEST_TIMEOUT_MS = 60_000;
@@ -354,6 +361,135 @@ export function backoffDelay(attempt: number, retry: Required<DataApiRetryOption
 }
 
 // ---------------------------------------------------------------------------------------------
+// Statement timeouts, and the locks behind them
+// ---------------------------------------------------------------------------------------------
+
+/** A transaction no call uses for this long is rolled back by the Data API. */
+const TRANSACTION_IDLE_MS = 3 * 60_000;
+
+/**
+ * Enough of a statement to tell it apart, and within what pg_stat_activity keeps of a query
+ * (track_activity_query_size, 1024 bytes by default) even at 4 bytes a character.
+ */
+const PREFIX_CHARS = 200;
+
+/** Stands for a parameter while looking for the first one; PostgreSQL text never holds NUL. */
+const PARAMETER_MARK = "\u0000";
+
+/**
+ * What pg_stat_activity shows `sql` starting with while it runs: its text up to the first
+ * parameter (the service sends parameters as `$1`, the local endpoint as a cast of one), without
+ * leading whitespace or a trailing `;`, at most PREFIX_CHARS characters. "" when it starts with one.
+ */
+export function activityPrefix(sql: string): string {
+  const marked = mapNamedParameters(sql, () => PARAMETER_MARK);
+  const cut = marked.indexOf(PARAMETER_MARK);
+  const text = cut < 0 ? marked.replace(/[\s;]+$/, "") : marked.slice(0, cut);
+  // By code points, as PostgreSQL counts characters: a surrogate pair is never split.
+  return Array.from(text.trimStart()).slice(0, PREFIX_CHARS).join("");
+}
+
+/**
+ * The sessions in the way of a statement that timed out, in one read. The statement, still
+ * running in a session of its own, is any session of this user on this database that waits for a
+ * lock (wait_event_type 'Lock', whatever the lock: a table, a row, an advisory lock) running a
+ * statement that starts with :prefix. pg_blocking_pids gives the sessions holding the lock it
+ * wants or queued ahead of it for a conflicting one; the recursion adds what blocks those in turn
+ * (UNION keeps it finite), so the holder at the head of a queue is found too. Each comes with its
+ * pg_stat_activity row, named as LockBlocker names it (NULLs where this user may not see it).
+ * Neither view takes a lock a killed runner could hold.
+ */
+const BLOCKERS_SQL = `WITH RECURSIVE waiting AS (
+    SELECT a.pid FROM pg_catalog.pg_stat_activity a
+     WHERE a.datname = current_database() AND a.usename = session_user
+       AND a.pid <> pg_catalog.pg_backend_pid() AND a.wait_event_type = 'Lock'
+       AND left(regexp_replace(a.query, '^\\s+', ''), char_length(:prefix)) = :prefix
+  ), blocker (pid) AS (
+    SELECT b.pid FROM waiting w CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(w.pid)) AS b (pid)
+    UNION
+    SELECT b.pid FROM blocker k CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(k.pid)) AS b (pid)
+  )
+  SELECT k.pid, a.state, a.application_name AS "applicationName",
+         to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "xactStart",
+         to_char(a.state_change AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "stateChange",
+         left(split_part(regexp_replace(a.query, '^\\s+', ''), chr(10), 1), 200) AS query,
+         coalesce(a.wait_event_type = 'Lock', false) AS waiting
+    FROM blocker k LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = k.pid
+   ORDER BY waiting, k.pid`;
+
+/**
+ * The error for a statement that ran into the 45 s limit per call. Without blockers the statement
+ * itself is slow; with them it waits for their lock, and no speed-up would have helped.
+ */
+function statementTimeoutError(
+  operation: DataApiCommand,
+  transactionId: string | undefined,
+  options: { cause?: unknown },
+  blockers: readonly LockBlocker[] = [],
+): DataApiError {
+  const inTx = transactionId === undefined ? "" : ` inside transaction ${shortId(transactionId)}`;
+  const limit = `${operation}${inTx} ran into the Data API's 45 s limit per call (StatementTimeoutException)`;
+  const rolledBack = transactionId === undefined ? "" : "; the transaction is rolled back";
+  if (blockers.length === 0) {
+    return new DataApiError(
+      `${limit}. The statement may still be running on the database, so it was not retried${rolledBack}. ` +
+        (transactionId === undefined
+          ? "Send long DDL with continueAfterTimeout, or make the statement faster."
+          : "Make the statement faster, or run it outside the transaction with continueAfterTimeout."),
+      operation,
+      "StatementTimeoutException",
+      true,
+      options,
+    );
+  }
+  return new StatementBlockedError(
+    `${limit} waiting for a lock held by ${blockers.length === 1 ? "another session" : "other sessions"}: ` +
+      `${blockers.map(describeBlocker).join("; ")}. The statement is still waiting on the database, so it ` +
+      `was not retried${rolledBack}. ${blockedAdvice(blockers)}`,
+    operation,
+    blockers,
+    options,
+  );
+}
+
+function describeBlocker(b: LockBlocker): string {
+  const facts = [
+    (b.state ?? "state not visible to this user") + (b.stateChange ? ` since ${b.stateChange}` : ""),
+    b.xactStart ? `transaction begun ${b.xactStart}` : "",
+    b.applicationName ? `application_name ${JSON.stringify(b.applicationName)}` : "",
+    b.waiting ? "itself waiting for a lock" : "",
+  ].filter((fact) => fact !== "");
+  const statement = b.query ? `, ${b.state === "active" ? "running" : "last statement"}: ${b.query}` : "";
+  return `pid ${b.pid} (${facts.join(", ")})${statement}`;
+}
+
+/**
+ * What to do about the sessions in the way. Those not waiting themselves hold the lock. If they
+ * are a killed runner's Data API transactions, the service ends each 3 minutes after its last call
+ * (for an idle session: its state_change); terminating the session ends it at once.
+ */
+function blockedAdvice(blockers: readonly LockBlocker[]): string {
+  const holding = blockers.filter((b) => !b.waiting);
+  const holders = holding.length > 0 ? holding : blockers;
+  const idleSince = holders.map((b) => (b.state?.startsWith("idle in transaction") && b.stateChange ? Date.parse(b.stateChange) : NaN));
+  const when = idleSince.every((t) => Number.isFinite(t))
+    ? `run again after ${isoSeconds(Math.max(...idleSince) + TRANSACTION_IDLE_MS)}`
+    : "run again 3 minutes after its last call";
+  const terminate = holders.map((b) => `pg_terminate_backend(${b.pid})`).join(", ");
+  const one = holders.length === 1;
+  return (
+    `If ${one ? "it is a Data API transaction" : "they are Data API transactions"} left open by a killed runner, ` +
+    `the Data API ends ${one ? "it" : "each"} after 3 minutes without a call: ${when}, or end ${one ? "it" : "them"} ` +
+    `now with SELECT ${terminate}. If ${one ? "it is" : "one is"} a live run, let it finish instead.`
+  );
+}
+
+/** An instant as ISO 8601 in whole seconds, rounded up: "after" it, the moment has passed. */
+function isoSeconds(ms: number): string {
+  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+// ---------------------------------------------------------------------------------------------
 // The executor
 // ---------------------------------------------------------------------------------------------
 
@@ -468,6 +604,26 @@ export class DataApiExecutor implements SqlExecutor {
     if (tx?.failure) {
       throw tx.failure.sqlError ? abortedTransactionError(tx.failure.error) : tx.failure.error;
     }
+    const input = this.#statementInput(sql, parameters);
+    if (tx) input.transactionId = tx.id;
+    const runsOn = options?.continueAfterTimeout || isDdl(sql);
+    if (runsOn) input.continueAfterTimeout = true;
+    try {
+      const output = await this.#send("ExecuteStatement", () => this.#client.send(new ExecuteStatementCommand(input)), {
+        transactionId: tx?.id,
+        outcomeUnknownIsFinal: tx !== undefined,
+      });
+      return toQueryResult<Row>(output);
+    } catch (caught) {
+      // Only a statement sent with continueAfterTimeout is still there to look at: the service
+      // cancels any other when its call times out.
+      const error = runsOn ? await this.#blockedError(caught, sql, tx?.id) : caught;
+      if (tx) tx.failure = { error, sqlError: error instanceof SqlError };
+      throw error;
+    }
+  }
+
+  #statementInput(sql: string, parameters: SqlParameter[]): ExecuteStatementCommandInput {
     const input: ExecuteStatementCommandInput = {
       resourceArn: this.#resourceArn,
       secretArn: this.#secretArn,
@@ -478,18 +634,30 @@ export class DataApiExecutor implements SqlExecutor {
     };
     if (this.#database !== undefined) input.database = this.#database;
     if (parameters.length > 0) input.parameters = parameters;
-    if (tx) input.transactionId = tx.id;
-    if (options?.continueAfterTimeout || isDdl(sql)) input.continueAfterTimeout = true;
+    return input;
+  }
+
+  /**
+   * After a statement timeout: when the statement, still running on the database, waits for a
+   * lock, the 45 s say nothing about its speed. Typically a killed runner's Data API transaction
+   * holds the lock until the service ends it. One read (BLOCKERS_SQL, outside any transaction,
+   * one attempt) finds the sessions in the way; the error then names them. Whatever goes wrong
+   * here, the caller gets the original error: the look-up only ever adds to it.
+   */
+  async #blockedError(error: unknown, sql: string, transactionId: string | undefined): Promise<unknown> {
+    if (!(error instanceof DataApiError) || error.exceptionName !== "StatementTimeoutException") return error;
+    const prefix = activityPrefix(sql);
+    if (prefix === "") return error;
+    let blockers: LockBlocker[];
     try {
-      const output = await this.#send("ExecuteStatement", () => this.#client.send(new ExecuteStatementCommand(input)), {
-        transactionId: tx?.id,
-        outcomeUnknownIsFinal: tx !== undefined,
-      });
-      return toQueryResult<Row>(output);
-    } catch (error) {
-      if (tx) tx.failure = { error, sqlError: error instanceof SqlError };
-      throw error;
+      const input = this.#statementInput(BLOCKERS_SQL, toSqlParameters(BLOCKERS_SQL, { prefix }));
+      const output = await this.#client.send(new ExecuteStatementCommand(input));
+      blockers = toQueryResult<LockBlocker>(output).rows;
+    } catch {
+      return error;
     }
+    if (blockers.length === 0) return error;
+    return statementTimeoutError("ExecuteStatement", transactionId, { cause: error.cause }, blockers);
   }
 
   async #rollback(state: TransactionState): Promise<void> {
@@ -573,19 +741,7 @@ export class DataApiExecutor implements SqlExecutor {
         cause,
       );
     }
-    if (failure === "timeout") {
-      return new DataApiError(
-        `${operation}${inTx} ran into the Data API's 45 s limit per call (StatementTimeoutException). ` +
-          `The statement may still be running on the database, so it was not retried` +
-          (how.transactionId === undefined
-            ? ". Send long DDL with continueAfterTimeout, or make the statement faster."
-            : "; the transaction is rolled back. Make the statement faster, or run it outside the transaction with continueAfterTimeout."),
-        operation,
-        name,
-        true,
-        cause,
-      );
-    }
+    if (failure === "timeout") return statementTimeoutError(operation, how.transactionId, cause);
     if (failure === "unknown") {
       if (operation === "CommitTransaction") {
         return new DataApiError(

@@ -72,6 +72,44 @@ export class DataApiError extends Error {
   }
 }
 
+/**
+ * A session in the way of a statement that waits for a lock: one holding the lock, or queued
+ * ahead for it (then `waiting`, and the sessions it waits for are listed too). From
+ * pg_stat_activity; a field is null where the database does not show it to this user.
+ */
+export interface LockBlocker {
+  pid: number;
+  /** pg_stat_activity's state: "idle in transaction" for a transaction nobody sends calls to. */
+  state: string | null;
+  applicationName: string | null;
+  /** When its transaction began (ISO, UTC). */
+  xactStart: string | null;
+  /** When it entered its state (ISO, UTC): for an idle session, when its last statement ended. */
+  stateChange: string | null;
+  /** The first line of its statement (the last one it ran, when idle), at most 200 characters. */
+  query: string | null;
+  /** It waits for a lock itself. */
+  waiting: boolean;
+}
+
+/**
+ * A Data API statement ran into the call's 45 s limit while waiting for a lock other sessions
+ * hold (often a transaction of a killed runner, which the service ends after 3 idle minutes), so
+ * the statement is not slow. `blockers` says who is in the way, for --json output. Still a
+ * StatementTimeoutException: the statement keeps waiting on the database and its outcome is unknown.
+ */
+export class StatementBlockedError extends DataApiError {
+  constructor(
+    message: string,
+    operation: DataApiCommand,
+    readonly blockers: readonly LockBlocker[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, operation, "StatementTimeoutException", true, options);
+    this.name = "StatementBlockedError";
+  }
+}
+
 export type DataApiCommand = "ExecuteStatement" | "BeginTransaction" | "CommitTransaction" | "RollbackTransaction";
 
 /** PostgreSQL's "relation does not exist" and "schema does not exist". */
