@@ -90,6 +90,8 @@ export const ATTRIBUTES = {
 /** The deploy hook's outcomes, as its `Outcome` attribute says. */
 export const OUTCOMES = {
   upgraded: "upgraded",
+  /** Create or Update with nothing pending: the database was already at the bundled heads. */
+  upToDate: "up-to-date",
   databaseAhead: "database-ahead",
   downgraded: "downgraded",
   retained: "retained",

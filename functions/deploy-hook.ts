@@ -237,7 +237,7 @@ export function isComplete(event: PollEvent, env: HookEnvironment): Promise<IsCo
         case "downgrade":
           return await downgradeWithNewerRunner(decision, env);
         case "upgrade":
-          return await upgradeInChunks(env, { started, deadline }, decision);
+          return await upgradeInChunks(env, { started, deadline }, decision, event.Data?.[ATTRIBUTES.fromHeads]);
       }
     } catch (error) {
       const wait = waitFor(error);
@@ -328,6 +328,8 @@ async function upgradeInChunks(
   env: HookEnvironment,
   invocation: { started: number; deadline: number },
   decision: Extract<Decision, { kind: "upgrade" }>,
+  /** The heads when the deploy began (onEvent's FromHeads), over however many polls. */
+  deployFromHeads: string | undefined,
 ): Promise<IsCompleteResponse> {
   const { deadline } = invocation;
   let perRevisionMs = 0;
@@ -366,7 +368,12 @@ async function upgradeInChunks(
     perRevisionMs = Math.max(perRevisionMs, (Date.now() - started) / Math.max(1, ran));
   }
   env.log("deploy hook done", { toHeads: heads });
-  return { IsComplete: true, Data: { [ATTRIBUTES.outcome]: OUTCOMES.upgraded, [ATTRIBUTES.toHeads]: heads.join(",") } };
+  // Nothing was pending for this whole deploy: the database was already at the bundled heads.
+  const unchanged = heads.join(",") === (deployFromHeads ?? decision.fromHeads.join(","));
+  return {
+    IsComplete: true,
+    Data: { [ATTRIBUTES.outcome]: unchanged ? OUTCOMES.upToDate : OUTCOMES.upgraded, [ATTRIBUTES.toHeads]: heads.join(",") },
+  };
 }
 
 /**

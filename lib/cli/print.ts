@@ -124,7 +124,9 @@ function runLine(output: Output, r: RunRecord): string {
           ? color.yellow(r.status)
           : color.red(r.status);
   const change = r.fromHeads || r.toHeads ? ` ${headList(r.fromHeads)} -> ${headList(r.toHeads)}` : "";
-  const counts = r.applied !== undefined ? `, ${r.applied} applied, ${r.skippedOperations ?? 0} skipped` : "";
+  // `applied` counts the revisions a run changed: a downgrade (or a rollback) reverted them.
+  const verb = r.command === "downgrade" || r.command === "rollback" ? "reverted" : "applied";
+  const counts = r.applied !== undefined ? `, ${r.applied} ${verb}, ${r.skippedOperations ?? 0} skipped` : "";
   return `#${runNumber(r)}  ${r.startedAt}  ${r.command}  ${status}${change}${counts}`;
 }
 

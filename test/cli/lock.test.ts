@@ -67,6 +67,11 @@ describe("lock and history commands", () => {
         ],
       }),
     ]);
+    // A downgrade reverts: its line says so.
+    expect((await retort("downgrade", "-1", "--dir", fixtures, "--db", db)).code).toBe(0);
+    const human = (await retort("history", "--runs", "--db", db)).stdout;
+    expect(human).toMatch(/#2 .* downgrade {2}succeeded aaaaaaaaaaa2 -> aaaaaaaaaaa1, 1 reverted, 0 skipped/);
+    expect(human).toMatch(/#1 .* safe-upgrade {2}succeeded \(base\) -> aaaaaaaaaaa2, 2 applied, 0 skipped/);
   });
 
   it("status shows the holder, a second runner fails fast naming it, unlock --force breaks it and fences it out", { timeout: 120_000 }, async () => {

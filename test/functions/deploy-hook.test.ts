@@ -95,7 +95,8 @@ describe("the deploy hook", () => {
 
     const calls = local.dataApi.calls.length;
     const again = await provide(next.handlers, cfn.update(physicalId, { manifestHash: next.hash }, { manifestHash: next.hash }));
-    expect(again.response.Data).toMatchObject({ Outcome: OUTCOMES.upgraded, ToHeads: email.revision });
+    // Nothing was pending: the outcome says so instead of "upgraded".
+    expect(again.response.Data).toMatchObject({ Outcome: OUTCOMES.upToDate, FromHeads: email.revision, ToHeads: email.revision });
     // status read, then one read per run: no DDL was sent.
     expect(local.dataApi.calls.slice(calls).every((c) => !/ALTER|CREATE|DROP/i.test(c.sql ?? ""))).toBe(true);
     await lockIsFree();
