@@ -32,6 +32,8 @@ export const ENV = {
    * is held by another runner; the construct derives it from the Provider's total timeout.
    */
   deployLockWait: "RETORT_DEPLOY_LOCK_WAIT_SECONDS",
+  /** Seconds one migration may run before the run fails naming it (MigrationRunnerProps.migrationTimeout). */
+  migrationTimeout: "RETORT_MIGRATION_TIMEOUT_SECONDS",
   /** Powertools' own variables, set by the construct. */
   serviceName: "POWERTOOLS_SERVICE_NAME",
   logLevel: "POWERTOOLS_LOG_LEVEL",

@@ -28,6 +28,8 @@ export interface RunnerConfig {
   transactionPerMigration: boolean;
   /** How long after onEvent a deploy keeps polling while another runner holds the lock. */
   deployLockWaitMs: number;
+  /** The longest one migration may run; absent: the runner's default (15 minutes). */
+  migrationTimeoutMs: number | undefined;
 }
 
 /** Without the construct's value (tests, a handler run by hand): ten minutes. */
@@ -59,6 +61,7 @@ export function readConfig(env: Environment = process.env): RunnerConfig {
     schema: env[ENV.schema]?.trim() || "public",
     transactionPerMigration: flag(env, ENV.transactionPerMigration),
     deployLockWaitMs: seconds(env, ENV.deployLockWait, DEFAULT_DEPLOY_LOCK_WAIT_S) * 1000,
+    migrationTimeoutMs: optionalSeconds(env, ENV.migrationTimeout),
   };
 }
 
@@ -68,6 +71,14 @@ function seconds(env: Environment, name: string, fallback: number): number {
   if (value === undefined || value === "") return fallback;
   if (!/^\d+$/.test(value)) throw new ConfigurationError(`The runner function's ${name} is ${JSON.stringify(env[name])}; it must be a whole number of seconds`);
   return Number(value);
+}
+
+/** Milliseconds from a whole, positive number of seconds; undefined when unset. */
+function optionalSeconds(env: Environment, name: string): number | undefined {
+  const value = seconds(env, name, 0);
+  if (value > 0) return value * 1000;
+  if (env[name]?.trim()) throw new ConfigurationError(`The runner function's ${name} is ${JSON.stringify(env[name])}; it must be at least 1 second`);
+  return undefined;
 }
 
 /** A "true"/"false" variable; anything else is refused with its name. */
@@ -158,6 +169,7 @@ export function runnerContext(config: RunnerConfig, options: RunnerContextOption
     ...(history ? { history } : {}),
     ...(options.holder ? { holder: options.holder } : {}),
     ...(config.transactionPerMigration ? { transactionPerMigration: true } : {}),
+    ...(config.migrationTimeoutMs !== undefined ? { migrationTimeoutMs: config.migrationTimeoutMs } : {}),
   };
   return { source: options.source, database };
 }

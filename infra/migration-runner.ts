@@ -58,6 +58,13 @@ export interface MigrationRunnerProps {
    */
   readonly transactionPerMigration?: boolean;
   /**
+   * The longest one migration may run: past it, its transaction is cancelled and rolled back and
+   * the run fails naming it. A deploy's invocation ends sooner anyway (props.timeout), and a
+   * revision that cannot finish within one invocation fails the deploy naming it.
+   * @default Duration.minutes(15)
+   */
+  readonly migrationTimeout?: Duration;
+  /**
    * An existing lock and history table (partition key `pk`, sort key `sk`, both strings).
    * @default - a table is created: on-demand, point-in-time recovery, removal policy RETAIN
    */
@@ -231,6 +238,7 @@ export class MigrationRunner extends Construct {
       [ENV.table]: this.table.tableName,
       [ENV.schema]: props.versionSchema ?? "public",
       ...(props.transactionPerMigration ? { [ENV.transactionPerMigration]: "true" } : {}),
+      ...(props.migrationTimeout ? { [ENV.migrationTimeout]: String(props.migrationTimeout.toSeconds()) } : {}),
       // A deploy that finds the lock held keeps polling until then, with two polls and a minute
       // left of the Provider's total timeout to answer in.
       [ENV.deployLockWait]: String(Math.max(0, deployTimeout(props).toSeconds() - 2 * deployPollInterval(props).toSeconds() - 60)),
@@ -525,6 +533,10 @@ function validate(props: MigrationRunnerProps): ResolvedProps {
       `props.rollbackTimeout (${limit} minutes) leaves no time to roll back after the approval's wait (props.approvalTimeout, ${approval} minutes): ` +
         `an approved rollback needs at least one step (${step} minutes) before the execution's limit. Raise rollbackTimeout to at least ${approval + step} minutes or lower approvalTimeout`,
     );
+  }
+  const perMigration = props.migrationTimeout && !Token.isUnresolved(props.migrationTimeout.toMilliseconds()) ? props.migrationTimeout.toMilliseconds() : undefined;
+  if (perMigration !== undefined && (perMigration < 1000 || perMigration % 1000 !== 0)) {
+    fail(`props.migrationTimeout must be a whole number of seconds, at least 1, not ${perMigration} ms`);
   }
   if (props.runOnEveryDeploy && props.runOnDeploy === false) fail("props.runOnEveryDeploy needs props.runOnDeploy (it is false)");
   return { clusterArn, secret: secret! };

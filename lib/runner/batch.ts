@@ -28,6 +28,14 @@ export class NeedsNonTransactionalError extends Error {
   }
 }
 
+/** What a migration the runner stopped gets for any statement it still sends. */
+export class BatchClosedError extends Error {
+  override name = "BatchClosedError";
+  constructor() {
+    super("this migration was stopped (its time limit or the run's deadline passed); nothing more of it is sent");
+  }
+}
+
 /** Queued DDL is sent once it reaches this much SQL: keeps each call well inside the Data API's limits. */
 const MAX_BLOCK_SQL = 48_000;
 
@@ -80,6 +88,9 @@ export class Batch implements StatementSink {
   /** Rejects once the runner abandons the statement in flight outside a transaction (abandon()). */
   private readonly abandoned: Promise<never>;
   private abandonNow: (error: Error) => void = () => {};
+  /** A statement outside a transaction is in flight (sendAlone). */
+  private sendingAlone = false;
+  private closed = false;
 
   constructor(
     private readonly executor: SqlExecutor,
@@ -96,9 +107,11 @@ export class Batch implements StatementSink {
   /**
    * Stops waiting for the statement in flight outside a transaction: it runs on in the database
    * (sent with continueAfterTimeout) and the send rejects with `error` now. No later one is sent.
+   * True when a statement was in flight.
    */
-  abandon(error: Error): void {
+  abandon(error: Error): boolean {
     this.abandonNow(error);
+    return this.sendingAlone;
   }
 
   /** The first failure of a pipelined send, if one has come back yet, and whose statements it carried. */
@@ -106,7 +119,20 @@ export class Batch implements StatementSink {
     return this.failure;
   }
 
+  /**
+   * Refuses everything from now on: a migration the runner stopped (its time limit) may still be
+   * running, and nothing it does later may reach the database.
+   */
+  close(): void {
+    this.closed = true;
+  }
+
+  private refuseWhenClosed(): void {
+    if (this.closed) throw new BatchClosedError();
+  }
+
   statement(statement: SinkStatement): void | Promise<void> {
+    this.refuseWhenClosed();
     if (!this.options.transactional) return this.sendAlone(statement);
     const kind = this.dialect.classifyStatement(statement.sql);
     if (!kind.transactional) throw new NeedsNonTransactionalError(statement);
@@ -123,6 +149,7 @@ export class Batch implements StatementSink {
   }
 
   async query(sql: string, params?: SqlParams): Promise<QueryResult> {
+    this.refuseWhenClosed();
     if (!this.options.transactional) {
       this.options.beforeSend();
       return this.executor.query(sql, params);
@@ -224,6 +251,11 @@ export class Batch implements StatementSink {
     this.options.beforeSend();
     const sent = this.executor.query(`${this.options.label ?? ""}${statement.sql}`, statement.params, LONG);
     sent.catch(() => {});
-    await Promise.race([sent, this.abandoned]);
+    this.sendingAlone = true;
+    try {
+      await Promise.race([sent, this.abandoned]);
+    } finally {
+      this.sendingAlone = false;
+    }
   }
 }

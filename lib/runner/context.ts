@@ -43,7 +43,15 @@ export interface DatabaseContext {
    * @default false: consecutive migrations share a transaction
    */
   transactionPerMigration?: boolean;
+  /**
+   * The longest one migration may run (its upgrade or downgrade and its statements); then the run
+   * fails naming it and rolls back what it can. @default DEFAULT_MIGRATION_TIMEOUT_MS
+   */
+  migrationTimeoutMs?: number;
 }
+
+/** 15 minutes: what a Lambda invocation can give a migration at most. */
+export const DEFAULT_MIGRATION_TIMEOUT_MS = 15 * 60_000;
 
 export function requireDatabase(ctx: Context, command = "this command"): DatabaseContext {
   if (!ctx.database) throw new NoDatabaseError(command);

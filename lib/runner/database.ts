@@ -40,6 +40,8 @@ export interface DatabaseOptions {
   holder?: Partial<LockHolder>;
   /** @default false (see DatabaseContext) */
   transactionPerMigration?: boolean;
+  /** @default DEFAULT_MIGRATION_TIMEOUT_MS (see DatabaseContext) */
+  migrationTimeoutMs?: number;
 }
 
 const processLock = new InProcessLock();
@@ -59,6 +61,7 @@ export function databaseContext(executor: SqlExecutor, options: DatabaseOptions 
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     ...(options.holder ? { holder: options.holder } : {}),
     ...(options.transactionPerMigration ? { transactionPerMigration: true } : {}),
+    ...(options.migrationTimeoutMs !== undefined ? { migrationTimeoutMs: options.migrationTimeoutMs } : {}),
   };
 }
 

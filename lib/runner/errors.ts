@@ -51,12 +51,25 @@ export class StatementStillRunningError extends Error {
     others: readonly OtherIssuer[] = [],
   ) {
     const list = writers.map((w) => `pid ${w.pid}, ${w.state || "state hidden"} since ${w.since || "?"}${w.query ? `: ${w.query}` : ""}`).join("; ");
+    // An idle transaction runs nothing a cancel could stop: only ending its session (or the Data
+    // API's own expiry of a transaction nobody calls) lets its locks go.
+    const idle = writers.filter((w) => w.state.startsWith("idle in transaction"));
+    const running = writers.filter((w) => !idle.includes(w));
+    const stop = [
+      running.length ? `stop it with ${running.map((w) => `SELECT pg_cancel_backend(${w.pid})`).join(", ")}` : "",
+      idle.length
+        ? `end the open transaction with ${idle.map((w) => `SELECT pg_terminate_backend(${w.pid})`).join(", ")} ` +
+          "(a Data API transaction of a killed runner also ends by itself 3 minutes after its last call)"
+        : "",
+    ].filter(Boolean);
     super(
-      `another session is still writing the version table (${list}): a statement of an earlier run that outlived its call, ` +
-        "or a runner that does not share this run's lock" +
+      `another session is still writing the version table (${list}): ` +
+        (idle.length && !running.length
+          ? "a transaction left open, by a runner that was killed or one that does not share this run's lock"
+          : "a statement of an earlier run that outlived its call, or a runner that does not share this run's lock") +
         `${waitedMs > 0 ? `; waited ${Math.round(waitedMs / 1000)} s` : ""}. ` +
         "What it will leave is not known yet, so nothing was started. Run again when it has finished (--wait <duration> waits for it), " +
-        `or stop it with SELECT pg_cancel_backend(${writers[0]?.pid ?? "<pid>"}) and run again` +
+        `or ${stop.join(", and ") || `stop it with SELECT pg_cancel_backend(<pid>)`} and run again` +
         (others.length ? `. ${describeOtherIssuers(others)}` : ""),
     );
   }

@@ -16,7 +16,7 @@ import type { RevisionRecord } from "../state/history.ts";
 import { type Lease, LeaseLostError } from "../state/lock.ts";
 import { FENCED_OUT_SQLSTATE, type Transition, type VersionState, VERSION_CONFLICT_SQLSTATE } from "../state/version-table.ts";
 import { Batch } from "./batch.ts";
-import { type Context, type DatabaseContext, requireDatabase } from "./context.ts";
+import { type Context, type DatabaseContext, DEFAULT_MIGRATION_TIMEOUT_MS, requireDatabase } from "./context.ts";
 import { MigrationError, StatementStillRunningError, UnknownDatabaseRevisionsError } from "./errors.ts";
 import { beginRun, endRun, failedOutcome, type LockedRun } from "./locked-run.ts";
 
@@ -93,6 +93,34 @@ export interface MigrateOptions {
   deadline?: number;
   /** Called as each migration starts (the deploy hook names it should its invocation time out). */
   onMigration?: (migration: Pick<Migration, "revision" | "file">) => void;
+  /**
+   * The longest one migration may take; then it is stopped like a run at its deadline (its
+   * transaction cancelled and rolled back), and the run fails naming it.
+   * @default the database context's migrationTimeoutMs, else DEFAULT_MIGRATION_TIMEOUT_MS
+   */
+  migrationTimeoutMs?: number;
+}
+
+/** A migration ran past its time limit (MigrateOptions.migrationTimeoutMs). */
+export class MigrationTimeoutError extends Error {
+  override name = "MigrationTimeoutError";
+  constructor(
+    readonly limitMs: number,
+    transactional: boolean,
+  ) {
+    super(
+      `it did not finish within its time limit of ${describeMs(limitMs)} (--migration-timeout): ` +
+        (transactional ? "its transaction was rolled back (a statement still running was cancelled). " : "the run stopped waiting for it. ") +
+        "If it needs longer, give it more with --migration-timeout (RETORT_MIGRATION_TIMEOUT_SECONDS in the Lambda); " +
+        "if it should have finished, look for a promise it never settles (a missing await, an event it waits for)",
+    );
+  }
+}
+
+function describeMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 /**
@@ -233,6 +261,20 @@ async function migrateLocked(
       next = ran[ran.length - 1]!.index + 1;
       continue;
     }
+    const stuck = ran[ran.length - 1]!;
+    if (error instanceof MigrationTimeoutError && ran.length > 1) {
+      // The migrations batched before the one that hung were fine: they apply, it fails alone.
+      for (let k = ran[0]!.index; k < stuck.index; ) {
+        const before = await runner.run(members, k, stuck.index - k);
+        if (before.kind === "failed") {
+          settleFailure(result, before.ran, options, before.error);
+          return result;
+        }
+        k = before.next;
+      }
+      settleFailure(result, [stuck], options, error);
+      return result;
+    }
     settleFailure(result, ran, options, error);
     return result;
   }
@@ -343,26 +385,46 @@ class BatchRunner {
     const ran: Member[] = [];
     const timing: number[] = [];
     const deadline = this.options.deadline;
+    const limitMs = this.options.migrationTimeoutMs ?? this.db.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS;
+    const transactional = first.migration.transactional;
     let inFlightSince = performance.now();
-    let stopped: DeadlineReachedError | undefined;
-    // At the deadline: a transaction is cancelled on the database (its statement fails, and the
-    // batch rolls back); a statement outside one is left running and no longer waited for.
-    const timer =
-      deadline === undefined
-        ? undefined
-        : setTimeout(() => {
-            stopped = new DeadlineReachedError(performance.now() - inFlightSince);
-            if (first.migration.transactional) this.db.versionTable.cancelWriters(this.db.executor).catch(() => {});
-            else {
-              batch.abandon(
-                new StatementAbandonedError(
-                  `this invocation's time ran out after ${Math.round((performance.now() - inFlightSince) / 1000)} s with the statement ` +
-                    "still running outside a transaction; it runs on in the database, and the next run waits for it",
-                ),
-              );
-            }
-          }, Math.max(0, deadline - Date.now()));
-    timer?.unref();
+    let stopped: DeadlineReachedError | MigrationTimeoutError | undefined;
+    // The cancel sent when stopping: awaited before anything else is sent, or it could cancel that.
+    let cancelling: Promise<unknown> = Promise.resolve();
+    // Rejects when the run stops the migration in flight: raced with its code, which may never settle.
+    let halt!: (error: Error) => void;
+    const halted = new Promise<never>((_, reject) => (halt = reject));
+    halted.catch(() => {});
+    // At the deadline, or when a migration passes its time limit: a transaction is cancelled on the
+    // database (its statement fails, and the batch rolls back); a statement outside one is left
+    // running and no longer waited for (its outcome is unknown).
+    const stop = (error: DeadlineReachedError | MigrationTimeoutError, running: string) => {
+      stopped = error;
+      if (transactional) {
+        cancelling = this.db.versionTable.cancelWriters(this.db.executor).catch(() => 0);
+        halt(error);
+        return;
+      }
+      const seconds = Math.round((performance.now() - inFlightSince) / 1000);
+      const abandoned = new StatementAbandonedError(
+        `${running} after ${seconds} s with the statement still running outside a transaction; it runs on in the database, and the next run waits for it`,
+      );
+      halt(batch.abandon(abandoned) ? abandoned : error);
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    /** Stops the member starting now at the run's deadline or its own time limit, whichever is first. */
+    const arm = () => {
+      clearTimeout(timer);
+      const untilDeadline = deadline === undefined ? Infinity : Math.max(0, deadline - Date.now());
+      const byDeadline = untilDeadline <= limitMs;
+      timer = setTimeout(
+        () =>
+          byDeadline
+            ? stop(new DeadlineReachedError(performance.now() - inFlightSince), "this invocation's time ran out")
+            : stop(new MigrationTimeoutError(limitMs, transactional), "the migration's time limit passed"),
+        Math.min(untilDeadline, limitMs),
+      );
+    };
     try {
       for (let k = start; k < members.length && ran.length < size; k += 1) {
         const member = members[k]!;
@@ -371,6 +433,7 @@ class BatchRunner {
         if (ran.length > 0 && deadline !== undefined && Date.now() >= deadline) break;
         const started = performance.now();
         inFlightSince = started;
+        arm();
         ran.push(member);
         batch.owner = member.index;
         this.options.onMigration?.(member.migration);
@@ -382,7 +445,8 @@ class BatchRunner {
           dialect: this.db.dialect,
         });
         try {
-          await (this.options.direction === Direction.Up ? member.migration.upgrade(ops) : member.migration.downgrade(ops));
+          const body = this.options.direction === Direction.Up ? member.migration.upgrade(ops) : member.migration.downgrade(ops);
+          await Promise.race([body, halted]);
         } finally {
           member.entry.operations = report(ops.results, this.db.defaultSchema);
         }
@@ -408,10 +472,12 @@ class BatchRunner {
       this.tablesExist = true;
       return { kind: "committed", next: last.index + 1 };
     } catch (caught) {
-      const transactional = first.migration.transactional;
       // A statement cancelled at the deadline fails with the database's "canceling statement".
       const cancelled = caught instanceof SqlError && caught.sqlState === QUERY_CANCELED;
       const error = stopped && transactional && cancelled ? stopped : caught;
+      // Whatever the stopped code does later, nothing more of it reaches the database.
+      batch.close();
+      await cancelling;
       // A pipelined send that failed is blamed on the members whose statements it carried: the
       // members planned after it never had a statement run, and are not part of the failure.
       const failedSend = batch.failed;
@@ -419,7 +485,7 @@ class BatchRunner {
       await batch.rollback();
       this.snapshot = startSnapshot;
       const inFlight = blamed[blamed.length - 1];
-      if (inFlight && error instanceof DeadlineReachedError) inFlight.entry.durationMs = Math.round(performance.now() - inFlightSince);
+      if (inFlight && (error instanceof DeadlineReachedError || error instanceof MigrationTimeoutError)) inFlight.entry.durationMs = Math.round(performance.now() - inFlightSince);
       // What the one in flight had done stays in its report (settled as rolled back or unknown);
       // the others were rolled back, and those after it never ran.
       for (const member of ran) if (member !== inFlight) member.entry.operations = [];
@@ -460,6 +526,7 @@ function settle(
 function settleFailure(result: MigrateResult, ran: readonly Member[], options: { direction: Direction; mode: RunMode }, error: unknown): void {
   if (isOutcomeUnknown(error)) settleUnknown(result, ran, options, error);
   else if (error instanceof DeadlineReachedError) settleStopped(result, ran, options, error);
+  else if (error instanceof MigrationTimeoutError) settle(result, ran[ran.length - 1]!, options, error);
   else if (stopsTheRun(error)) settle(result, ran[0]!, options, error);
   else settle(result, ran[ran.length - 1]!, options, error, ran.length);
 }
@@ -559,6 +626,8 @@ function stopsTheRun(error: unknown): boolean {
   return (
     error instanceof LeaseLostError ||
     error instanceof DeadlineReachedError ||
+    // Run again, it would hang again.
+    error instanceof MigrationTimeoutError ||
     (error instanceof SqlError && error.sqlState === FENCED_OUT_SQLSTATE)
   );
 }

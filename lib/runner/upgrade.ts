@@ -60,8 +60,10 @@ export async function downgrade(ctx: Context, options: { target: string; limit?:
   });
 }
 
-type Batching = Pick<MigrateOptions, "transactionPerMigration">;
+type Batching = Pick<MigrateOptions, "transactionPerMigration" | "migrationTimeoutMs">;
 
 /** The command's choice, when it made one; otherwise the database context's (migrate.ts). */
-const batching = (options: Batching): Batching =>
-  options.transactionPerMigration === undefined ? {} : { transactionPerMigration: options.transactionPerMigration };
+const batching = (options: Batching): Batching => ({
+  ...(options.transactionPerMigration === undefined ? {} : { transactionPerMigration: options.transactionPerMigration }),
+  ...(options.migrationTimeoutMs === undefined ? {} : { migrationTimeoutMs: options.migrationTimeoutMs }),
+});

@@ -22,7 +22,14 @@ describe("the runner's configuration", () => {
       schema: "public",
       transactionPerMigration: false,
       deployLockWaitMs: 600_000,
+      migrationTimeoutMs: undefined,
     });
+  });
+
+  it("reads the migration time limit as whole seconds of at least one, and refuses anything else by name", () => {
+    expect(readConfig({ ...env, [ENV.migrationTimeout]: "300" }).migrationTimeoutMs).toBe(300_000);
+    expect(() => readConfig({ ...env, [ENV.migrationTimeout]: "0" })).toThrow(/RETORT_MIGRATION_TIMEOUT_SECONDS is "0"; it must be at least 1 second/);
+    expect(() => readConfig({ ...env, [ENV.migrationTimeout]: "5m" })).toThrow(/RETORT_MIGRATION_TIMEOUT_SECONDS is "5m"; it must be a whole number of seconds/);
   });
 
   it("reads the deploy's lock wait as whole seconds, and refuses anything else by name", () => {

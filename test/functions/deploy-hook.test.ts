@@ -331,14 +331,15 @@ describe("the deploy hook and a revision longer than an invocation", () => {
   }, 60_000);
 
   it("an invocation whose time runs out all the same names the revision it was applying, never a bare AbortError", async () => {
-    // Work the database cannot cancel (the migration's own code) outlasts the whole invocation.
+    // A Data API call that never answers: nothing the run can cancel, so it outlasts the invocation.
     const stuck: TestMigration = {
       revision: "b0000000000f",
       revises: "b00000000001",
-      message: "waits in its own code",
+      message: "waits for a call that never answers",
       async upgrade(op) {
-        await new Promise((resolve) => setTimeout(resolve, 4_000));
         await op.safeCreateTable("stuck", { columns: [{ name: "id", type: "int" }] });
+        local.dataApi.faults.inject({ on: "any", error: "hang", delayMs: 5_000, times: Infinity });
+        await op.execute("SELECT 1");
       },
       async downgrade(op) {
         await op.safeDropTable("stuck");
@@ -352,8 +353,9 @@ describe("the deploy hook and a revision longer than an invocation", () => {
     expect(response.Status).toBe("FAILED");
     expect(response.Reason).not.toContain("AbortError");
     expect(response.Reason.split("\n")[0]).toMatch(/ran out of time while applying revision b0000000000f \(migrations\/20260102_m_b0000000000f\.ts\)/);
-    // The stopped run is rolled back once its code returns; nothing of it commits.
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // The stopped run is rolled back once the call gives up; nothing of it commits.
+    local.dataApi.faults.clear();
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
     expect((await local.db.query("SELECT to_regclass('stuck') AS t")).rows).toEqual([{ t: null }]);
     await lockIsFree();
   }, 30_000);

@@ -77,6 +77,9 @@ describe("the runner functions", () => {
     expect(variables(template).map((v) => v[ENV.transactionPerMigration])).toEqual([undefined, undefined, undefined, undefined]);
     const perMigration = build({ transactionPerMigration: true }).template;
     expect(variables(perMigration).map((v) => v[ENV.transactionPerMigration])).toEqual(["true", "true", "true", "true"]);
+    expect(variables(template).map((v) => v[ENV.migrationTimeout])).toEqual([undefined, undefined, undefined, undefined]);
+    const limited = build({ migrationTimeout: Duration.minutes(5) }).template;
+    expect(variables(limited).map((v) => v[ENV.migrationTimeout])).toEqual(["300", "300", "300", "300"]);
   });
 
   it("tell the deploy hook how long it may wait for a held lock: the Provider's total timeout less two polls and a minute", () => {
@@ -298,6 +301,7 @@ describe("props", () => {
     refused({ timeout: Duration.minutes(20) }, /props\.timeout must be from 1 to 15 minutes/);
     refused({ deployTimeout: Duration.hours(3) }, /props\.deployTimeout must be from 1 minute to 2 hours/);
     refused({ runOnDeploy: false, runOnEveryDeploy: true }, /props\.runOnEveryDeploy needs props\.runOnDeploy/);
+    refused({ migrationTimeout: Duration.millis(500) }, /props\.migrationTimeout must be a whole number of seconds, at least 1, not 500 ms/);
     refused(
       { requireApproval: true, approvalTimeout: Duration.hours(24), rollbackTimeout: Duration.hours(6) },
       /props\.rollbackTimeout \(360 minutes\) leaves no time to roll back after the approval's wait \(props\.approvalTimeout, 1440 minutes\).*Raise rollbackTimeout to at least 1456 minutes/,
