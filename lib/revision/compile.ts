@@ -4,35 +4,50 @@
 // migrations, most of a command's time. The compiled module is cached per directory (in the
 // user's temporary directory, keyed by every file's content, checked against the size and time
 // of every other file compiled in), so a later run imports it without starting esbuild.
+// A file that throws while loading fails that whole module. Then the files are compiled again,
+// each as a function that starts it (as esbuild compiles a dynamic import), and started one by
+// one: the failing file fails alone, named with the line that threw (mapped back through the
+// source map), and the files beside it load. That form is cached in place of the other; it is not
+// the first choice because V8 then compiles every file's code twice (about twice the import time).
 // The namespaces are those a per-file import gives. Whenever this path cannot promise that, it
 // returns undefined and the loader imports each file on its own, which also attributes a failure
-// to its file: esbuild missing, a file that does not compile, a warning, a module that throws
+// to its file: esbuild missing, a file that does not compile, a warning, a package that throws
 // while loading, a source using what a bundle changes (import.meta, __dirname, require, exports).
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { isBuiltin } from "node:module";
+import { isBuiltin, SourceMap, type SourceMapPayload } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Plugin } from "esbuild";
 import { ownFile, PACKAGE_NAME } from "../own-files.ts";
 
 export type ModuleNamespace = { default?: unknown };
 
+/** A position in a source file, 1-based as editors show it. */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** One file as the compiled module gives it: its namespace, or what it threw while loading. */
+export type Imported = { namespace: ModuleNamespace } | { error: unknown; thrownAt?: SourcePosition };
+
 /** What a bundle would change: module-relative paths, CommonJS, the module's own metadata. */
 const MODULE_SCOPE = /\bimport\.meta\b|\b__dirname\b|\b__filename\b|\brequire\s*\(|\bmodule\.exports\b|\bexports\.\w/;
 
 /** Bumped when the compiled form changes, so older cache entries are not used. */
-const FORMAT = 1;
+const FORMAT = 2;
 /** Cache entries older than this are removed whenever another is written. */
 const CACHE_DAYS = 7;
 
 /**
- * The module namespaces of `files` (absolute paths; `contents` their text, already read), in
- * order; undefined when the files must be imported one by one instead.
+ * Each of `files` (absolute paths; `contents` their text, already read) imported, in order;
+ * undefined when the files must be imported one by one instead.
  */
-export async function importTogether(files: readonly string[], contents: readonly string[]): Promise<ModuleNamespace[] | undefined> {
+export async function importTogether(files: readonly string[], contents: readonly string[]): Promise<Imported[] | undefined> {
   if (files.length === 0) return [];
   if (contents.some((text) => MODULE_SCOPE.test(text))) return undefined;
   const retort = runningRetort();
@@ -40,32 +55,110 @@ export async function importTogether(files: readonly string[], contents: readonl
   const cache = await MigrationCache.open(path.dirname(files[0]!));
   const cached = await cache?.lookup(key);
   if (cached) {
-    const namespaces = await importNamespaces(cached, files.length);
-    if (namespaces) return namespaces;
+    const imported = await importEach(cached, files.length);
+    if (imported) return imported;
   }
-  const compiled = await compile(files, contents, retort);
-  if (!compiled) return undefined;
+  // The files evaluated before the one that threw are evaluated again in the second form, as they
+  // were when the fallback was importing each file on its own.
+  for (const separately of [false, true]) {
+    const compiled = await compile(files, contents, retort, separately);
+    if (!compiled) return undefined;
+    const imported = await importCompiled(compiled, files.length, cache, key);
+    if (imported) return imported;
+  }
+  return undefined;
+}
+
+async function importCompiled(compiled: Compiled, count: number, cache: MigrationCache | undefined, key: string): Promise<Imported[] | undefined> {
   if (cache) {
     const file = await cache.store(key, compiled).catch(() => undefined);
-    if (file) return importNamespaces(file, files.length);
+    if (file) return importEach(file, count, compiled.code);
   }
   // No cache: a file of its own, not a data: URL, so stack traces stay readable.
   const file = path.join(os.tmpdir(), `retort-migrations-${process.pid}-${randomBytes(6).toString("hex")}.mjs`);
   try {
     await writeFile(file, compiled.code);
-    return await importNamespaces(file, files.length);
+    return await importEach(file, count, compiled.code);
   } finally {
     await rm(file, { force: true });
   }
 }
 
-async function importNamespaces(file: string, count: number): Promise<ModuleNamespace[] | undefined> {
+/**
+ * Imports a compiled module and gives each file's namespace; of the form that starts each file
+ * on its own, starts them and gives each file's namespace or error. Undefined when the module
+ * fails as a whole. `code` is the module's text, when at hand.
+ */
+async function importEach(file: string, count: number, code?: string): Promise<Imported[] | undefined> {
+  let exported: unknown[];
   try {
-    const namespace = (await import(pathToFileURL(file).href)) as Record<string, ModuleNamespace>;
-    return Array.from({ length: count }, (_, i) => namespace[`m${i}`]!);
+    const namespace = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    exported = Array.from({ length: count }, (_, i) => namespace[`m${i}`]);
   } catch {
-    return undefined; // a module threw while loading: the per-file import names it
+    return undefined; // a file threw while loading, or a package it imports did
   }
+  if (typeof exported[0] !== "function") return exported.map((namespace) => ({ namespace: namespace as ModuleNamespace }));
+  // Started in file order, all at once, as importing each file would.
+  const settled = await Promise.allSettled((exported as Array<() => Promise<ModuleNamespace>>).map((start) => start()));
+  let map: Promise<CompiledMap | undefined> | undefined;
+  return Promise.all(
+    settled.map(async (result): Promise<Imported> => {
+      if (result.status === "fulfilled") return { namespace: result.value };
+      // Only a failure reads the source map: a large one costs more than the import.
+      map ??= readMap(file, code);
+      const thrownAt = await map.then((m) => (m ? thrownIn(result.reason, m) : undefined)).catch(() => undefined);
+      return thrownAt ? { error: result.reason, thrownAt } : { error: result.reason };
+    }),
+  );
+}
+
+/** The compiled module's source map, and the files it maps to. */
+interface CompiledMap {
+  module: string;
+  map: SourceMap;
+  sources: Set<string>;
+  source(index: string): string;
+}
+
+async function readMap(file: string, code?: string): Promise<CompiledMap | undefined> {
+  const text = code ?? (await readFile(file, "utf8"));
+  const inline = /\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/.exec(text);
+  if (!inline) return undefined;
+  const payload = JSON.parse(Buffer.from(inline[1]!, "base64").toString("utf8")) as SourceMapPayload;
+  // As Node resolves them: sourceRoot (the migrations directory) joined to each source.
+  const source = (name: string) => fileURLToPath(new URL(`${payload.sourceRoot ?? ""}${name}`, pathToFileURL(file)));
+  return { module: file, map: new SourceMap(payload), sources: new Set(payload.sources.map(source)), source };
+}
+
+/**
+ * Where `error` was thrown in the migrations' own sources: the first stack frame in the compiled
+ * module, mapped back to its source file and line, or (when Node already maps stack traces, with
+ * --enable-source-maps or a TypeScript loader active) the first frame in one of those sources.
+ */
+function thrownIn(error: unknown, m: CompiledMap): SourcePosition | undefined {
+  return firstFrame(error, (file, line, column) => {
+    if (file !== m.module) return m.sources.has(file) ? { file, line, column } : undefined;
+    const entry = m.map.findEntry(line - 1, column - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number };
+    if (entry.originalSource === undefined || decodeURIComponent(entry.originalSource).endsWith(ENTRY)) return undefined;
+    return { file: m.source(entry.originalSource), line: entry.originalLine! + 1, column: entry.originalColumn! + 1 };
+  });
+}
+
+/** The first frame of `error`'s stack that `accept` turns into a position; frames are 1-based. */
+export function firstFrame(
+  error: unknown,
+  accept: (file: string, line: number, column: number) => SourcePosition | undefined,
+): SourcePosition | undefined {
+  const stack = error instanceof Error && typeof error.stack === "string" ? error.stack : "";
+  for (const frame of stack.split("\n")) {
+    const at = /\(([^()]+):(\d+):(\d+)\)$/.exec(frame) ?? /^\s*at (?:async )?([^()]+):(\d+):(\d+)$/.exec(frame);
+    if (!at) continue;
+    let file = at[1]!;
+    if (file.startsWith("file://")) file = fileURLToPath(file);
+    const position = accept(file, Number(at[2]), Number(at[3]));
+    if (position) return position;
+  }
+  return undefined;
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -94,7 +187,13 @@ interface Compiled {
   others: string[];
 }
 
-async function compile(files: readonly string[], contents: readonly string[], retort: string | undefined): Promise<Compiled | undefined> {
+/** `separately`: each file compiled in as a function that starts it, not started with the module. */
+async function compile(
+  files: readonly string[],
+  contents: readonly string[],
+  retort: string | undefined,
+  separately: boolean,
+): Promise<Compiled | undefined> {
   let esbuild: typeof import("esbuild");
   try {
     esbuild = await import("esbuild");
@@ -102,20 +201,31 @@ async function compile(files: readonly string[], contents: readonly string[], re
     return undefined;
   }
   const sources = new Map(files.map((file, i) => [file, contents[i]!]));
+  const directory = path.dirname(files[0]!);
   try {
     const result = await esbuild.build({
       stdin: {
-        contents: files.map((file, i) => `export * as m${i} from ${JSON.stringify(file)};`).join("\n"),
-        resolveDir: path.dirname(files[0]!),
+        // Each file's namespace; or, separately, a function that starts the file: esbuild compiles
+        // a dynamically imported file in as a function run on the first call.
+        contents: files
+          .map((file, i) => (separately ? `export const m${i} = () => import(${JSON.stringify(file)});` : `export * as m${i} from ${JSON.stringify(file)};`))
+          .join("\n"),
+        resolveDir: directory,
         sourcefile: ENTRY,
         loader: "ts",
       },
+      // Source paths relative to the migrations directory, under its absolute path (a URL's path,
+      // not a URL: source-map readers that join it as a path, vitest's among them, get it right
+      // too), so they name the .ts files wherever the module is cached or imported from.
+      absWorkingDir: directory,
+      sourceRoot: `${pathToFileURL(directory).pathname}/`,
       bundle: true,
       write: false,
       format: "esm",
       platform: "node",
       target: `node${process.versions.node}`,
-      // Used only when Node runs with --enable-source-maps: stack traces then name the .ts lines.
+      // Read when a file throws while loading, to name its line (importEach); and by Node when it
+      // runs with --enable-source-maps, whose stack traces then name the .ts lines.
       sourcemap: "inline",
       logLevel: "silent",
       metafile: true,
@@ -125,7 +235,7 @@ async function compile(files: readonly string[], contents: readonly string[], re
     const inputs = Object.entries(result.metafile.inputs).filter(([input]) => !input.endsWith(ENTRY));
     // A CommonJS file is loaded with CommonJS semantics on its own; a bundle would differ.
     if (inputs.some(([input, { format }]) => format === "cjs" && !input.includes("node_modules/"))) return undefined;
-    const others = inputs.map(([input]) => path.resolve(input)).filter((file) => !sources.has(file));
+    const others = inputs.map(([input]) => path.resolve(directory, input)).filter((file) => !sources.has(file));
     return { code: result.outputFiles[0]!.text, others };
   } catch {
     return undefined; // a file does not compile: the per-file import names it

@@ -6,7 +6,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { fromSource } from "../own-files.ts";
-import { importTogether, type ModuleNamespace } from "./compile.ts";
+import { firstFrame, type Imported, importTogether, type SourcePosition } from "./compile.ts";
 import { BadFilenameError, InvalidFileError, type RevisionError } from "./errors.ts";
 import type { BundleManifest } from "./bundle.ts";
 import { type Migration, type MigrationDefinition, parseLintAllow } from "./migration.ts";
@@ -231,11 +231,18 @@ let tsx: Promise<void> | undefined;
 
 /**
  * Running from source, a TypeScript loader is already active (tsx, vitest). The built package has
- * none: tsx is registered the first time a file must be imported on its own.
+ * none: tsx is registered the first time a file must be imported on its own. Both of its hooks, as
+ * the tsx command registers them: in a project whose package.json does not say "type": "module",
+ * Node loads a .ts file as CommonJS, through require; with only the ESM hook that require finds
+ * the file's import statements untranslated and fails every file with "Cannot require() ES Module
+ * ... in a cycle".
  */
 function typeScriptLoader(): Promise<void> {
   if (fromSource) return Promise.resolve();
-  tsx ??= import("tsx/esm/api").then(({ register }) => void register());
+  tsx ??= Promise.all([import("tsx/cjs/api"), import("tsx/esm/api")]).then(([cjs, esm]) => {
+    cjs.register();
+    esm.register();
+  });
   return tsx;
 }
 
@@ -256,8 +263,8 @@ export class DirectorySource implements MigrationSource {
     const files = names.map((name) => path.join(absolute, name));
     const contents = await Promise.all(files.map((file) => readFile(file, "utf8")));
     // The whole directory in one pass when it can be (compile.ts); otherwise file by file.
-    const modules = this.importer === defaultImporter ? await importTogether(files, contents) : undefined;
-    const loaded = await Promise.all(files.map((file, i) => this.loadFile(file, contents[i]!, modules?.[i])));
+    const imported = this.importer === defaultImporter ? await importTogether(files, contents) : undefined;
+    const loaded = await Promise.all(files.map((file, i) => this.loadFile(file, contents[i]!, imported?.[i])));
     const migrations: Migration[] = [];
     const problems: RevisionError[] = [];
     for (const result of loaded) {
@@ -271,14 +278,17 @@ export class DirectorySource implements MigrationSource {
   private async loadFile(
     absolute: string,
     content: string,
-    module: ModuleNamespace | undefined,
+    imported: Imported | undefined,
   ): Promise<({ migration: Migration } | { problem: InvalidFileError }) & { nameProblem?: BadFilenameError }> {
     const file = displayPath(absolute);
+    if (imported && "error" in imported) return { problem: cannotLoad(absolute, imported.error, imported.thrownAt) };
     let exported: unknown;
     try {
-      exported = (module ?? (await this.importer(absolute))).default;
+      exported = defaultExport(imported?.namespace ?? (await this.importer(absolute)));
     } catch (error) {
-      return { problem: new InvalidFileError(file, `cannot be loaded (${firstLine(error)})`) };
+      // Imported on its own, through a TypeScript loader that maps stack traces to the file's lines.
+      const thrownAt = firstFrame(error, (frame, line, column) => (frame === absolute ? { file: frame, line, column } : undefined));
+      return { problem: cannotLoad(absolute, error, thrownAt) };
     }
     const result = toMigration(exported, file, checksum(content));
     const nameProblem = checkFileName(file, "migration" in result ? result.migration.createdAt : undefined);
@@ -286,13 +296,35 @@ export class DirectorySource implements MigrationSource {
   }
 }
 
-/** The useful line of an import failure; for a syntax error, where it is and what is wrong. */
-function firstLine(error: unknown): string {
+/**
+ * A module's default export. A file loaded as CommonJS (in a project without "type": "module")
+ * arrives as its whole `exports`, which the compiled `export default` marks with __esModule.
+ */
+function defaultExport(namespace: { default?: unknown }): unknown {
+  const exported = namespace.default as { __esModule?: unknown; default?: unknown } | undefined;
+  return typeof exported === "object" && exported !== null && exported.__esModule === true && "default" in exported ? exported.default : exported;
+}
+
+/** The problem of a file that failed to import, with `error`'s useful line and where it was thrown. */
+function cannotLoad(absolute: string, error: unknown, thrownAt: SourcePosition | undefined): InvalidFileError {
+  return new InvalidFileError(displayPath(absolute), `cannot be loaded (${firstLine(error, absolute, thrownAt)})`);
+}
+
+/**
+ * The useful line of an import failure: for a syntax error, where it is and what is wrong; for
+ * an error thrown while the file loaded, its kind, the line that threw (in a file it imports when
+ * that is where) and its message.
+ */
+function firstLine(error: unknown, absolute: string, thrownAt: SourcePosition | undefined): string {
   const text = error instanceof Error ? error.message : String(error);
   const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
   for (const line of lines) {
     const syntax = /:(\d+):(\d+):?\s+ERROR:\s*(.*)$/.exec(line);
     if (syntax) return `syntax error at line ${syntax[1]}, column ${syntax[2]}: ${syntax[3]}`;
   }
-  return lines[0] ?? "unknown error";
+  const message = lines[0] ?? "unknown error";
+  if (!thrownAt) return message;
+  // The line, not the column: mapped back from compiled code, a column is the statement's start.
+  const where = `${thrownAt.file === absolute ? "" : `${displayPath(thrownAt.file)} `}line ${thrownAt.line}`;
+  return `${error instanceof Error ? `${error.name} ` : ""}thrown at ${where}: ${message}`;
 }

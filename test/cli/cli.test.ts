@@ -1,6 +1,6 @@
 // Runs the real `retort` executable (bin/retort.js over the built dist/, as `npx retort` does) on
 // fixture directories and checks exit codes, --json output and messages.
-import { cp, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { retort, root } from "../support/cli.ts";
@@ -68,9 +68,56 @@ describe.concurrent("retort check", () => {
       "20260103_no_revision.ts": expect.stringContaining("is missing `revision`"),
       "20260104_upgrade_not_function.ts": expect.stringContaining("`upgrade` is not a function"),
       "20260105_bad_id.ts": expect.stringContaining('revision "XYZ" is not 12 lowercase hex digits'),
-      "20260106_throws.ts": expect.stringContaining("cannot be loaded (boom at import)"),
+      "20260106_throws.ts": expect.stringContaining("cannot be loaded (Error thrown at line 1: boom at import)"),
       "add-users.ts": expect.stringMatching(/^bad-filename: .*rename it, e.g. to \d{8}_add_users\.ts$/),
     });
+  });
+
+  it("names the file, line and message of a file that throws while loading, and only that file", async () => {
+    const run = await retort("check", "--dir", `${fixtures}/throws`);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("problems  2 found in 2 revision(s):");
+    expect(run.stdout).toContain(`${fixtures}/throws/20260102_throws.ts: cannot be loaded (Error thrown at line 4: boom)`);
+    expect(run.stdout).toContain(
+      `${fixtures}/throws/20260103_undefined_name.ts: cannot be loaded (ReferenceError thrown at line 3: tableName is not defined)`,
+    );
+    expect(run.stdout).not.toMatch(/20260101_base|20260104_second|cycle/);
+    const { body } = await json("check", "--dir", `${fixtures}/throws`);
+    expect(body.problems.map((p: { code: string; files: string[] }) => [p.code, p.files])).toEqual([
+      ["invalid-file", [`${fixtures}/throws/20260102_throws.ts`]],
+      ["invalid-file", [`${fixtures}/throws/20260103_undefined_name.ts`]],
+    ]);
+  });
+
+  // A project whose package.json has no "type": "module": its .ts files are CommonJS to Node.
+  it("names a throwing file in a CommonJS project as well", async () => {
+    const dir = await scratchCopy("throws");
+    await writeFile(path.join(root, dir, "package.json"), `{ "name": "commonjs-project" }\n`);
+    const { code, body } = await json("check", "--dir", dir);
+    expect(code).toBe(1);
+    expect(body.revisions).toBe(2);
+    expect(body.problems.map((p: { message: string }) => p.message.replace(/; fix the file.*/, ""))).toEqual([
+      `${dir}/20260102_throws.ts: cannot be loaded (Error thrown at line 4: boom)`,
+      `${dir}/20260103_undefined_name.ts: cannot be loaded (ReferenceError thrown at line 3: tableName is not defined)`,
+    ]);
+  });
+
+  it("imports files one by one in a CommonJS project when they cannot be compiled together", async () => {
+    const dir = await scratchCopy("syntax-error");
+    await writeFile(path.join(root, dir, "package.json"), `{ "name": "commonjs-project" }\n`);
+    // No "retort-migrate" here: a file imported on its own resolves it from its own package.
+    await writeFile(
+      path.join(root, dir, "20260101_base.ts"),
+      `export default { revision: "fffffffffff1", revises: null, message: "base", async upgrade() {}, async downgrade() {} };\n`,
+    );
+    await writeFile(path.join(root, dir, "20260103_throws.ts"), `const table: string = "users";\nthrow new Error(\`boom in \${table}\`);\n`);
+    const { code, body } = await json("check", "--dir", dir);
+    expect(code).toBe(1);
+    expect(body.revisions).toBe(1);
+    expect(body.problems.map((p: { message: string }) => p.message)).toEqual([
+      expect.stringMatching(new RegExp(`^${dir}/20260102_broken.ts: cannot be loaded \\(syntax error at line 6, column \\d+: `)),
+      expect.stringMatching(new RegExp(`^${dir}/20260103_throws.ts: cannot be loaded \\(Error thrown at line 2: boom in users\\); `)),
+    ]);
   });
 
   it("prints aligned human output", async () => {

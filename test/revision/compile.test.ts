@@ -26,6 +26,14 @@ async function load(files: string[]) {
   return importTogether(files, await Promise.all(files.map((f) => readFile(f, "utf8"))));
 }
 
+/** The module of each file, when every one loaded. */
+async function namespaces(files: string[]) {
+  return (await load(files))?.map((one) => {
+    if ("error" in one) throw one.error;
+    return one.namespace;
+  });
+}
+
 const migration = (revision: string, extra = "") => `import { defineMigration } from "retort-migrate";
 ${extra}
 export default defineMigration({
@@ -41,7 +49,7 @@ describe("importTogether", () => {
   it("gives every file's module, as importing each on its own does", async () => {
     const dir = path.resolve("test/fixtures/good");
     const files = ["20260101_base.ts", "20260102_second.ts"].map((f) => path.join(dir, f));
-    const together = await load(files);
+    const together = await namespaces(files);
     const alone = await Promise.all(files.map((f) => import(pathToFileURL(f).href) as Promise<{ default: object }>));
     expect(together).toHaveLength(2);
     for (const [i, ns] of together!.entries()) {
@@ -54,7 +62,7 @@ describe("importTogether", () => {
 
   it("gives migrations the running retort's own module", async () => {
     const dir = await project({ "m/20260101_a.ts": migration("aaaaaaaaaaa1", "export { defineMigration as define };") });
-    const [ns] = (await load([path.join(dir, "m/20260101_a.ts")]))!;
+    const [ns] = (await namespaces([path.join(dir, "m/20260101_a.ts")]))!;
     expect((ns as { define?: unknown }).define).toBe(defineMigration);
   });
 
@@ -70,15 +78,46 @@ describe("importTogether", () => {
       ),
     });
     const file = path.join(dir, "m/20260101_a.ts");
-    expect(((await load([file]))![0] as { seen?: unknown }).seen).toEqual(["one", "hello", path.sep]);
+    expect(((await namespaces([file]))![0] as { seen?: unknown }).seen).toEqual(["one", "hello", path.sep]);
     await writeFile(path.join(dir, "shared/label.ts"), `export const label: string = "two!";`);
     await utimes(path.join(dir, "shared/label.ts"), new Date(), new Date(Date.now() + 5_000));
-    expect(((await load([file]))![0] as { seen?: unknown }).seen).toEqual(["two!", "hello", path.sep]);
+    expect(((await namespaces([file]))![0] as { seen?: unknown }).seen).toEqual(["two!", "hello", path.sep]);
+  });
+
+  it("gives a file that throws while loading its error and line, and the files beside it their modules", async () => {
+    const dir = await project({
+      "20260101_a.ts": migration("aaaaaaaaaaa1"),
+      "20260102_b.ts": `const n: number = 1;\n\nif (n) throw new TypeError("boom at import");\n`,
+      "20260103_c.ts": migration("aaaaaaaaaaa3", "const ready: boolean = await Promise.resolve(true);"),
+    });
+    // Compiled, then from the cache.
+    for (const _ of [1, 2]) {
+      const [a, b, c] = (await load(["20260101_a.ts", "20260102_b.ts", "20260103_c.ts"].map((f) => path.join(dir, f))))!;
+      expect(a).toMatchObject({ namespace: { default: { revision: "aaaaaaaaaaa1" } } });
+      expect(c).toMatchObject({ namespace: { default: { revision: "aaaaaaaaaaa3" } } });
+      expect(b).toEqual({
+        error: expect.objectContaining({ name: "TypeError", message: "boom at import" }),
+        thrownAt: { file: path.join(dir, "20260102_b.ts"), line: 3, column: 14 },
+      });
+    }
+  });
+
+  it("names the line of a local file that throws for each file importing it", async () => {
+    const dir = await project({
+      "shared/broken.ts": `export const label: string = "x";\nthrow new Error("helper boom");\n`,
+      "m/20260101_a.ts": migration("aaaaaaaaaaa1", `import { label } from "../shared/broken.ts";\nexport const seen = label;`),
+      "m/20260102_b.ts": migration("aaaaaaaaaaa2", `import { label } from "../shared/broken.ts";\nexport const seen = label;`),
+      "m/20260103_c.ts": migration("aaaaaaaaaaa3"),
+    });
+    const imported = (await load(["20260101_a.ts", "20260102_b.ts", "20260103_c.ts"].map((f) => path.join(dir, "m", f))))!;
+    const thrownAt = { file: path.join(dir, "shared/broken.ts"), line: 2, column: 7 };
+    expect(imported[0]).toMatchObject({ error: { message: "helper boom" }, thrownAt });
+    expect(imported[1]).toMatchObject({ error: { message: "helper boom" }, thrownAt });
+    expect(imported[2]).toMatchObject({ namespace: { default: { revision: "aaaaaaaaaaa3" } } });
   });
 
   it.each([
     ["a syntax error", `export default { revision: "aaaaaaaaaaa2" revises: null };`],
-    ["a module that throws while loading", `throw new Error("boom at import");`],
     ["import.meta", `export default { file: import.meta.url };`],
     ["CommonJS", `module.exports = { revision: "aaaaaaaaaaa2" };`],
   ])("leaves the files to be imported one by one when one has %s", async (_, text) => {

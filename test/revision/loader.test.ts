@@ -92,6 +92,27 @@ describe("DirectorySource", () => {
   });
 });
 
+describe("a file that throws while it is imported", () => {
+  const fix = "; fix the file (see the migration format in the README) and run `retort check`";
+
+  it("is named with its line and message; the files beside it still load", async () => {
+    const { migrations, problems } = await new DirectorySource("test/fixtures/throws").load();
+    expect(migrations.map((m) => m.revision)).toEqual(["f00000000001", "f00000000004"]);
+    expect(problems.map((p) => [p.code, p.files, p.message])).toEqual([
+      [
+        "invalid-file",
+        ["test/fixtures/throws/20260102_throws.ts"],
+        `test/fixtures/throws/20260102_throws.ts: cannot be loaded (Error thrown at line 4: boom)${fix}`,
+      ],
+      [
+        "invalid-file",
+        ["test/fixtures/throws/20260103_undefined_name.ts"],
+        `test/fixtures/throws/20260103_undefined_name.ts: cannot be loaded (ReferenceError thrown at line 3: tableName is not defined)${fix}`,
+      ],
+    ]);
+  });
+});
+
 describe("loadingNow", () => {
   it("starts loading at once and answers every load() with that one result", async () => {
     let loads = 0;
