@@ -7,3 +7,7 @@ import module from "node:module";
 module.enableCompileCache?.();
 const { main } = await import("../dist/cli.js");
 process.exitCode = await main(process.argv.slice(2));
+// The command is done. Whatever a migration left behind (a timer, a socket) must not keep the
+// process alive: end it once what was written has been handed to the OS.
+await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))));
+process.exit();

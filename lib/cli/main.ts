@@ -49,12 +49,14 @@ interface DatabaseOptions extends CommonOptions {
   lease?: number;
   /** --transaction-per-migration (the commands that migrate). */
   transactionPerMigration?: boolean;
+  /** --migration-timeout, in ms (the commands that migrate). */
+  migrationTimeout?: number;
 }
 
 /** Runs `body` with a Context that has the database of --db, closing it afterwards. */
 function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>): Promise<T> {
   const { dir, db, schema, lockTable, wait, lease } = options;
-  return withSession({ dir, db, ...(schema ? { schema } : {}), ...(lockTable ? { lockTable } : {}), ...(wait !== undefined ? { waitMs: wait } : {}), ...(lease !== undefined ? { leaseMs: lease } : {}) }, body);
+  return withSession({ dir, db, ...(schema !== undefined ? { schema } : {}), ...(lockTable ? { lockTable } : {}), ...(wait !== undefined ? { waitMs: wait } : {}), ...(lease !== undefined ? { leaseMs: lease } : {}) }, body);
 }
 
 export async function main(argv: readonly string[], output: Output = processOutput()): Promise<ExitCode> {
@@ -100,12 +102,22 @@ export async function main(argv: readonly string[], output: Output = processOutp
   const lockingCommand = (name: string, description: string) =>
     dbCommand(name, description)
       .addOption(new Option("--wait <duration>", "wait this long for a held lock, polling (default: fail at once)").argParser(parseDuration))
-      .addOption(new Option("--lease <duration>", "lease duration, renewed while the run works (default 30s)").argParser(parseDuration));
+      .addOption(new Option("--lease <duration>", "lease duration, renewed while the run works (default 30s; from 2s to 24h)").argParser(parseDuration));
   const migratingCommand = (name: string, description: string) =>
-    lockingCommand(name, description).option(
-      "--transaction-per-migration",
-      "commit every migration on its own (default: consecutive migrations share a transaction of up to 1000 migrations or 5 s)",
-    );
+    lockingCommand(name, description)
+      .option(
+        "--transaction-per-migration",
+        "commit every migration on its own (default: consecutive migrations share a transaction of up to 1000 migrations or 5 s)",
+      )
+      .addOption(
+        new Option("--migration-timeout <duration>", "the longest one migration may run before the run fails naming it (default 15m)").argParser(
+          (value: string) => {
+            const ms = parseDuration(value);
+            if (ms < 1000) throw new InvalidArgumentError(`expected at least 1s, not ${JSON.stringify(value)}`);
+            return ms;
+          },
+        ),
+      );
 
   /** Prints a migrate result; a failed revision makes the exit code 1. */
   const migrated = (options: CommonOptions, result: MigrateResult): ExitCode => {
@@ -136,7 +148,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
     .option("--allow-unknown", "proceed although the database records revisions this code does not have")
     .action(
       run(async (target: string, options: DatabaseOptions & { allowUnknown?: boolean }) =>
-        migrated(options, await withDatabase(options, (ctx) => safeUpgrade(ctx, { target, allowUnknownRevisions: Boolean(options.allowUnknown), transactionPerMigration: options.transactionPerMigration }))),
+        migrated(options, await withDatabase(options, (ctx) => safeUpgrade(ctx, { target, allowUnknownRevisions: Boolean(options.allowUnknown), transactionPerMigration: options.transactionPerMigration, migrationTimeoutMs: options.migrationTimeout }))),
       ),
     );
 
@@ -150,7 +162,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
           output.out(await offlineSql(context(options), { direction: Direction.Up, target, from: options.from, mode: "strict" }));
           return;
         }
-        return migrated(options, await withDatabase(options, (ctx) => upgrade(ctx, { target, transactionPerMigration: options.transactionPerMigration })));
+        return migrated(options, await withDatabase(options, (ctx) => upgrade(ctx, { target, transactionPerMigration: options.transactionPerMigration, migrationTimeoutMs: options.migrationTimeout })));
       }),
     );
 
@@ -164,7 +176,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
           output.out(await offlineSql(context(options), { direction: Direction.Down, target, from: options.from, mode: "safe" }));
           return;
         }
-        return migrated(options, await withDatabase(options, (ctx) => downgrade(ctx, { target, transactionPerMigration: options.transactionPerMigration })));
+        return migrated(options, await withDatabase(options, (ctx) => downgrade(ctx, { target, transactionPerMigration: options.transactionPerMigration, migrationTimeoutMs: options.migrationTimeout })));
       }),
     );
 
@@ -206,16 +218,31 @@ export async function main(argv: readonly string[], output: Output = processOutp
       }),
     );
 
+  /** A duration a timer can wait: above 0 and at most 2^31-1 ms (about 24 days). */
+  const localTimeout = (value: string): number => {
+    const ms = parseDuration(value);
+    if (ms < 1 || ms > 2 ** 31 - 1) throw new InvalidArgumentError(`expected a duration from 1ms to 24 days, such as 45s or 3m, not ${JSON.stringify(value)}`);
+    return ms;
+  };
   program
     .command("local")
     .description("serve the RDS Data API on 127.0.0.1 in front of a local database, until stopped")
     .addOption(new Option("--port <port>", "TCP port (default: a free one)").argParser((v) => parsePort(v)).default(0))
     .addOption(new Option("--db <url>", "database behind it (pglite://dir, pglite://memory, postgres://...)").default(defaultDatabaseUrl()))
+    .addOption(new Option("--statement-timeout <duration>", "answer a call running longer with StatementTimeoutException (default 45s, the service's)").argParser(localTimeout))
+    .addOption(
+      new Option("--transaction-idle-timeout <duration>", "roll back a transaction no call has used for this long (default 3m, the service's)").argParser(localTimeout),
+    )
     .action(
-      run(async (options: { port: number; db: string }) => {
+      run(async (options: { port: number; db: string; statementTimeout?: number; transactionIdleTimeout?: number }) => {
         // Imported here: the endpoint and PGlite are slow to load and no other command needs them.
         const { startLocalStack } = await import("../local/local-stack.ts");
-        const stack = await startLocalStack({ port: options.port, db: options.db });
+        const stack = await startLocalStack({
+          port: options.port,
+          db: options.db,
+          ...(options.statementTimeout === undefined ? {} : { statementTimeoutMs: options.statementTimeout }),
+          ...(options.transactionIdleTimeout === undefined ? {} : { transactionTimeoutMs: options.transactionIdleTimeout }),
+        });
         // The URL is the first line of stdout, so scripts can read it with `head -1`.
         output.out(stack.url);
         output.err(`retort local: RDS Data API for ${stack.database}; export AWS_ENDPOINT_URL_RDS_DATA=${stack.url} (Ctrl-C stops)`);

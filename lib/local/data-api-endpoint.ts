@@ -3,8 +3,10 @@
 // SqlExecutor (PGlite or PostgreSQL), so tests and `retort local` drive it with the real
 // @aws-sdk/client-rds-data client. It keeps the service's rules that production code trips over:
 // one statement per call, typed parameters bound as JDBC binds them, SQL errors as
-// `ERROR: ...; SQLState: XXXXX`, transactions that die after an error or 3 idle minutes, and
-// injectable faults (resuming, timeouts, 5xx, throttling) for the retry logic.
+// `ERROR: ...; SQLState: XXXXX`, transactions that die after an error or 3 idle minutes, the
+// request and result limits, and injectable faults (resuming, timeouts, 5xx, throttling, any of the
+// service's exceptions) for the retry logic. It plays a Serverless v2 or provisioned Aurora
+// PostgreSQL cluster; test/local/data-api-conformance.test.ts walks the API reference through it.
 
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -14,14 +16,19 @@ import { SqlError } from "../sql/errors.ts";
 import { mapNamedParameters, splitStatements } from "../sql/lexer.ts";
 import {
   ServiceError,
+  assertSupportedColumn,
   badRequest,
   bindParameter,
   columnMetadata,
   encodeField,
+  invalidRequest,
   jsonCell,
+  notInEnum,
+  serviceError,
   sqlErrorText,
   stringifyWire,
   type ResultSetOptions,
+  type ServiceExceptionName,
   type WireField,
   type WireSqlParameter,
 } from "./data-api-wire.ts";
@@ -48,8 +55,10 @@ const OPERATIONS: ReadonlyMap<string, DataApiOperation> = new Map([
  *   DatabaseUnavailableException (504), by `status`
  * - throttle: ThrottlingException (429)
  * - hang: no answer at all; the connection is dropped after `delayMs` (or when the endpoint closes)
+ * - exception: the service exception named by `exception` (ForbiddenException, NotFoundException,
+ *   ...), with the HTTP status the service model gives it
  */
-export type FaultKind = "resuming" | "timeout" | "5xx" | "throttle" | "hang";
+export type FaultKind = "resuming" | "timeout" | "5xx" | "throttle" | "hang" | "exception";
 
 export interface FaultSpec {
   /** The operation whose calls are counted, or "any" for every call. */
@@ -74,6 +83,10 @@ export interface FaultSpec {
   status?: 500 | 503 | 504;
   /** Wait this long before answering (for "hang": before dropping the connection). */
   delayMs?: number;
+  /** For "exception": which one. */
+  exception?: ServiceExceptionName;
+  /** For "exception": the message it carries. */
+  message?: string;
 }
 // Over PGlite (one session) a BeginTransaction failed with afterExecuting leaves a transaction
 // that holds the session until it expires: give such tests a short transactionTimeoutMs.
@@ -120,13 +133,19 @@ export interface DataApiEndpointOptions {
   /** When set, calls naming another database are refused like PostgreSQL does (3D000). */
   database?: string;
   /**
-   * A transaction no call has used for this long is rolled back.
+   * A transaction no call has used for this long is rolled back (`--transaction-idle-timeout`).
    * @default 180000 (the service's 3 minutes)
    */
   transactionTimeoutMs?: number;
   /**
-   * A call running longer is answered with StatementTimeoutException. The statement itself keeps
-   * running on the backend (the port has no way to cancel it), as with continueAfterTimeout.
+   * A transaction still open this long after it began is rolled back, however busy.
+   * @default 86400000 (the service's 24 hours)
+   */
+  transactionMaxLifetimeMs?: number;
+  /**
+   * A call running longer is answered with StatementTimeoutException (`--statement-timeout`). The
+   * statement itself keeps running on the backend, as with continueAfterTimeout: the port has no
+   * way to cancel it, where the service stops a statement sent without continueAfterTimeout.
    * @default 45000 (the service's 45 s)
    */
   statementTimeoutMs?: number;
@@ -135,6 +154,11 @@ export interface DataApiEndpointOptions {
    * @default 1048576 (the service's 1 MiB)
    */
   maxResponseBytes?: number;
+  /**
+   * formattedRecords (formatRecordsAs JSON) longer than this are refused.
+   * @default 10000000 (the service's 10 MB)
+   */
+  maxFormattedRecordsBytes?: number;
 }
 
 export interface DataApiEndpoint {
@@ -151,15 +175,34 @@ export interface DataApiEndpoint {
 }
 
 const DEFAULT_TRANSACTION_TIMEOUT_MS = 3 * 60_000;
+const DEFAULT_TRANSACTION_MAX_LIFETIME_MS = 24 * 3_600_000;
 const DEFAULT_STATEMENT_TIMEOUT_MS = 45_000;
 const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
-const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
+// "10 MB": whether decimal or binary is not said; the smaller reading is the conservative one.
+const DEFAULT_MAX_FORMATTED_RECORDS_BYTES = 10_000_000;
+/** The service's 4 MiB, which counts the headers too; the body alone is held to it here. */
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+/** The longest timer Node keeps (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How many finished transaction ids are remembered, to say why one is no longer there. */
 const ENDED_MEMORY = 1000;
 
 export async function startDataApiEndpoint(options: DataApiEndpointOptions): Promise<DataApiEndpoint> {
+  assertTimeouts(options);
   const endpoint = new LocalDataApi(options);
   return endpoint.listen(options.port ?? 0);
+}
+
+type TimeoutOptions = Pick<DataApiEndpointOptions, "transactionTimeoutMs" | "transactionMaxLifetimeMs" | "statementTimeoutMs">;
+
+/** Refuses a timeout that is not a whole number of milliseconds a timer can wait (1 to 2^31-1). */
+export function assertTimeouts(options: TimeoutOptions): void {
+  for (const key of ["transactionTimeoutMs", "transactionMaxLifetimeMs", "statementTimeoutMs"] as const) {
+    const ms = options[key];
+    if (ms !== undefined && !(Number.isInteger(ms) && ms > 0 && ms <= MAX_TIMER_MS)) {
+      throw new RangeError(`${key} must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}, not ${String(ms)}`);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,7 +262,7 @@ class FaultTable implements Faults {
 // Transactions
 // ---------------------------------------------------------------------------------------------
 
-type EndReason = "committed" | "rolled back" | "expired" | "aborted";
+type EndReason = "committed" | "rolled back" | "expired" | "outlived" | "aborted";
 
 type Job =
   | { kind: "run"; work: (tx: SqlSession) => Promise<unknown>; resolve(value: unknown): void; reject(error: unknown): void }
@@ -242,7 +285,10 @@ class RollbackSignal extends Error {
 class OpenTransaction {
   /** A call is running on it; a second concurrent call is refused. */
   busy = false;
+  /** The idle clock, restarted by every call. */
   timer: NodeJS.Timeout | undefined;
+  /** The lifetime clock, started by BeginTransaction. */
+  lifetime: NodeJS.Timeout | undefined;
   /** Settles when the backend transaction has committed or rolled back. */
   done!: Promise<unknown>;
   #jobs: Job[] = [];
@@ -280,6 +326,7 @@ interface ExecuteRequest {
   secretArn?: unknown;
   sql?: unknown;
   database?: unknown;
+  schema?: unknown;
   parameters?: unknown;
   parameterSets?: unknown;
   transactionId?: unknown;
@@ -351,7 +398,7 @@ class LocalDataApi {
     let body: ExecuteRequest;
     try {
       if (operation === undefined || req.method !== "POST") {
-        throw new ServiceError(404, "UnknownOperationException", `No such Data API operation: ${req.method} ${req.url}`);
+        throw serviceError("UnknownOperationException", `No such Data API operation: ${req.method} ${req.url}`);
       }
       body = await readJson(req);
     } catch (error) {
@@ -431,6 +478,7 @@ class LocalDataApi {
   // -- Operations --------------------------------------------------------------------------------
 
   async #dispatch(operation: DataApiOperation, body: ExecuteRequest): Promise<unknown> {
+    checkConstraints(operation, body);
     this.#checkIdentity(body);
     switch (operation) {
       case "Execute":
@@ -455,16 +503,14 @@ class LocalDataApi {
     const expected = this.#options;
     if (expected.resourceArn !== undefined && resourceArn !== expected.resourceArn) {
       // What the service answers for a cluster it cannot serve through the Data API.
-      throw new ServiceError(
-        400,
+      throw serviceError(
         "HttpEndpointNotEnabledException",
         `HttpEndpoint is not enabled for resource ${resourceArn}. This local Data API serves ` +
           `only ${expected.resourceArn}.`,
       );
     }
     if (expected.secretArn !== undefined && secretArn !== expected.secretArn) {
-      throw new ServiceError(
-        400,
+      throw serviceError(
         "SecretsErrorException",
         `Error fetching secret ${secretArn}: Secrets Manager can't find the specified secret. ` +
           `This local Data API accepts only ${expected.secretArn}.`,
@@ -476,10 +522,10 @@ class LocalDataApi {
     const expected = this.#options.database;
     if (expected === undefined || body.database === undefined || body.database === "") return;
     if (body.database !== expected) {
-      throw new ServiceError(
-        400,
+      // The service's own words for it (ERROR, not the FATAL PostgreSQL sends at connection).
+      throw serviceError(
         "DatabaseErrorException",
-        sqlErrorText(`database "${String(body.database)}" does not exist`, "3D000", "FATAL"),
+        sqlErrorText(`database "${String(body.database)}" does not exist`, "3D000"),
       );
     }
   }
@@ -488,10 +534,9 @@ class LocalDataApi {
     const sql = requireString(body, "sql");
     const statement = prepare(sql, readParameters(body.parameters, "parameters"));
     const resultSetOptions = readResultSetOptions(body.resultSetOptions);
-    const formatJson = body.formatRecordsAs === "JSON";
-    if (body.formatRecordsAs !== undefined && body.formatRecordsAs !== "JSON" && body.formatRecordsAs !== "NONE") {
-      throw badRequest(`Invalid formatRecordsAs: ${String(body.formatRecordsAs)}`);
-    }
+    const format = body.formatRecordsAs ?? "NONE";
+    if (format !== "JSON" && format !== "NONE") throw notInEnum(format, "formatRecordsAs", ["NONE", "JSON"]);
+    const formatJson = format === "JSON";
     const transactionId = optionalString(body, "transactionId");
     if (transactionId === undefined) this.#checkDatabase(body);
     const result = await this.#run(transactionId, (session) => session.query(statement.sql, statement.params));
@@ -512,40 +557,63 @@ class LocalDataApi {
       // The service reports rows affected for DML and 0 for a query.
       numberOfRecordsUpdated: returnsRows ? 0 : result.rowCount,
     };
-    if (returnsRows) {
-      const cells = result.rows.map((row) => rowCells(row, columns));
-      if (how.formatJson) {
-        response["formattedRecords"] = stringifyWire(
-          cells.map((cell) => Object.fromEntries(columns.map((c, i) => [c.name, jsonCell(cell[i], c.typeName)]))),
-        );
-      } else {
-        response["records"] = cells.map((cell) =>
-          columns.map((c, i): WireField => encodeField(cell[i], c.typeName, { resultSetOptions: how.resultSetOptions })),
-        );
-      }
-      if (how.includeResultMetadata) response["columnMetadata"] = columns.map(columnMetadata);
-      const size = Buffer.byteLength(stringifyWire(response["records"] ?? response["formattedRecords"]));
-      const limit = this.#options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-      if (size > limit) {
+    // A statement without a result set (DML without RETURNING, DDL) has neither records nor
+    // columnMetadata, whatever includeResultMetadata says: clients such as kysely-data-api tell
+    // DML from a query by the missing columnMetadata.
+    if (!returnsRows) return response;
+    columns.forEach(assertSupportedColumn);
+    const encode = { resultSetOptions: how.resultSetOptions };
+    const cells = result.rows.map((row) => rowCells(row, columns));
+    if (how.formatJson) {
+      // JSON objects cannot hold two keys of one name; the service refuses such a result set
+      // (the JSON format's troubleshooting section, next to its BadRequestException for size).
+      const duplicate = columns.find((c, i) => columns.findIndex((d) => d.name === c.name) !== i);
+      if (duplicate) {
         throw badRequest(
-          `Database returned more than the allowed response size limit (${size} bytes > ${limit}). ` +
-            `Use LIMIT to return less per call.`,
+          `The result set has more than one column named "${duplicate.name}", and JSON keys must be ` +
+            `unique. Give the columns distinct aliases (AS).`,
         );
       }
-    } else if (how.includeResultMetadata) {
-      response["columnMetadata"] = [];
+      // columnMetadata is null in this format, includeResultMetadata or not.
+      const text = stringifyWire(
+        cells.map((cell) => Object.fromEntries(columns.map((c, i) => [c.name, jsonCell(cell[i], c.typeName, encode)]))),
+      );
+      this.#checkSize(text, this.#options.maxFormattedRecordsBytes ?? DEFAULT_MAX_FORMATTED_RECORDS_BYTES, "JSON ");
+      response["formattedRecords"] = text;
+      return response;
     }
+    const records = cells.map((cell) => columns.map((c, i): WireField => encodeField(cell[i], c.typeName, encode)));
+    this.#checkSize(stringifyWire(records), this.#options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, "");
+    response["records"] = records;
+    if (how.includeResultMetadata) response["columnMetadata"] = columns.map(columnMetadata);
     return response;
+  }
+
+  /**
+   * The service's response limits: 1 MiB of records, 10 MB of formattedRecords. The JSON format's
+   * page documents BadRequestException for its limit; the exception for the records limit is
+   * undocumented and is the same here.
+   */
+  #checkSize(text: string, limit: number, what: string): void {
+    const size = Buffer.byteLength(text);
+    if (size <= limit) return;
+    throw badRequest(
+      `Database returned more than the allowed ${what}response size limit (${size} bytes > ${limit}). ` +
+        `Use LIMIT to return less per call.`,
+    );
   }
 
   async #batchExecute(body: ExecuteRequest): Promise<unknown> {
     const sql = requireString(body, "sql");
     const sets: WireSqlParameter[][] = [];
-    if (body.parameterSets !== undefined) {
-      if (!Array.isArray(body.parameterSets)) throw badRequest("parameterSets must be a list");
+    if (body.parameterSets !== undefined && body.parameterSets !== null) {
+      if (!Array.isArray(body.parameterSets)) throw invalidRequest("parameterSets must be a list of parameter lists");
       body.parameterSets.forEach((set, i) => sets.push(readParameters(set, `parameterSets.${i}`)));
     }
-    const statements = (sets.length === 0 ? [[]] : sets).map((set) => prepare(sql, set));
+    // "The SQL statement is executed as many times as the number of parameter sets provided": with
+    // none it does not run (the documentation says to send one empty set to run it once).
+    checkOneStatement(sql);
+    const statements = sets.map((set) => prepare(sql, set));
     const transactionId = optionalString(body, "transactionId");
     if (transactionId === undefined) this.#checkDatabase(body);
     const runAll = async (session: SqlSession) => {
@@ -583,7 +651,7 @@ class LocalDataApi {
   }
 
   async #begin(): Promise<string> {
-    if (this.#closing) throw new ServiceError(503, "ServiceUnavailableError", "The local Data API is shutting down");
+    if (this.#closing) throw shuttingDown();
     const id = randomBytes(48).toString("base64");
     const tx = new OpenTransaction(id);
     let started!: () => void;
@@ -619,9 +687,15 @@ class LocalDataApi {
     if (this.#closing) {
       // Began (behind others, on PGlite) while the endpoint was closing: do not leave it open.
       await this.#end(tx, "rolled back").catch(() => undefined);
-      throw new ServiceError(503, "ServiceUnavailableError", "The local Data API is shutting down");
+      throw shuttingDown();
     }
     this.#arm(tx);
+    // The lifetime clock runs whether the transaction is busy or not: a rollback queued behind a
+    // running statement ends it as soon as that statement is done.
+    tx.lifetime = setTimeout(() => {
+      if (this.#open.get(tx.id) === tx) void this.#end(tx, "outlived").catch(() => undefined);
+    }, this.#options.transactionMaxLifetimeMs ?? DEFAULT_TRANSACTION_MAX_LIFETIME_MS);
+    tx.lifetime.unref();
     return id;
   }
 
@@ -645,6 +719,7 @@ class LocalDataApi {
 
   #forget(tx: OpenTransaction, reason: EndReason): void {
     clearTimeout(tx.timer);
+    clearTimeout(tx.lifetime);
     if (this.#open.get(tx.id) !== tx) return;
     this.#open.delete(tx.id);
     this.#ended.set(tx.id, reason);
@@ -662,25 +737,30 @@ class LocalDataApi {
       "rolled back": "One previous call resulted in a termination of your transaction (it was rolled back).",
       expired:
         "Transaction may be expired: no call used it for " +
-        `${Math.round((this.#options.transactionTimeoutMs ?? DEFAULT_TRANSACTION_TIMEOUT_MS) / 1000)} s, ` +
-        "so it was rolled back.",
+        `${spell(this.#options.transactionTimeoutMs ?? DEFAULT_TRANSACTION_TIMEOUT_MS)}, so it was rolled back.`,
+      outlived:
+        "Transaction may be expired: it was begun more than " +
+        `${spell(this.#options.transactionMaxLifetimeMs ?? DEFAULT_TRANSACTION_MAX_LIFETIME_MS)} ago, so it was rolled back.`,
       aborted: "Transaction has been aborted due to an error from a previous call.",
     };
     const reason = this.#ended.get(id);
-    throw new ServiceError(
-      404,
+    throw serviceError(
       "TransactionNotFoundException",
       `Transaction ${id} isn't found. ` +
         (reason ? why[reason] : "Transaction may be expired, or it was not started by BeginTransaction."),
     );
   }
 
-  /** Marks a transaction as running a call; a concurrent call on it is refused. */
+  /**
+   * Marks a transaction as running a call. A concurrent call on it is refused at once, as Serverless
+   * v2 and provisioned clusters do (Serverless v1 queued it).
+   */
   #claim(tx: OpenTransaction): void {
     if (tx.busy) {
-      throw badRequest(
-        `Transaction ${tx.id} is already running another call. Calls in one transaction must be ` +
-          `made one after another.`,
+      throw serviceError(
+        "DatabaseErrorException",
+        "Transaction is still running a query. Wait for the call running in transaction " +
+          `${tx.id} to finish before sending the next one.`,
       );
     }
     tx.busy = true;
@@ -713,18 +793,26 @@ async function readJson(req: IncomingMessage): Promise<ExecuteRequest> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_REQUEST_BYTES) throw badRequest("Request body is too large");
-    chunks.push(chunk);
+    // Past the limit the rest is read and dropped, so the client gets the answer rather than a
+    // connection reset halfway through sending.
+    if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
+  }
+  if (size > MAX_REQUEST_BYTES) {
+    // The limit is documented, the exception it comes with is not.
+    throw invalidRequest(
+      `The request is larger than the Data API's 4 MiB limit (${size} bytes). Send fewer parameter ` +
+        `sets per BatchExecuteStatement call, or smaller values.`,
+    );
   }
   const text = Buffer.concat(chunks).toString("utf8");
   let parsed: unknown;
   try {
     parsed = text === "" ? {} : JSON.parse(text);
   } catch {
-    throw new ServiceError(400, "SerializationException", "The request body is not valid JSON");
+    throw serviceError("SerializationException", "The request body is not valid JSON");
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new ServiceError(400, "SerializationException", "The request body must be a JSON object");
+    throw serviceError("SerializationException", "The request body must be a JSON object");
   }
   return parsed as ExecuteRequest;
 }
@@ -732,38 +820,91 @@ async function readJson(req: IncomingMessage): Promise<ExecuteRequest> {
 function requireString(body: ExecuteRequest, key: keyof ExecuteRequest): string {
   const value = body[key];
   if (typeof value !== "string" || value === "") {
-    throw new ServiceError(
-      400,
-      "ValidationException",
+    throw invalidRequest(
       `1 validation error detected: Value null at '${key}' failed to satisfy constraint: Member must not be null`,
     );
   }
   return value;
 }
 
+// The members' length constraints in the service model (Arn, SqlStatement, DbName, Id).
+const LENGTHS: ReadonlyArray<readonly [keyof ExecuteRequest, number, number]> = [
+  ["resourceArn", 11, 100],
+  ["secretArn", 11, 100],
+  ["sql", 0, 65_536],
+  ["database", 0, 64],
+  ["schema", 0, 64],
+  ["transactionId", 0, 192],
+];
+const HAS_SCHEMA: ReadonlySet<DataApiOperation> = new Set(["Execute", "BatchExecute", "BeginTransaction"]);
+
+/**
+ * Checks what the service checks before it looks at the database: the members' lengths (all
+ * violations in one ValidationException, worded as the AWS front end words them) and the schema
+ * member, which Serverless v2 and provisioned clusters refuse ("The schema parameter isn't
+ * supported"; Serverless v1 ignored it). Set search_path in the SQL, or qualify names, instead.
+ */
+function checkConstraints(operation: DataApiOperation, body: ExecuteRequest): void {
+  const problems: string[] = [];
+  for (const [key, min, max] of LENGTHS) {
+    const value = body[key];
+    if (typeof value !== "string" || (value.length >= min && value.length <= max)) continue;
+    // A statement is not echoed back: it can be 64 KiB long.
+    const shown = key === "sql" ? "" : ` '${value}'`;
+    problems.push(
+      `Value${shown} at '${key}' failed to satisfy constraint: Member must have length ` +
+        (value.length < min ? `greater than or equal to ${min}` : `less than or equal to ${max}`),
+    );
+  }
+  if (problems.length > 0) {
+    const count = problems.length === 1 ? "1 validation error" : `${problems.length} validation errors`;
+    throw invalidRequest(`${count} detected: ${problems.join("; ")}`);
+  }
+  if (HAS_SCHEMA.has(operation) && body.schema !== undefined && body.schema !== null) {
+    throw invalidRequest("The schema parameter isn't supported");
+  }
+}
+
 function optionalString(body: ExecuteRequest, key: keyof ExecuteRequest): string | undefined {
   const value = body[key];
   if (value === undefined || value === null || value === "") return undefined;
-  if (typeof value !== "string") throw badRequest(`${key} must be a string`);
+  if (typeof value !== "string") throw serviceError("SerializationException", `${key} must be a string`);
   return value;
 }
 
 function readParameters(value: unknown, where: string): WireSqlParameter[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw badRequest(`${where} must be a list`);
+  if (!Array.isArray(value)) throw serviceError("SerializationException", `${where} must be a list`);
   return value.map((p: unknown, i) => {
-    if (typeof p !== "object" || p === null) throw badRequest(`${where}.${i} must be an object`);
+    if (typeof p !== "object" || p === null) throw serviceError("SerializationException", `${where}.${i} must be an object`);
     return p as WireSqlParameter;
   });
 }
 
+const RESULT_SET_OPTIONS = {
+  decimalReturnType: ["STRING", "DOUBLE_OR_LONG"],
+  longReturnType: ["STRING", "LONG"],
+} as const;
+
+/** resultSetOptions, each member checked against its documented values. */
 function readResultSetOptions(value: unknown): ResultSetOptions {
-  if (typeof value !== "object" || value === null) return {};
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object") throw serviceError("SerializationException", "resultSetOptions must be an object");
   const v = value as Record<string, unknown>;
   const out: ResultSetOptions = {};
-  if (typeof v["decimalReturnType"] === "string") out.decimalReturnType = v["decimalReturnType"];
-  if (typeof v["longReturnType"] === "string") out.longReturnType = v["longReturnType"];
+  for (const key of ["decimalReturnType", "longReturnType"] as const) {
+    const member = v[key];
+    if (member === undefined || member === null) continue;
+    const allowed: readonly string[] = RESULT_SET_OPTIONS[key];
+    if (typeof member !== "string" || !allowed.includes(member)) throw notInEnum(member, `resultSetOptions.${key}`, allowed);
+    out[key] = member;
+  }
   return out;
+}
+
+/** The one-statement rule, as Serverless v2 and provisioned clusters word it. */
+function checkOneStatement(sql: string): void {
+  if (splitStatements(sql).length > 1) throw invalidRequest("Multistatements aren't supported.");
 }
 
 /**
@@ -772,20 +913,20 @@ function readResultSetOptions(value: unknown): ResultSetOptions {
  * says otherwise), and a name without a value is refused before anything runs.
  */
 function prepare(sql: string, parameters: WireSqlParameter[]): { sql: string; params: SqlParams } {
-  if (splitStatements(sql).length > 1) {
-    throw new ServiceError(400, "ValidationException", "Multistatements aren't supported.");
-  }
+  checkOneStatement(sql);
   const bound = new Map<string, ReturnType<typeof bindParameter>>();
   for (const parameter of parameters) {
+    // The service has named parameters only (`:name`, `:1`); where a name is missing is undocumented.
     if (typeof parameter.name !== "string" || parameter.name === "") {
-      throw badRequest("Parameter names must be non-empty strings");
+      throw invalidRequest("Every parameter needs a name: the one its :name (or :1) in the SQL says");
     }
     bound.set(parameter.name, bindParameter(parameter));
   }
   const params: Record<string, SqlValue> = {};
   const text = mapNamedParameters(sql, (name) => {
     const p = bound.get(name);
-    if (!p) throw badRequest(`No value specified for parameter :${name}.`);
+    // Undocumented in Serverless v2's words; a ValidationException, like the other malformed calls.
+    if (!p) throw invalidRequest(`No value specified for parameter :${name}. Add a parameter named "${name}".`);
     params[name] = p.value;
     return p.cast === undefined ? `:${name}` : `(:${name}::${p.cast})`;
   });
@@ -798,15 +939,23 @@ function rowCells(row: Record<string, unknown>, columns: readonly ColumnMeta[]):
   return columns.map((c) => row[c.name]);
 }
 
+/** A duration for a message: `180 s`, or `150 ms` below a second. */
+function spell(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
+}
+
 function statementTimeout(): ServiceError {
-  return new ServiceError(400, "StatementTimeoutException", "Request timed out", { dbConnectionId: 0 });
+  return serviceError("StatementTimeoutException", "Request timed out", { dbConnectionId: 0 });
+}
+
+function shuttingDown(): ServiceError {
+  return serviceError("ServiceUnavailableError", "The local Data API is shutting down");
 }
 
 function faultError(fault: FaultSpec, cluster: string): ServiceError {
   switch (fault.error) {
     case "resuming":
-      return new ServiceError(
-        400,
+      return serviceError(
         "DatabaseResumingException",
         `The Aurora DB instance ${cluster}-instance-1 is resuming after being auto-paused. ` +
           `Please wait a few seconds and try again.`,
@@ -814,15 +963,17 @@ function faultError(fault: FaultSpec, cluster: string): ServiceError {
     case "timeout":
       return statementTimeout();
     case "throttle":
-      return new ServiceError(429, "ThrottlingException", "Rate exceeded");
+      return serviceError("ThrottlingException", "Rate exceeded");
+    case "exception": {
+      const type = fault.exception ?? "InternalServerErrorException";
+      return serviceError(type, fault.message ?? `${type} injected by the local Data API`);
+    }
     case "5xx":
     case "hang": {
       const status = fault.status ?? 500;
-      if (status === 503) return new ServiceError(503, "ServiceUnavailableError", "Service Unavailable");
-      if (status === 504) {
-        return new ServiceError(504, "DatabaseUnavailableException", "The writer instance in the DB cluster isn't available.");
-      }
-      return new ServiceError(500, "InternalServerErrorException", "Internal Server Error");
+      if (status === 503) return serviceError("ServiceUnavailableError", "Service Unavailable");
+      if (status === 504) return serviceError("DatabaseUnavailableException", "The writer instance in the DB cluster isn't available.");
+      return serviceError("InternalServerErrorException", "Internal Server Error");
     }
   }
 }
@@ -830,11 +981,9 @@ function faultError(fault: FaultSpec, cluster: string): ServiceError {
 /** Turns a backend failure into the service's answer: SQL errors keep their text and SQLState. */
 function toServiceError(error: unknown): ServiceError {
   if (error instanceof ServiceError) return error;
-  if (error instanceof SqlError) {
-    return new ServiceError(400, "DatabaseErrorException", sqlErrorText(error.message, error.sqlState));
-  }
+  if (error instanceof SqlError) return serviceError("DatabaseErrorException", sqlErrorText(error.message, error.sqlState));
   const message = error instanceof Error ? error.message : String(error);
-  return new ServiceError(500, "InternalServerErrorException", `Local Data API backend failure: ${message}`);
+  return serviceError("InternalServerErrorException", `Local Data API backend failure: ${message}`);
 }
 
 function rethrowAsService(error: unknown): never {

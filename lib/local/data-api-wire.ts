@@ -79,6 +79,37 @@ export function stringifyWire(value: unknown): string {
 // Errors the endpoint answers with
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The HTTP status of each exception the service model (rds-data 2018-08-01) declares, plus the
+ * ones every AWS front end answers with (ValidationException, SerializationException,
+ * ThrottlingException, UnknownOperationException).
+ */
+export const EXCEPTION_STATUS = {
+  AccessDeniedException: 403,
+  BadRequestException: 400,
+  DatabaseErrorException: 400,
+  DatabaseNotFoundException: 404,
+  DatabaseResumingException: 400,
+  DatabaseUnavailableException: 504,
+  ForbiddenException: 403,
+  HttpEndpointNotEnabledException: 400,
+  InternalServerErrorException: 500,
+  InvalidResourceStateException: 400,
+  InvalidSecretException: 400,
+  NotFoundException: 404,
+  SecretsErrorException: 400,
+  ServiceUnavailableError: 503,
+  StatementTimeoutException: 400,
+  TransactionNotFoundException: 404,
+  UnsupportedResultException: 400,
+  ValidationException: 400,
+  SerializationException: 400,
+  ThrottlingException: 429,
+  UnknownOperationException: 404,
+} as const;
+
+export type ServiceExceptionName = keyof typeof EXCEPTION_STATUS;
+
 /** One service error: HTTP status, the `x-amzn-errortype` name and the body's message. */
 export class ServiceError extends Error {
   constructor(
@@ -92,8 +123,31 @@ export class ServiceError extends Error {
   }
 }
 
-export const badRequest = (message: string): ServiceError =>
-  new ServiceError(400, "BadRequestException", message);
+/** The service's exception `type`, with the HTTP status the service model gives it. */
+export function serviceError(
+  type: ServiceExceptionName,
+  message: string,
+  extra: Readonly<Record<string, unknown>> = {},
+): ServiceError {
+  return new ServiceError(EXCEPTION_STATUS[type], type, message, extra);
+}
+
+// The model documents BadRequestException as an Aurora Serverless v1 error only. This endpoint
+// plays Serverless v2 and provisioned clusters, where the documented refusals of a request
+// ("Multistatements aren't supported.", "The schema parameter isn't supported") are
+// ValidationExceptions: so is every other malformed request here. The one exception is the JSON
+// result set, whose errors the JSON format's own page documents as BadRequestException.
+export const badRequest = (message: string): ServiceError => serviceError("BadRequestException", message);
+
+export const invalidRequest = (message: string): ServiceError => serviceError("ValidationException", message);
+
+/** A request member outside its documented set of values, worded as the AWS front end words it. */
+export function notInEnum(value: unknown, where: string, allowed: readonly string[]): ServiceError {
+  return invalidRequest(
+    `1 validation error detected: Value '${String(value)}' at '${where}' failed to satisfy ` +
+      `constraint: Member must satisfy enum value set: [${allowed.join(", ")}]`,
+  );
+}
 
 /**
  * The service's text for a PostgreSQL error: pgjdbc's rendering of the server message (detail and
@@ -139,6 +193,11 @@ const HINT_FORMATS: Readonly<Record<string, RegExp>> = {
   TIME: /^\d{2}:\d{2}:\d{2}(\.\d{1,9})?$/,
   TIMESTAMP: /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$/,
 };
+const HINT_SHAPES: Readonly<Record<string, string>> = {
+  DATE: "YYYY-MM-DD",
+  TIME: "HH:MM:SS[.FFF]",
+  TIMESTAMP: "YYYY-MM-DD HH:MM:SS[.FFF]",
+};
 
 /**
  * Decodes one wire parameter the way the service binds it through JDBC: longValue as int8,
@@ -150,30 +209,30 @@ export function bindParameter(parameter: WireSqlParameter): BoundParameter {
   const name = parameter.name ?? "";
   const field = parameter.value;
   if (field === undefined || field === null || typeof field !== "object") {
-    throw badRequest(`Parameter ${name} has no value`);
+    throw invalidRequest(`Parameter ${name} has no value: give it one member of Field (isNull, stringValue, longValue, ...)`);
   }
   const hint = parameter.typeHint;
-  if (hint !== undefined && !(hint in HINT_CASTS)) {
-    throw new ServiceError(
-      400,
-      "ValidationException",
-      `1 validation error detected: Value '${hint}' at 'parameters.${name}.typeHint' failed to ` +
-        `satisfy constraint: Member must satisfy enum value set: [${Object.keys(HINT_CASTS).join(", ")}]`,
-    );
+  if (hint !== undefined && hint !== null && !(hint in HINT_CASTS)) {
+    throw notInEnum(hint, `parameters.${name}.typeHint`, Object.keys(HINT_CASTS));
   }
   if (field.isNull === true) return { value: null, cast: undefined };
   if (typeof field.stringValue === "string") {
-    if (hint !== undefined) {
+    if (hint !== undefined && hint !== null) {
       const format = HINT_FORMATS[hint];
       if (format && !format.test(field.stringValue)) {
-        throw badRequest(`Cannot parse date or time "${field.stringValue}" (parameter ${name}, typeHint ${hint})`);
+        throw invalidRequest(
+          `Cannot parse date or time "${field.stringValue}" (parameter ${name}, typeHint ${hint}); ` +
+            `send it as ${HINT_SHAPES[hint]}`,
+        );
       }
       return { value: field.stringValue, cast: HINT_CASTS[hint] };
     }
     return { value: field.stringValue, cast: "varchar" };
   }
   if (typeof field.longValue === "number") {
-    if (!Number.isInteger(field.longValue)) throw badRequest(`Parameter ${name}: longValue must be an integer`);
+    if (!Number.isInteger(field.longValue)) {
+      throw invalidRequest(`Parameter ${name}: longValue must be an integer; send a fraction as doubleValue`);
+    }
     return { value: field.longValue, cast: "int8" };
   }
   if (typeof field.doubleValue === "number") return { value: field.doubleValue, cast: "float8" };
@@ -181,8 +240,13 @@ export function bindParameter(parameter: WireSqlParameter): BoundParameter {
   if (typeof field.blobValue === "string") {
     return { value: new Uint8Array(Buffer.from(field.blobValue, "base64")), cast: "bytea" };
   }
-  if (field.arrayValue !== undefined) throw badRequest("Array parameters are not supported.");
-  throw badRequest(`Parameter ${name} has no supported value member`);
+  // Documented for `parameters` and `parameterSets` alike. Send an array as a string with a cast
+  // (`CAST(:tags AS text[])`, stringValue '{"a","b"}'), as drizzle's aws-data-api driver does.
+  if (field.arrayValue !== undefined) throw invalidRequest("Array parameters are not supported.");
+  throw invalidRequest(
+    `Parameter ${name} has no supported value member: give it one of isNull, booleanValue, ` +
+      `longValue, doubleValue, stringValue or blobValue`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,7 +263,6 @@ const CATEGORIES: Readonly<Record<string, Category>> = {
   float4: "float",
   float8: "float",
   numeric: "decimal",
-  money: "decimal",
   bool: "bool",
   bytea: "bytea",
   timestamptz: "tz",
@@ -240,7 +303,47 @@ function integerOut(value: unknown, asString: boolean): { longValue: number | Ra
   const digits = typeof value === "number" ? BigInt(value).toString() : toText(value);
   if (asString) return { stringValue: digits };
   const n = Number(digits);
-  return { longValue: Number.isSafeInteger(n) ? n : new RawJsonNumber(digits) };
+  if (Number.isSafeInteger(n)) return { longValue: n };
+  // Only digits may travel as a bare JSON number; anything else (it cannot come from an integer
+  // column) goes as text rather than as broken JSON.
+  return /^-?\d+$/.test(digits) ? { longValue: new RawJsonNumber(digits) } : { stringValue: digits };
+}
+
+const INT8_MIN = -(2n ** 63n);
+const INT8_MAX = 2n ** 63n - 1n;
+
+/**
+ * decimalReturnType DOUBLE_OR_LONG: "a Long value if its scale is 0, or a Double value otherwise".
+ * The port gives no column scale, so the value's own scale decides (`12` -> 12, `12.50` -> 12.5).
+ * An integer beyond int8 cannot be a Java Long; what the service does with one is undocumented,
+ * and a Double (with the roundoff the documentation warns of) is the conservative answer.
+ */
+function decimalOut(text: string, longAsString: boolean): WireField {
+  if (/^-?\d+$/.test(text)) {
+    const big = BigInt(text);
+    if (big >= INT8_MIN && big <= INT8_MAX) return integerOut(text, longAsString);
+  }
+  const n = Number(text);
+  return Number.isFinite(n) ? { doubleValue: n } : { stringValue: text };
+}
+
+// The scalar types the service lists as supported for Aurora PostgreSQL are an allowlist, and it
+// documents refusing "certain PostgreSQL data types, including geometric and monetary types" with
+// UnsupportedResultException. Those named kinds are refused here. Which other unlisted types it
+// refuses is undocumented (interval, timetz, oid, xml, ... ): they are returned as text rather
+// than failing queries that may well work on the service.
+const UNSUPPORTED_TYPES: ReadonlySet<string> = new Set(["money", "point", "line", "lseg", "box", "path", "polygon", "circle"]);
+
+/** Refuses a result column the service cannot return, as it does: UnsupportedResultException. */
+export function assertSupportedColumn(column: ColumnMeta): void {
+  const base = arrayElementType(column.typeName) ?? column.typeName;
+  if (UNSUPPORTED_TYPES.has(base)) {
+    throw serviceError(
+      "UnsupportedResultException",
+      `The result contains the unsupported data type ${column.typeName}. Cast the column to text ` +
+        `(${column.name}::text) to read it through the Data API.`,
+    );
+  }
 }
 
 export interface EncodeOptions {
@@ -263,11 +366,7 @@ export function encodeField(value: unknown, typeName: string, options: EncodeOpt
     }
     case "decimal": {
       const text = toText(value);
-      if (options.resultSetOptions?.decimalReturnType === "DOUBLE_OR_LONG" && typeName === "numeric") {
-        if (/^-?\d+$/.test(text)) return integerOut(text, longAsString);
-        const n = Number(text);
-        if (Number.isFinite(n)) return { doubleValue: n };
-      }
+      if (options.resultSetOptions?.decimalReturnType === "DOUBLE_OR_LONG") return decimalOut(text, longAsString);
       return { stringValue: text };
     }
     case "bool":
@@ -286,7 +385,14 @@ function pgFloatText(n: number): string {
   return n > 0 ? "Infinity" : "-Infinity";
 }
 
-/** A (possibly nested) array cell as an ArrayValue; element NULLs stay null. */
+/**
+ * A (possibly nested) array cell as an ArrayValue; element NULLs stay null.
+ *
+ * Deviation, kept on purpose: Serverless v2 and provisioned clusters document refusing
+ * multidimensional array columns (UnsupportedResultException), while Serverless v1 returned them
+ * as nested arrayValues, as this does. The executor contract (test/sql/contract.ts) requires every
+ * adapter, the Data API one through this endpoint included, to decode them.
+ */
 export function encodeArray(items: readonly unknown[], elementType: string): WireArrayValue {
   if (items.some((item) => Array.isArray(item))) {
     return { arrayValues: items.map((item) => encodeArray(Array.isArray(item) ? item : [item], elementType)) };
@@ -313,9 +419,13 @@ export function encodeArray(items: readonly unknown[], elementType: string): Wir
   }
 }
 
-/** One cell as plain JSON for `formatRecordsAs: "JSON"` (numbers stay numbers, json stays text). */
-export function jsonCell(value: unknown, typeName: string): unknown {
-  const field = encodeField(value, typeName);
+/**
+ * One cell as plain JSON for `formatRecordsAs: "JSON"`: numbers stay numbers, json stays text,
+ * and resultSetOptions apply as to records (the JSON format's type mapping: integers are strings
+ * with longReturnType STRING, decimals numbers with decimalReturnType DOUBLE_OR_LONG).
+ */
+export function jsonCell(value: unknown, typeName: string, options: EncodeOptions = {}): unknown {
+  const field = encodeField(value, typeName, options);
   return fieldToJson(field);
 }
 
@@ -345,7 +455,6 @@ const JDBC_TYPES: Readonly<Record<string, number>> = {
   float4: 7,
   float8: 8,
   numeric: 2,
-  money: 8,
   bpchar: 1,
   char: 1,
   varchar: 12,
@@ -377,7 +486,8 @@ export function columnMetadata(column: ColumnMeta): WireColumnMetadata {
     tableName: "",
     isAutoIncrement: false,
     isCaseSensitive: isText,
-    isCurrency: base === "money",
+    // money, the one currency type, is refused (assertSupportedColumn).
+    isCurrency: false,
     isSigned: category === "int" || category === "float" || category === "decimal",
     // 2 = columnNullableUnknown: the port does not say whether a result column can be NULL.
     nullable: 2,

@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import { DEFAULT_DATABASE_URL, maskPassword, openExecutor, parseDatabaseUrl } from "../sql/connect.ts";
 import { ConnectionError } from "../sql/errors.ts";
 import type { SqlExecutor } from "../sql/executor.ts";
-import { startDataApiEndpoint, type DataApiEndpoint } from "./data-api-endpoint.ts";
+import { assertTimeouts, startDataApiEndpoint, type DataApiEndpoint } from "./data-api-endpoint.ts";
 
 export interface LocalStackOptions {
   /**
@@ -24,10 +24,17 @@ export interface LocalStackOptions {
   /** Resolve a relative pglite:// directory against this instead of the working directory. */
   cwd?: string;
   /**
-   * Idle time after which an open Data API transaction is rolled back.
+   * Idle time after which an open Data API transaction is rolled back
+   * (`--transaction-idle-timeout`).
    * @default 180000 (the service's 3 minutes)
    */
   transactionTimeoutMs?: number;
+  /**
+   * How long one call may run before it is answered with StatementTimeoutException
+   * (`--statement-timeout`): shorten it to see how code copes with the service's limit.
+   * @default 45000 (the service's 45 s)
+   */
+  statementTimeoutMs?: number;
 }
 
 export interface LocalStack {
@@ -54,16 +61,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`--port must be an integer from 0 to 65535, not ${String(options.port)}`);
   }
+  const timeouts = {
+    ...(options.transactionTimeoutMs === undefined ? {} : { transactionTimeoutMs: options.transactionTimeoutMs }),
+    ...(options.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: options.statementTimeoutMs }),
+  };
+  assertTimeouts(timeouts);
   // Fail on a taken port before opening the database, which can take seconds.
   if (port !== 0) await assertPortFree(port);
   const backend: SqlExecutor = await openExecutor(db, options.cwd === undefined ? {} : { cwd: options.cwd });
   let endpoint: DataApiEndpoint;
   try {
-    endpoint = await startDataApiEndpoint({
-      backend,
-      port,
-      ...(options.transactionTimeoutMs === undefined ? {} : { transactionTimeoutMs: options.transactionTimeoutMs }),
-    });
+    endpoint = await startDataApiEndpoint({ backend, port, ...timeouts });
   } catch (error) {
     await backend.close();
     throw portError(port, error);

@@ -110,30 +110,38 @@ export async function openDatabase(
     ...(options.cwd ? { cwd: options.cwd } : {}),
     ...(options.lockWaitMs !== undefined ? { waitMs: options.lockWaitMs } : {}),
   });
-  // The DynamoDB SDK is loaded only when a lock table is asked for: most runs never need it.
+  // Anything failing once the executor is open closes it again: an open PGlite runs PostgreSQL's
+  // timers (emulated with setTimeout) and would keep the process alive after the error.
   let dynamodb: DynamoDBClient | undefined;
-  let shared: Pick<DatabaseOptions, "lock" | "history"> = {
-    history: options.history ?? new DatabaseHistory(executor, options.versionSchema ?? DEFAULT_SCHEMA, postgres),
-  };
-  if (options.lockTable) {
-    const [{ createDynamoClient }, { DynamoLock }, { DynamoHistory }] = await Promise.all([
-      import("../state/dynamo-client.ts"),
-      import("../state/dynamo-lock.ts"),
-      import("../state/dynamo-history.ts"),
-    ]);
-    const client = options.dynamodb ?? (dynamodb = createDynamoClient());
-    shared = {
-      lock: new DynamoLock({ table: options.lockTable, client }),
-      history: new DynamoHistory({ table: options.lockTable, client }),
+  try {
+    // The DynamoDB SDK is loaded only when a lock table is asked for: most runs never need it.
+    let shared: Pick<DatabaseOptions, "lock" | "history"> = {
+      history: options.history ?? new DatabaseHistory(executor, options.versionSchema ?? DEFAULT_SCHEMA, postgres),
     };
+    if (options.lockTable) {
+      const [{ createDynamoClient }, { DynamoLock }, { DynamoHistory }] = await Promise.all([
+        import("../state/dynamo-client.ts"),
+        import("../state/dynamo-lock.ts"),
+        import("../state/dynamo-history.ts"),
+      ]);
+      const client = options.dynamodb ?? (dynamodb = createDynamoClient());
+      shared = {
+        lock: new DynamoLock({ table: options.lockTable, client }),
+        history: new DynamoHistory({ table: options.lockTable, client }),
+      };
+    }
+    const identity = target.kind === "postgres" && options.lockKey === undefined ? await postgresIdentity(executor) : undefined;
+    const context = databaseContext(executor, { lockKey: identity ?? lockKeyFor(target, options.cwd), ...options, ...shared });
+    return {
+      ...context,
+      close: async () => {
+        dynamodb?.destroy();
+        await executor.close();
+      },
+    };
+  } catch (error) {
+    dynamodb?.destroy();
+    await executor.close().catch(() => {});
+    throw error;
   }
-  const identity = target.kind === "postgres" && options.lockKey === undefined ? await postgresIdentity(executor) : undefined;
-  const context = databaseContext(executor, { lockKey: identity ?? lockKeyFor(target, options.cwd), ...options, ...shared });
-  return {
-    ...context,
-    close: async () => {
-      dynamodb?.destroy();
-      await executor.close();
-    },
-  };
 }

@@ -1,10 +1,23 @@
 // A command's Context from plain options, the same for the CLI and the programmatic API: the
 // migrations of a directory, and for database commands the database a URL names, opened while
-// the files load and closed when the command is done.
+// the files load and closed when the command is done. Options are checked before anything is
+// opened: a bad one is a UsageError.
+import { checkIdentifier, MAX_IDENTIFIER_BYTES } from "../dialect/postgres/quote.ts";
 import { DirectorySource, loadingNow } from "../revision/loader.ts";
 import { defaultDatabaseUrl } from "../sql/connect.ts";
 import type { Context } from "./context.ts";
 import { openDatabase } from "./database.ts";
+import { UsageError } from "./revision.ts";
+
+/**
+ * The shortest lease taken. The lease is renewed every third of its length and a renewal is a
+ * round trip to the lock store (DynamoDB, retried): a lease of a second or less runs out between
+ * renewals, and the run stops with "Lost the migration lock". Two seconds still leaves a renewal
+ * two thirds of a second, which a local lock store answers in far less.
+ */
+export const MIN_LEASE_MS = 2_000;
+/** The longest: a runner that dies holds the lock this long; beyond ~74 days the heartbeat's timer overflows. */
+export const MAX_LEASE_MS = 24 * 3_600_000;
 
 /** The migrations directory when none is given: RETORT_DIR, else `migrations`. */
 export function defaultDirectory(env: Readonly<Record<string, string | undefined>> = process.env): string {
@@ -19,13 +32,13 @@ export interface ProjectOptions {
 export interface DatabaseOptions extends ProjectOptions {
   /** The target database (pglite://dir, postgres://..., data-api://...). @default RETORT_DB, else "pglite://" */
   db?: string;
-  /** Schema of retort's own tables. @default "public" */
+  /** Schema of retort's own tables: a PostgreSQL identifier, 1 to 63 bytes. @default "public" */
   schema?: string;
   /** DynamoDB table for the lock and the history. @default RETORT_LOCK_TABLE, else none: an in-process lock, the history in the database */
   lockTable?: string;
   /** How long to wait for a held lock, in ms, polling. @default 0: fail at once */
   waitMs?: number;
-  /** Lease duration in ms, renewed by a heartbeat while a run works. @default 30000 */
+  /** Lease duration in ms, from 5 s to 24 h, renewed by a heartbeat while a run works. @default 30000 */
   leaseMs?: number;
 }
 
@@ -36,12 +49,13 @@ export function projectContext(options: ProjectOptions = {}): Context {
 
 /** Runs `body` with a Context that has the database of `options.db`, closing it afterwards. */
 export async function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>): Promise<T> {
+  checkDatabaseOptions(options);
   // The files load while the database connects.
   const base = projectContext(options);
   const ctx = { ...base, source: loadingNow(base.source) };
   const lockTable = options.lockTable ?? (process.env["RETORT_LOCK_TABLE"]?.trim() || undefined);
   const database = await openDatabase(options.db ?? defaultDatabaseUrl(), {
-    ...(options.schema ? { versionSchema: options.schema } : {}),
+    ...(options.schema !== undefined ? { versionSchema: options.schema } : {}),
     ...(lockTable ? { lockTable } : {}),
     ...(options.waitMs !== undefined ? { lockWaitMs: options.waitMs } : {}),
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
@@ -50,5 +64,26 @@ export async function withDatabase<T>(options: DatabaseOptions, body: (ctx: Cont
     return await body({ ...ctx, database });
   } finally {
     await database.close();
+  }
+}
+
+/** Refuses, as a UsageError naming the option and what it takes, what the database would refuse later. */
+function checkDatabaseOptions(options: DatabaseOptions): void {
+  if (options.schema !== undefined) {
+    try {
+      checkIdentifier(options.schema);
+    } catch (error) {
+      throw new UsageError(
+        `Invalid schema for retort's tables (--schema, schema): ${(error as Error).message}; ` +
+          `give a PostgreSQL name of 1 to ${MAX_IDENTIFIER_BYTES} bytes, or leave the option out for "public"`,
+      );
+    }
+  }
+  const lease = options.leaseMs;
+  if (lease !== undefined && !(lease >= MIN_LEASE_MS && lease <= MAX_LEASE_MS)) {
+    throw new UsageError(
+      `Invalid lease (--lease, leaseMs): ${lease} ms; a lease is from ${MIN_LEASE_MS / 1000}s to ${MAX_LEASE_MS / 3_600_000}h ` +
+        "(default 30s). It is renewed every third of its length, so a shorter one runs out between renewals",
+    );
   }
 }

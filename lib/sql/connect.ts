@@ -2,6 +2,7 @@
 // One string names every database retort can run against, local or in AWS.
 
 import path from "node:path";
+import { UnusableDirectoryError } from "./directory-lock.ts";
 import type { SqlExecutor } from "./executor.ts";
 import { describePostgresUrl } from "./postgres-url.ts";
 
@@ -170,7 +171,14 @@ export async function openExecutor(url: string, options: OpenExecutorOptions = {
   switch (target.kind) {
     case "pglite": {
       const { PgliteExecutor } = await import("./pglite-executor.ts");
-      return PgliteExecutor.open(path.resolve(options.cwd ?? process.cwd(), target.dataDir), { waitMs: options.waitMs ?? 0 });
+      const dataDir = path.resolve(options.cwd ?? process.cwd(), target.dataDir);
+      try {
+        return await PgliteExecutor.open(dataDir, { waitMs: options.waitMs ?? 0 });
+      } catch (error) {
+        // A directory that cannot be made or written is a wrong --db, not a database that is down.
+        if (error instanceof UnusableDirectoryError) throw new DatabaseUrlError(url, error.problem);
+        throw error;
+      }
     }
     case "pglite-memory": {
       const { PgliteExecutor } = await import("./pglite-executor.ts");

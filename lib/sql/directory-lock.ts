@@ -4,7 +4,8 @@
 // creator wins) holding its pid, host, command and start time, and removes it when it closes the
 // database. Another process waits for it (--wait) or fails at once naming the holder. A lock whose
 // holder is gone (a process on this host that no longer exists: kill -9, a crash) is taken over.
-// The lock file sits beside the directory, so it can be taken before the directory exists.
+// The lock file sits beside the directory, so it can be taken before the directory exists; so it
+// is also the first thing written, and a path that cannot hold it is refused here, by name.
 import { randomBytes } from "node:crypto";
 import { linkSync, unlinkSync, readFileSync } from "node:fs";
 import { link, mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
@@ -43,6 +44,58 @@ export class DirectoryLockedError extends ConnectionError {
   }
 }
 
+/**
+ * The directory cannot be made, or its lock file written beside it: the path names a place this
+ * process cannot use (a virtual or read-only filesystem such as /proc, no permission, a file in
+ * the way), not one that is busy. Waiting would not help.
+ */
+export class UnusableDirectoryError extends ConnectionError {
+  /** What is wrong and what would do, as a clause (connect.ts puts it in a DatabaseUrlError). */
+  readonly problem: string;
+
+  constructor(
+    readonly directory: string,
+    /** What failed, e.g. `/proc/x.lock cannot be created (ENOENT: no such file or directory)`. */
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    const problem =
+      `the directory ${directory} cannot be used: ${reason}; ` + "name a directory this user can create and write, or an existing PGlite database";
+    super(`Cannot open the embedded database: ${problem}.`, options);
+    this.name = "UnusableDirectoryError";
+    this.problem = problem;
+  }
+}
+
+/** Errors of a path that is wrong for this process, as opposed to a passing fault (EIO, EMFILE, ENOSPC). */
+const PATH_ERRORS = new Set(["ENOENT", "ENOTDIR", "EACCES", "EPERM", "EROFS", "EEXIST", "EISDIR", "ENAMETOOLONG", "ELOOP", "EINVAL"]);
+
+/** `error` as UnusableDirectoryError when it is a path error from writing `target`; else itself. */
+function unusable(directory: string, target: string, error: unknown): unknown {
+  const { code, message } = error as NodeJS.ErrnoException;
+  if (code === undefined || !PATH_ERRORS.has(code)) return error;
+  const detail = message.replace(/^\w+: /, "").replace(/, \w+ '.*'$/, "");
+  return new UnusableDirectoryError(directory, `${target} cannot be created (${code}: ${detail})`, { cause: error });
+}
+
+/**
+ * `mkdir -p` that answers instead of looping. Node 20's recursive mkdir spins forever, never
+ * settling, where mkdir says ENOENT although the parent exists (/proc, some FUSE mounts): the
+ * parents are made one by one here, and that ENOENT is thrown.
+ */
+export async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" && (await stat(dir).catch(() => undefined))?.isDirectory()) return;
+    const parent = path.dirname(dir);
+    if (code !== "ENOENT" || parent === dir || (await stat(parent).catch(() => undefined))) throw error;
+    await makeDirectory(parent);
+    await makeDirectory(dir); // its parent exists now: an ENOENT again is thrown, not retried
+  }
+}
+
 export interface DirectoryLockOptions {
   /** How long to wait for a holder, polling. @default 0: fail at once */
   waitMs?: number;
@@ -69,7 +122,9 @@ export class DirectoryLock {
   /** Takes the lock on `directory` (absolute), waiting up to `waitMs`. */
   static async acquire(directory: string, options: DirectoryLockOptions = {}): Promise<DirectoryLock> {
     const file = `${directory}.lock`;
-    await mkdir(path.dirname(file), { recursive: true });
+    await makeDirectory(path.dirname(file)).catch((error: unknown) => {
+      throw unusable(directory, path.dirname(file), error);
+    });
     const holder: DirectoryLockHolder = {
       pid: process.pid,
       host: os.hostname(),
@@ -80,7 +135,10 @@ export class DirectoryLock {
     const started = Date.now();
     const waitMs = options.waitMs ?? 0;
     for (let attempt = 0; ; attempt += 1) {
-      if (await create(file, holder)) return new DirectoryLock(directory, file, holder);
+      const created = await create(file, holder).catch((error: unknown) => {
+        throw unusable(directory, file, error);
+      });
+      if (created) return new DirectoryLock(directory, file, holder);
       const current = await readHolder(file);
       if (current === "missing") continue; // released between our create and read: try again
       if (await isAbandoned(file, current)) {

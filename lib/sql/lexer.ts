@@ -1,6 +1,6 @@
 // A small PostgreSQL lexer: just enough to split a script into statements and to turn the
-// Data API's named parameters (`:name`) into PostgreSQL's positional ones (`$1`), without being
-// fooled by string literals, quoted identifiers, comments or dollar-quoted function bodies.
+// Data API's named parameters (`:name`, `:1`) into PostgreSQL's positional ones (`$1`), without
+// being fooled by string literals, quoted identifiers, comments or dollar-quoted function bodies.
 // It runs on every statement a migration sends, so it works on char codes and copies unchanged
 // text in whole slices rather than character by character.
 
@@ -11,7 +11,7 @@ interface Scan {
    * BEGIN ATOMIC ... END function body does not end one, the same rules psql follows.
    */
   onStatement?(start: number, end: number): void;
-  /** Called for each `:name` in code; returns the text to put in its place. */
+  /** Called for each `:name` (or `:1`) in code; returns the text to put in its place. */
   onNamedParameter?(name: string, index: number): string;
   /**
    * Blank out everything that is not code: a comment becomes one space, a literal or quoted
@@ -257,7 +257,7 @@ function walk(sql: string, scan: Scan): string {
           i += 2; // a cast, never a parameter
           continue;
         }
-        if (!params || (classOf(next) & IDENT_START) === 0) {
+        if (!params || !opensParameterName(sql, i, next)) {
           i += 1;
           continue;
         }
@@ -303,6 +303,19 @@ function walk(sql: string, scan: Scan): string {
   if (split && content) scan.onStatement!(start, n);
   if (!build) return "";
   return copied === 0 ? sql : out + sql.slice(copied);
+}
+
+/**
+ * Whether the `:` at `colon`, followed by char code `next`, starts a parameter name. A letter or
+ * `_` always does (`:id`). A digit does too (`:1`, the names kysely-data-api and drizzle's
+ * aws-data-api driver generate, and that the Data API accepts), except right after a word or
+ * number: `arr[1:2]` and `tags[n:3]` are array slices, not parameters.
+ */
+function opensParameterName(sql: string, colon: number, next: number): boolean {
+  const cls = classOf(next);
+  if ((cls & IDENT_START) !== 0) return true;
+  if ((cls & IDENT_PART) === 0) return false;
+  return (classOf(colon > 0 ? sql.charCodeAt(colon - 1) : 0x20) & WORD_PART) === 0;
 }
 
 /** Where a '...' literal or "..." identifier whose text starts at `from` ends (doubled quotes stay in). */

@@ -10,7 +10,7 @@ import path from "node:path";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import type { ExecutorKind, QueryOptions, QueryResult, SqlExecutor, SqlParams, SqlSession } from "./executor.ts";
 import { ConnectionError } from "./errors.ts";
-import { DirectoryLock, type DirectoryLockOptions } from "./directory-lock.ts";
+import { DirectoryLock, type DirectoryLockOptions, makeDirectory } from "./directory-lock.ts";
 import { TransactionGuard, buildResult, mapDriverError, prepareStatement } from "./adapter-kit.ts";
 import { TypeNames } from "./pg-types.ts";
 
@@ -97,7 +97,7 @@ async function isEmptyDir(dir: string): Promise<boolean> {
 async function createInPlace(dataDir: string): Promise<void> {
   const parent = path.dirname(dataDir);
   const prefix = `${path.basename(dataDir)}.creating-`;
-  await mkdir(parent, { recursive: true });
+  await makeDirectory(parent);
   for (const name of await readdir(parent)) {
     if (name.startsWith(prefix)) await rm(path.join(parent, name), { recursive: true, force: true });
   }
@@ -158,7 +158,7 @@ async function createNew(dataDir: string | undefined): Promise<PGlite> {
       if (file !== undefined) await rm(file, { force: true }).catch(() => undefined);
       if (dataDir !== undefined) {
         await rm(dataDir, { recursive: true, force: true });
-        await mkdir(dataDir, { recursive: true });
+        await makeDirectory(dataDir);
       }
     }
   }

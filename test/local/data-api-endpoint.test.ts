@@ -13,44 +13,25 @@ import {
   type RDSDataClient,
 } from "@aws-sdk/client-rds-data";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startDataApiEndpoint, type DataApiEndpoint, type DataApiEndpointOptions } from "../../lib/local/data-api-endpoint.ts";
+import type { DataApiEndpoint, DataApiEndpointOptions } from "../../lib/local/data-api-endpoint.ts";
 import type { SqlExecutor } from "../../lib/sql/executor.ts";
-import { ARNS, SLOW, backends, sdkClient, slowBackend, type OpenBackend } from "./harness.ts";
-
-/** Resolves to the error a promise rejects with (fails the test when it resolves). */
-async function failure(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the call to fail");
-}
+import { ARNS, EndpointFixture, SLOW, backends, failure, sdkClient } from "./harness.ts";
 
 describe.each(backends.map((b) => [b.name, b] as const))("local Data API over %s", (_name, factory) => {
-  let backend: OpenBackend;
+  const fixture = new EndpointFixture(factory, 300);
   let executor: SqlExecutor;
   let endpoint: DataApiEndpoint;
   let client: RDSDataClient;
-  const extra: Array<{ endpoint: DataApiEndpoint; client: RDSDataClient }> = [];
 
   const exec = (sql: string, more: Partial<ExecuteStatementCommandInput> = {}) =>
     client.send(new ExecuteStatementCommand({ ...ARNS, sql, ...more }));
   const begin = async (c = client) => (await c.send(new BeginTransactionCommand({ ...ARNS }))).transactionId!;
 
   /** Another endpoint over the same backend, with its own options. */
-  async function endpointWith(options: Omit<DataApiEndpointOptions, "backend">, over: SqlExecutor = executor) {
-    const e = await startDataApiEndpoint({ backend: over, ...options });
-    const c = sdkClient(e.url);
-    extra.push({ endpoint: e, client: c });
-    return { endpoint: e, client: c };
-  }
+  const endpointWith = (options: Omit<DataApiEndpointOptions, "backend">, over?: SqlExecutor) => fixture.endpointWith(options, over);
 
   beforeAll(async () => {
-    backend = await factory.open();
-    executor = slowBackend(backend.executor, 300);
-    endpoint = await startDataApiEndpoint({ backend: executor, ...ARNS, database: "retort" });
-    client = sdkClient(endpoint.url);
+    ({ executor, endpoint, client } = await fixture.open());
     await executor.query(
       `CREATE TABLE kinds (
         id int4 PRIMARY KEY, small int2, big int8, real4 float4, dbl float8, num numeric(12, 3),
@@ -62,20 +43,11 @@ describe.each(backends.map((b) => [b.name, b] as const))("local Data API over %s
   });
 
   afterEach(async () => {
-    endpoint.faults.clear();
-    while (extra.length > 0) {
-      const { endpoint: e, client: c } = extra.pop()!;
-      c.destroy();
-      await e.close();
-    }
+    await fixture.afterEach();
     await executor.query("DELETE FROM items");
   });
 
-  afterAll(async () => {
-    client?.destroy();
-    await endpoint?.close();
-    await backend?.close();
-  });
+  afterAll(() => fixture.close());
 
   describe("Execute", () => {
     it("binds typed parameters and returns typed fields with column metadata", async () => {
@@ -195,14 +167,14 @@ describe.each(backends.map((b) => [b.name, b] as const))("local Data API over %s
 
     it("refuses a parameter the SQL names but the call does not send", async () => {
       const error = await failure(exec("SELECT :missing::int4 AS x"));
-      expect(error.name).toBe("BadRequestException");
+      expect(error.name).toBe("ValidationException");
       expect(error.message).toMatch(/:missing/);
     });
 
-    it("refuses another database like PostgreSQL does", async () => {
+    it("refuses another database as the service does", async () => {
       const error = await failure(exec("SELECT 1", { database: "elsewhere" }));
       expect(error.name).toBe("DatabaseErrorException");
-      expect(error.message).toBe('FATAL: database "elsewhere" does not exist; SQLState: 3D000');
+      expect(error.message).toBe('ERROR: database "elsewhere" does not exist; SQLState: 3D000');
       await exec("SELECT 1", { database: "retort" });
     });
 
@@ -318,8 +290,8 @@ describe.each(backends.map((b) => [b.name, b] as const))("local Data API over %s
       const slow = exec(`INSERT INTO items VALUES (1, 'slow') ${SLOW}`, { transactionId });
       await new Promise((resolve) => setTimeout(resolve, 30));
       const parallel = await failure(exec("SELECT 1", { transactionId }));
-      expect(parallel.name).toBe("BadRequestException");
-      expect(parallel.message).toMatch(/already running another call/);
+      expect(parallel.name).toBe("DatabaseErrorException");
+      expect(parallel.message).toMatch(/^Transaction is still running a query/);
       expect((await slow).numberOfRecordsUpdated).toBe(1);
       // The transaction itself is unharmed.
       await client.send(new CommitTransactionCommand({ ...ARNS, transactionId }));

@@ -4,6 +4,7 @@
 // event loop (PGlite runs a statement synchronously, so pg_sleep would freeze the HTTP server too).
 
 import { RDSDataClient } from "@aws-sdk/client-rds-data";
+import { startDataApiEndpoint, type DataApiEndpoint, type DataApiEndpointOptions } from "../../lib/local/data-api-endpoint.ts";
 import type { QueryOptions, QueryResult, SqlExecutor, SqlParams, SqlSession } from "../../lib/sql/executor.ts";
 import { PgExecutor } from "../../lib/sql/pg-executor.ts";
 import { PgliteExecutor } from "../../lib/sql/pglite-executor.ts";
@@ -59,6 +60,72 @@ export const backends: BackendFactory[] = [
   },
 ];
 
+/** An error as the SDK throws it: the HTTP status, the fault side and StatementTimeout's extra. */
+export type SdkError = Error & { $metadata?: { httpStatusCode?: number }; $fault?: string; dbConnectionId?: number };
+
+/** Resolves to the error a promise rejects with (fails the test when it resolves). */
+export async function failure(promise: Promise<unknown>): Promise<SdkError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as SdkError;
+  }
+  throw new Error("expected the call to fail");
+}
+
+/**
+ * For a describe block over one backend: the endpoint (ARNS and database "retort" configured) in
+ * front of it, with statements marked SLOW taking `slowMs` longer, a real SDK client for it, and
+ * more endpoints over the same backend with their own options, closed after each test.
+ */
+export class EndpointFixture {
+  backend!: OpenBackend;
+  executor!: SqlExecutor;
+  endpoint!: DataApiEndpoint;
+  client!: RDSDataClient;
+  readonly #extra: Array<{ endpoint: DataApiEndpoint; client: RDSDataClient }> = [];
+
+  constructor(
+    private readonly factory: BackendFactory,
+    private readonly slowMs: number,
+  ) {}
+
+  async open(): Promise<this> {
+    this.backend = await this.factory.open();
+    this.executor = slowBackend(this.backend.executor, this.slowMs);
+    this.endpoint = await startDataApiEndpoint({ backend: this.executor, ...ARNS, database: "retort" });
+    this.client = sdkClient(this.endpoint.url);
+    return this;
+  }
+
+  /** Another endpoint over the same backend (by default), with its own options and no ARNs. */
+  async endpointWith(
+    options: Omit<DataApiEndpointOptions, "backend">,
+    over: SqlExecutor = this.executor,
+  ): Promise<{ endpoint: DataApiEndpoint; client: RDSDataClient }> {
+    const endpoint = await startDataApiEndpoint({ backend: over, ...options });
+    const client = sdkClient(endpoint.url);
+    this.#extra.push({ endpoint, client });
+    return { endpoint, client };
+  }
+
+  /** Clears injected faults and closes the endpoints endpointWith started. */
+  async afterEach(): Promise<void> {
+    this.endpoint.faults.clear();
+    while (this.#extra.length > 0) {
+      const { endpoint, client } = this.#extra.pop()!;
+      client.destroy();
+      await endpoint.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client?.destroy();
+    await this.endpoint?.close();
+    await this.backend?.close();
+  }
+}
+
 /** Statements containing this marker take `delayMs` longer (asynchronously) on the backend. */
 export const SLOW = "/* slow */";
 
@@ -86,7 +153,7 @@ export function slowBackend(backend: SqlExecutor, delayMs: number): SqlExecutor 
  */
 export interface DataApiOverPostgres {
   url: string;
-  endpoint: import("../../lib/local/data-api-endpoint.ts").DataApiEndpoint;
+  endpoint: DataApiEndpoint;
   executor(): import("../../lib/sql/data-api-executor.ts").DataApiExecutor;
   close(): Promise<void>;
 }
@@ -94,10 +161,7 @@ export interface DataApiOverPostgres {
 export async function dataApiOverPostgres(
   options: { statementTimeoutMs?: number; requestTimeoutMs?: number; setUp?: (url: string) => Promise<void> } = {},
 ): Promise<DataApiOverPostgres> {
-  const [{ startDataApiEndpoint }, { DataApiExecutor }] = await Promise.all([
-    import("../../lib/local/data-api-endpoint.ts"),
-    import("../../lib/sql/data-api-executor.ts"),
-  ]);
+  const { DataApiExecutor } = await import("../../lib/sql/data-api-executor.ts");
   const database = await createTestDatabase();
   await options.setUp?.(database.url);
   const backend = new PgExecutor(database.url);

@@ -102,6 +102,22 @@ describe("toPositional", () => {
     expect(toPositional("VALUES (:p_1,:P2)", { p_1: "a", P2: "b" }).text).toBe("VALUES ($1,$2)");
   });
 
+  it("takes numbered names (:1, :0), as kysely-data-api and drizzle's aws-data-api send them", () => {
+    expect(toPositional("SELECT * FROM t WHERE a = :1 AND b IN (:2,:1) LIMIT :3", { 1: "x", 2: "y", 3: 5 })).toEqual({
+      text: "SELECT * FROM t WHERE a = $1 AND b IN ($2,$1) LIMIT $3",
+      values: ["x", "y", 5],
+      names: ["1", "2", "3"],
+    });
+    expect(mapNamedParameters("VALUES (:0, cast(:1 as int4[]), ARRAY[:2], :3::text, :1a)", (name) => `<${name}>`)).toBe(
+      "VALUES (<0>, cast(<1> as int4[]), ARRAY[<2>], <3>::text, <1a>)",
+    );
+  });
+
+  it("leaves array slices with a number after the colon alone (arr[1:2], arr[n:3])", () => {
+    const sql = "SELECT (ARRAY[1,2,3])[1:2], tags[n:3], '10:30'::time, x::int4 FROM t";
+    expect(toPositional(sql, {})).toEqual({ text: sql, values: [], names: [] });
+  });
+
   it("throws MissingParameterError naming the parameter", () => {
     expect(() => toPositional("SELECT :present, :absent", { present: 1 })).toThrow(MissingParameterError);
     expect(() => toPositional("SELECT :absent")).toThrow(/:absent/);
@@ -118,8 +134,9 @@ describe("toPositional", () => {
   it("keeps text outside parameters verbatim (property)", () => {
     fc.assert(
       fc.property(fc.string({ unit: "grapheme-ascii" }), (s) => {
-        // Without any ':' followed by a letter, nothing changes.
-        fc.pre(!/:[A-Za-z_]/.test(s));
+        // Without any ':' followed by a letter, or by a digit where the ':' does not follow a
+        // word (arr[1:2] is a slice), nothing changes.
+        fc.pre(!/:[A-Za-z_]/.test(s) && !/(^|[^A-Za-z0-9_$]):[0-9]/.test(s));
         expect(toPositional(s, {}).text).toBe(s);
         expect(mapNamedParameters(s, () => "X")).toBe(s);
       }),
