@@ -2,6 +2,7 @@
 // migrations, the Data API executor for the one cluster, the DynamoDB lock and run history, and
 // who holds the lock (request id, stack id). Every handler gets its Context here, so what backs
 // the lock is decided in one place (`lockFor`).
+import { RetortError } from "../lib/errors.ts";
 import { DataApiExecutor } from "../lib/sql/data-api-executor.ts";
 import type { SqlExecutor } from "../lib/sql/executor.ts";
 import type { MigrationSource } from "../lib/revision/loader.ts";
@@ -35,7 +36,8 @@ export interface RunnerConfig {
 /** Without the construct's value (tests, a handler run by hand): ten minutes. */
 const DEFAULT_DEPLOY_LOCK_WAIT_S = 600;
 
-export class ConfigurationError extends Error {
+export class ConfigurationError extends RetortError {
+  override readonly code: string = "configuration";
   override name = "ConfigurationError";
 }
 

@@ -14,6 +14,7 @@
 //
 // Every failure becomes a short one-line error: the Provider framework puts it in the Reason, and
 // CloudFormation refuses a response over 4 KB (the deploy would hang until its timeout instead).
+import { RetortError } from "../lib/errors.ts";
 import type { CloudFormationCustomResourceEvent } from "aws-lambda";
 import { checkGraph } from "../lib/runner/check.ts";
 import { type Context, loadGraph } from "../lib/runner/context.ts";
@@ -64,7 +65,8 @@ export interface HookEnvironment {
 }
 
 /** A deploy-hook failure: one line, at most MAX_REASON bytes, so the Reason always reaches CloudFormation. */
-export class DeployHookError extends Error {
+export class DeployHookError extends RetortError {
+  override readonly code: string = "deploy-hook-failed";
   override name = "DeployHookError";
   constructor(message: string) {
     super(shorten(message.replace(/\s*\n\s*/g, "; ")));

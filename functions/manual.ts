@@ -1,6 +1,7 @@
 // The manual invoke: `{"command": "status"}` and friends, answered with the same JSON as the
 // CLI's `--json`. Parsing and validating the event is all this file decides; each command is one
 // runner function.
+import { RetortError } from "../lib/errors.ts";
 import { check } from "../lib/runner/check.ts";
 import { type Context, requireDatabase } from "../lib/runner/context.ts";
 import { history, revisionInfos } from "../lib/runner/heads.ts";
@@ -20,7 +21,11 @@ export type ManualEvent =
   | { command: "stamp"; target: string; purge?: boolean };
 
 /** An event the runner cannot act on; the message says what a good one looks like. */
-export class ValidationError extends Error {
+export class ValidationError extends RetortError {
+  override readonly code: string = "invalid-event";
+  protected override details(): Record<string, unknown> {
+    return { allowedCommands: this.allowedCommands };
+  }
   override name = "ValidationError";
   readonly allowedCommands = COMMANDS;
 }

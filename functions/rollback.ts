@@ -9,6 +9,7 @@
 // finishes it once, succeeded or failed. An execution that ends any other way (it timed out, was
 // stopped, or its release failed) is ended by the `end` step, which an EventBridge rule sends: it
 // records the run as abandoned and frees the lock the execution still holds.
+import { RetortError } from "../lib/errors.ts";
 import type { Context, DatabaseContext } from "../lib/runner/context.ts";
 import { planDowngrade, type DowngradePlan } from "../lib/runner/downgrade-plan.ts";
 import { beginRun } from "../lib/runner/locked-run.ts";
@@ -51,7 +52,8 @@ export interface DowngradeStepResult {
 }
 
 /** A step that failed; the state machine releases the lock and fails with this message. */
-export class RollbackStepError extends Error {
+export class RollbackStepError extends RetortError {
+  override readonly code: string = "rollback-step-failed";
   override name = "RollbackStepError";
 }
 

@@ -2,7 +2,7 @@
 // result (human or --json). Errors are translated here, once, into messages and exit codes:
 // 0 ok, 1 a problem was found, 2 bad usage.
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { RevisionError } from "../revision/errors.ts";
+import { errorJson } from "../errors.ts";
 import { GraphFormat } from "../revision/render.ts";
 import { check } from "../runner/check.ts";
 import { RULES } from "../lint/rules/index.ts";
@@ -397,11 +397,7 @@ function report(error: unknown, output: Output, json: boolean): ExitCode {
   }
   const usage = error instanceof UsageError || error instanceof DatabaseUrlError;
   if (json) {
-    const data =
-      error instanceof RevisionError
-        ? error.toJSON()
-        : { code: usage ? "usage" : "error", message: (error as Error).message ?? String(error) };
-    output.out(JSON.stringify({ error: data }));
+    output.out(JSON.stringify({ error: errorJson(error) }));
   } else {
     output.err(`${output.color.red("error:")} ${(error as Error).message ?? String(error)}`);
   }

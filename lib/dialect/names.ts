@@ -2,6 +2,8 @@
 // "app.users" or { schema, name }) and the resolved, always schema-qualified form every operation,
 // snapshot and rendered statement uses, so nothing depends on the connection's search_path.
 
+import { RetortError } from "../errors.ts";
+
 /** A relation (table, index) resolved to its schema. Names are exact: case and quotes are kept. */
 export interface QualifiedName {
   readonly schema: string;
@@ -15,7 +17,8 @@ export interface QualifiedName {
 export type RelationName = string | { readonly schema?: string; readonly name: string };
 
 /** Thrown for a name retort refuses before anything is sent to the database. */
-export class InvalidNameError extends Error {
+export class InvalidNameError extends RetortError {
+  override readonly code: string = "invalid-name";
   constructor(
     message: string,
     readonly input: unknown,

@@ -1,6 +1,7 @@
 // Turns what a migration wrote (names as strings, constraints on columns, optional names) into
 // operation data: names resolved to their schema, every constraint named, arguments checked.
 // Pure; a refusal throws before anything reaches the database.
+import { RetortError } from "../errors.ts";
 import type { ConstraintLabel, Dialect } from "../dialect/dialect.ts";
 import { displayName, resolveName, type QualifiedName, type RelationName } from "../dialect/names.ts";
 import type { IndexKey, ReferentialAction } from "../dialect/snapshot.ts";
@@ -40,7 +41,8 @@ export interface BuildContext {
 }
 
 /** Thrown by builders; the op object adds the method name (InvalidOperationError). */
-export class BuildError extends Error {
+export class BuildError extends RetortError {
+  override readonly code: string = "invalid-definition";
   constructor(message: string) {
     super(message);
     this.name = "BuildError";

@@ -1,6 +1,8 @@
 // The revision errors: one root, one class per kind of problem. Each carries the revisions and
 // files involved as data (for --json and for callers), and a message that explains and suggests.
 
+import { RetortError } from "../errors.ts";
+
 /** The stable codes printed by `retort check --json`; CI scripts rely on them. */
 export const ProblemCode = {
   MultipleHeads: "multiple-heads",
@@ -15,16 +17,16 @@ export const ProblemCode = {
 } as const;
 export type ProblemCode = (typeof ProblemCode)[keyof typeof ProblemCode];
 
-export interface ProblemData {
+export type ProblemData = {
   code: ProblemCode;
   message: string;
   revisions: string[];
   files: string[];
-}
+};
 
-export class RevisionError extends Error {
+export class RevisionError extends RetortError {
   constructor(
-    readonly code: ProblemCode,
+    override readonly code: ProblemCode,
     message: string,
     readonly revisions: string[] = [],
     readonly files: string[] = [],
@@ -33,7 +35,7 @@ export class RevisionError extends Error {
     this.name = new.target.name;
   }
 
-  toJSON(): ProblemData {
+  override toJSON(): ProblemData {
     return { code: this.code, message: this.message, revisions: this.revisions, files: this.files };
   }
 }

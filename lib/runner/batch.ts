@@ -12,13 +12,15 @@
 //
 // A non-transactional batch (one migration marked `transactional: false`) sends every statement
 // at once in autocommit and waits for it, so a failure stops it where it happened.
+import { RetortError } from "../errors.ts";
 import type { Dialect, RenderedStatement } from "../dialect/dialect.ts";
 import type { SinkStatement, StatementSink } from "../ops/sink.ts";
 import type { QueryResult, SqlExecutor, SqlParams, SqlSession } from "../sql/executor.ts";
 import { type HeldTransaction, holdTransaction } from "./held-transaction.ts";
 
 /** A statement that PostgreSQL refuses inside a transaction, in a migration that runs in one. */
-export class NeedsNonTransactionalError extends Error {
+export class NeedsNonTransactionalError extends RetortError {
+  override readonly code: string = "needs-non-transactional";
   override name = "NeedsNonTransactionalError";
   constructor(readonly statement: SinkStatement) {
     super(
@@ -29,7 +31,8 @@ export class NeedsNonTransactionalError extends Error {
 }
 
 /** What a migration the runner stopped gets for any statement it still sends. */
-export class BatchClosedError extends Error {
+export class BatchClosedError extends RetortError {
+  override readonly code: string = "migration-stopped";
   override name = "BatchClosedError";
   constructor() {
     super("this migration was stopped (its time limit or the run's deadline passed); nothing more of it is sent");

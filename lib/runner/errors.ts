@@ -1,8 +1,13 @@
 // Errors the runner raises. Each names the revision, its file and the next command to run.
+import { RetortError } from "../errors.ts";
 import type { Migration } from "../revision/migration.ts";
 import { type BusyWriter, describeOtherIssuers, type OtherIssuer } from "../state/version-table.ts";
 
-export class MigrationError extends Error {
+export class MigrationError extends RetortError {
+  override readonly code: string = "migration-failed";
+  protected override details(): Record<string, unknown> {
+    return { revision: this.revision, file: this.file };
+  }
   override name = "MigrationError";
   readonly revision: string;
   readonly file: string;
@@ -14,7 +19,11 @@ export class MigrationError extends Error {
 }
 
 /** The database records heads that no migration file defines: it is ahead of this code. */
-export class UnknownDatabaseRevisionsError extends Error {
+export class UnknownDatabaseRevisionsError extends RetortError {
+  override readonly code: string = "unknown-database-revisions";
+  protected override details(): Record<string, unknown> {
+    return { unknown: this.unknown };
+  }
   override name = "UnknownDatabaseRevisionsError";
   constructor(
     readonly unknown: string[],
@@ -29,7 +38,8 @@ export class UnknownDatabaseRevisionsError extends Error {
 }
 
 /** A command needs a database and none was configured. */
-export class NoDatabaseError extends Error {
+export class NoDatabaseError extends RetortError {
+  override readonly code: string = "no-database";
   override name = "NoDatabaseError";
   constructor(command: string) {
     super(`${command} needs a database; pass --db <url> or set RETORT_DB`);
@@ -42,7 +52,11 @@ export class NoDatabaseError extends Error {
  * table's lock (two stacks, two lock tables, one database). What it will leave is not known yet,
  * so no run may start beside it.
  */
-export class StatementStillRunningError extends Error {
+export class StatementStillRunningError extends RetortError {
+  override readonly code: string = "statement-still-running";
+  protected override details(): Record<string, unknown> {
+    return { writers: this.writers };
+  }
   override name = "StatementStillRunningError";
   constructor(
     readonly writers: readonly BusyWriter[],

@@ -6,12 +6,13 @@
 // overwritten step by step, so a failure still reports exactly what ran (Kysely's habit).
 // Under a fenced lease every transaction first claims the fence (VersionTable.fence), so a runner
 // that lost its lease cannot commit; the run and its revisions are recorded in the history.
+import { RetortError } from "../errors.ts";
 import { describeOperation } from "../ops/describe.ts";
 import { createOperations, type OpResult, type RunMode } from "../ops/operations.ts";
 import type { SchemaSnapshot } from "../dialect/snapshot.ts";
 import type { Migration } from "../revision/migration.ts";
 import type { RevisionMap } from "../revision/graph.ts";
-import { ConnectionError, isOutcomeUnknown, SqlError, StatementAbandonedError } from "../sql/errors.ts";
+import { ConnectionError, isOutcomeUnknown, type LockBlocker, SqlError, StatementAbandonedError, StatementBlockedError } from "../sql/errors.ts";
 import type { RevisionRecord } from "../state/history.ts";
 import { type Lease, LeaseLostError } from "../state/lock.ts";
 import { FENCED_OUT_SQLSTATE, type Transition, type VersionState, VERSION_CONFLICT_SQLSTATE } from "../state/version-table.ts";
@@ -62,7 +63,17 @@ export interface MigrateResult {
    * outcome "unknown": a statement outlived its call and may still commit; "stopped": the run
    * stopped itself at its deadline and rolled back what was in flight.
    */
-  error?: { message: string; revision?: string; file?: string; outcome?: "unknown" | "stopped"; sqlState?: string };
+  error?: {
+    /** What went wrong, as the errors' codes say it (`migration-failed` for a migration's own throw). */
+    code: string;
+    message: string;
+    revision?: string;
+    file?: string;
+    outcome?: "unknown" | "stopped";
+    sqlState?: string;
+    /** A statement that timed out waiting for a lock: the sessions in the way (StatementBlockedError). */
+    blockers?: readonly LockBlocker[];
+  };
   /** The run as the history records it: its id and the lease's fencing token. */
   run?: { id: string; token: number };
   /** Problems that did not change the outcome (history not written, lock not released). */
@@ -102,7 +113,11 @@ export interface MigrateOptions {
 }
 
 /** A migration ran past its time limit (MigrateOptions.migrationTimeoutMs). */
-export class MigrationTimeoutError extends Error {
+export class MigrationTimeoutError extends RetortError {
+  override readonly code: string = "migration-timeout";
+  protected override details(): Record<string, unknown> {
+    return { limitMs: this.limitMs };
+  }
   override name = "MigrationTimeoutError";
   constructor(
     readonly limitMs: number,
@@ -127,7 +142,8 @@ function describeMs(ms: number): string {
  * The run reached its deadline (MigrateOptions.deadline) with a migration in flight: cancelled and
  * rolled back, so nothing of it is applied.
  */
-export class DeadlineReachedError extends Error {
+export class DeadlineReachedError extends RetortError {
+  override readonly code: string = "deadline-reached";
   override name = "DeadlineReachedError";
   constructor(ranMs: number, options?: { cause?: unknown }) {
     super(`stopped at this invocation's deadline after ${Math.round(ranMs / 1000)} s: its statement was cancelled and the transaction rolled back`, options);
@@ -245,7 +261,7 @@ async function migrateLocked(
     const { error, ran } = outcome;
     if (ran.length === 0) {
       // The lease was lost before anything of the batch ran: nothing more is sent.
-      result.error = { message: (error as Error).message };
+      result.error = { code: codeOf(error), message: (error as Error).message };
       return result;
     }
     if (ran.length > 1 && replayable(error)) {
@@ -515,6 +531,7 @@ function settle(
   const failure = new MigrationError(migration, options.direction, detail, { cause: error });
   entry.error = failure.message;
   result.error = {
+    code: codeOf(error),
     message: failure.message,
     revision: migration.revision,
     file: migration.file,
@@ -539,7 +556,7 @@ function settleStopped(result: MigrateResult, ran: readonly Member[], options: {
   entry.status = "failed";
   settleOperations(entry, "rolled-back");
   entry.error = failure.message;
-  result.error = { message: failure.message, revision: migration.revision, file: migration.file, outcome: "stopped" };
+  result.error = { code: error.code, message: failure.message, revision: migration.revision, file: migration.file, outcome: "stopped" };
 }
 
 /**
@@ -559,7 +576,19 @@ function settleUnknown(result: MigrateResult, ran: readonly Member[], options: {
     member.entry.error = message;
     settleOperations(member.entry, "unknown");
   }
-  result.error = { message, revision: last.revision, file: last.file, outcome: "unknown" };
+  result.error = {
+    code: codeOf(error, "outcome-unknown"),
+    message,
+    revision: last.revision,
+    file: last.file,
+    outcome: "unknown",
+    ...(error instanceof StatementBlockedError ? { blockers: error.blockers } : {}),
+  };
+}
+
+/** An error's code for a run's report; a migration's own exception is a failed migration. */
+function codeOf(error: unknown, fallback = "migration-failed"): string {
+  return error instanceof RetortError ? error.code : fallback;
 }
 
 /** The operations a revision sent, once its transaction did not commit: none of them is applied. */

@@ -3,6 +3,7 @@
 // an empty database at base, so safe operations skip exactly what earlier revisions created.
 // Bound values are shown as literals: the output is a script for a human or a DBA, not run by retort.
 // `dryRun` (one migration against a snapshot, no database) is also what `retort lint` inspects.
+import { RetortError } from "../errors.ts";
 import type { Dialect } from "../dialect/dialect.ts";
 import { emptySnapshot, normalizeSnapshot, type SchemaSnapshot } from "../dialect/snapshot.ts";
 import type { LiteralValue } from "../ops/operation.ts";
@@ -18,7 +19,8 @@ import { Batch } from "./batch.ts";
 import { type Context, loadSoundGraph } from "./context.ts";
 import { Direction } from "./migrate.ts";
 
-export class OfflineReadError extends Error {
+export class OfflineReadError extends RetortError {
+  override readonly code: string = "offline-read";
   override name = "OfflineReadError";
 }
 

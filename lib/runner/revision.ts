@@ -1,4 +1,5 @@
 // `retort revision` and `retort reset-heads`: write a new migration file from the template.
+import { RetortError } from "../errors.ts";
 import { randomBytes } from "node:crypto";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -18,7 +19,8 @@ export interface WrittenRevision {
   createdDirectory?: string;
 }
 
-export class UsageError extends Error {
+export class UsageError extends RetortError {
+  override readonly code: string = "usage";
   override name = "UsageError";
 }
 

@@ -1,10 +1,15 @@
 // `retort upgrade`, `retort safe-upgrade` and `retort downgrade`: small wrappers choosing the
 // direction and mode of the engine in migrate.ts.
+import { RetortError } from "../errors.ts";
 import { checkGraph } from "./check.ts";
 import { type Context, loadGraph, loadSoundGraph } from "./context.ts";
 import { Direction, migrate, type MigrateOptions, type MigrateResult } from "./migrate.ts";
 
-export class CheckFailedError extends Error {
+export class CheckFailedError extends RetortError {
+  override readonly code: string = "check-failed";
+  protected override details(): Record<string, unknown> {
+    return { problems: this.problems };
+  }
   override name = "CheckFailedError";
   constructor(readonly problems: { code: string; message: string }[]) {
     super(

@@ -1,6 +1,7 @@
 // The --db / RETORT_DB database URL: parsing it into a target, and opening the executor for it.
 // One string names every database retort can run against, local or in AWS.
 
+import { RetortError } from "../errors.ts";
 import path from "node:path";
 import { UnusableDirectoryError } from "./directory-lock.ts";
 import type { SqlExecutor } from "./executor.ts";
@@ -33,7 +34,8 @@ export const ACCEPTED_FORMS = [
 ] as const;
 
 /** A --db / RETORT_DB value retort cannot use. The message names it (password masked). */
-export class DatabaseUrlError extends Error {
+export class DatabaseUrlError extends RetortError {
+  override readonly code: string = "invalid-database-url";
   constructor(
     readonly url: string,
     readonly problem: string,

@@ -26,6 +26,10 @@ export interface DirectoryLockHolder {
 
 /** The directory is held by another process (it names it, and says what to do). */
 export class DirectoryLockedError extends ConnectionError {
+  override readonly code: string = "database-in-use";
+  protected override details(): Record<string, unknown> {
+    return { directory: this.directory, holder: this.holder ?? null };
+  }
   constructor(
     readonly directory: string,
     readonly holder: DirectoryLockHolder | undefined,
@@ -50,6 +54,7 @@ export class DirectoryLockedError extends ConnectionError {
  * the way), not one that is busy. Waiting would not help.
  */
 export class UnusableDirectoryError extends ConnectionError {
+  override readonly code: string = "unusable-directory";
   /** What is wrong and what would do, as a clause (connect.ts puts it in a DatabaseUrlError). */
   readonly problem: string;
 

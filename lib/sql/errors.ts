@@ -1,8 +1,14 @@
 // Errors raised by executors. Every adapter turns its driver's failure into one of these, so
 // callers can read the SQLState whichever way the statement travelled.
 
+import { RetortError } from "../errors.ts";
+
 /** The database refused a statement. `sqlState` is PostgreSQL's five-character code. */
-export class SqlError extends Error {
+export class SqlError extends RetortError {
+  override readonly code: string = "sql-error";
+  protected override details(): Record<string, unknown> {
+    return { sqlState: this.sqlState ?? null };
+  }
   constructor(
     message: string,
     readonly sqlState: string | undefined,
@@ -14,7 +20,8 @@ export class SqlError extends Error {
 }
 
 /** The database could not be reached or the connection settings are wrong. */
-export class ConnectionError extends Error {
+export class ConnectionError extends RetortError {
+  override readonly code: string = "connection-failed";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "ConnectionError";
@@ -28,6 +35,7 @@ export class ConnectionError extends Error {
  * PostgreSQL itself reports for several commands in one prepared statement.
  */
 export class MultipleStatementsError extends SqlError {
+  override readonly code: string = "multiple-statements";
   constructor(readonly statementCount: number) {
     super(
       statementCount === 0
@@ -47,7 +55,8 @@ export class MultipleStatementsError extends SqlError {
  * and on PGlite the executor would wait for the transaction forever), or a `tx` session used
  * after its transaction finished.
  */
-export class TransactionUsageError extends Error {
+export class TransactionUsageError extends RetortError {
+  override readonly code: string = "transaction-usage";
   constructor(message: string) {
     super(message);
     this.name = "TransactionUsageError";
@@ -59,7 +68,11 @@ export class TransactionUsageError extends Error {
  * service no longer knows, or a failure whose outcome is unknown. `outcomeUnknown` says the
  * statement may or may not have run.
  */
-export class DataApiError extends Error {
+export class DataApiError extends RetortError {
+  override readonly code: string = "data-api";
+  protected override details(): Record<string, unknown> {
+    return { operation: this.operation, exceptionName: this.exceptionName ?? null, outcomeUnknown: this.outcomeUnknown };
+  }
   constructor(
     message: string,
     readonly operation: DataApiCommand,
@@ -99,6 +112,10 @@ export interface LockBlocker {
  * StatementTimeoutException: the statement keeps waiting on the database and its outcome is unknown.
  */
 export class StatementBlockedError extends DataApiError {
+  override readonly code: string = "statement-blocked";
+  protected override details(): Record<string, unknown> {
+    return { ...super.details(), blockers: this.blockers };
+  }
   constructor(
     message: string,
     operation: DataApiCommand,
@@ -130,7 +147,8 @@ export function isMissingColumn(error: unknown): boolean {
  * left running on the database: one outside a transaction (CREATE INDEX CONCURRENTLY), sent with
  * continueAfterTimeout, which a later run waits for.
  */
-export class StatementAbandonedError extends Error {
+export class StatementAbandonedError extends RetortError {
+  override readonly code: string = "statement-abandoned";
   override name = "StatementAbandonedError";
 }
 

@@ -4,6 +4,8 @@
 // It runs on every statement a migration sends, so it works on char codes and copies unchanged
 // text in whole slices rather than character by character.
 
+import { RetortError } from "../errors.ts";
+
 interface Scan {
   /**
    * Called for each statement: the text between `;`s that end one, when it holds anything but
@@ -384,7 +386,11 @@ export function countStatements(sql: string): number {
 }
 
 /** Thrown when a statement names a parameter the caller did not supply. */
-export class MissingParameterError extends Error {
+export class MissingParameterError extends RetortError {
+  override readonly code: string = "missing-parameter";
+  protected override details(): Record<string, unknown> {
+    return { parameter: this.parameter };
+  }
   constructor(readonly parameter: string) {
     super(`SQL names the parameter :${parameter} but no value was given for it`);
     this.name = "MissingParameterError";

@@ -2,6 +2,7 @@
 // whether it travelled through PGlite, node-postgres or the Data API. The rules are listed in
 // executor.ts; this module is their single implementation (see test/sql/values.test.ts).
 
+import { RetortError } from "../errors.ts";
 import type { SqlResultValue, SqlValue } from "./executor.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -28,7 +29,11 @@ export type EncodedParam =
   | { readonly kind: "json"; readonly text: string };
 
 /** Thrown for a parameter value the port cannot bind (a Map, a class instance, an invalid Date). */
-export class UnsupportedParameterError extends TypeError {
+export class UnsupportedParameterError extends RetortError {
+  override readonly code: string = "unsupported-parameter";
+  protected override details(): Record<string, unknown> {
+    return { parameter: this.parameter };
+  }
   constructor(
     readonly parameter: string,
     detail: string,

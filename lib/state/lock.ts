@@ -3,6 +3,7 @@
 // runner that lost its lease (lib/state/version-table.ts checks it inside each migration's
 // transaction). This file holds the port, its errors and the in-process adapter used with the
 // embedded database; the DynamoDB adapter is lib/state/dynamo-lock.ts.
+import { RetortError } from "../errors.ts";
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 
@@ -129,7 +130,11 @@ export function describeHolder(info: LockInfo): string {
   return `${h.command} (${where}) since ${info.since}, lease expires ${info.expiresAt}, fencing token ${info.token}`;
 }
 
-export class LockConflictError extends Error {
+export class LockConflictError extends RetortError {
+  override readonly code: string = "lock-held";
+  protected override details(): Record<string, unknown> {
+    return { holder: this.info };
+  }
   override name = "LockConflictError";
   constructor(
     readonly info: LockInfo,
@@ -143,7 +148,11 @@ export class LockConflictError extends Error {
   }
 }
 
-export class LeaseLostError extends Error {
+export class LeaseLostError extends RetortError {
+  override readonly code: string = "lease-lost";
+  protected override details(): Record<string, unknown> {
+    return { lease: this.info };
+  }
   override name = "LeaseLostError";
   constructor(
     readonly info: LockInfo,
@@ -157,7 +166,8 @@ export class LeaseLostError extends Error {
 }
 
 /** The lock store itself failed (table missing, no permission, faults beyond the retries). */
-export class LockStoreError extends Error {
+export class LockStoreError extends RetortError {
+  override readonly code: string = "lock-store";
   override name = "LockStoreError";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

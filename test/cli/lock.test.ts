@@ -93,6 +93,10 @@ describe("lock and history commands", () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`error: The migration lock for ${key} is held by safe-upgrade (Lambda request req-42`);
     expect(refused.stderr).toContain("`retort unlock --force`");
+    // --json: the error's stable code and the holder as data, not a bare {"code": "error"}.
+    const refusedJson = await retort("safe-upgrade", ...common, "--json");
+    expect(refusedJson.code).toBe(1);
+    expect(JSON.parse(refusedJson.stdout).error).toMatchObject({ code: "lock-held", holder: held.info });
 
     expect((await retort("unlock", ...common)).code).toBe(2);
     const unlocked = await retort("unlock", "--force", ...common, "--json");

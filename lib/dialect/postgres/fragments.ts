@@ -9,6 +9,7 @@ import { InvalidNameError } from "../names.ts";
 
 /** Refused fragment text: `what` names the fragment, `text` is what was given. */
 export class InvalidFragmentError extends InvalidNameError {
+  override readonly code: string = "invalid-fragment";
   constructor(what: string, text: string, problem: string) {
     super(`${what} ${JSON.stringify(text)} ${problem}`, text);
     this.name = "InvalidFragmentError";

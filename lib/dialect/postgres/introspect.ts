@@ -5,6 +5,7 @@
 // of the one before), cut at PAGE_TABLES tables or PAGE_BYTES of JSON: one statement for a
 // schema of up to some hundreds of tables, one more for every further page. The schema list, the
 // excluded names and the page bounds are bound parameters.
+import { RetortError } from "../../errors.ts";
 import { RETORT_TABLES } from "../../constants.ts";
 import type { QueryResult } from "../../sql/executor.ts";
 import type { RenderedStatement, SnapshotReader } from "../dialect.ts";
@@ -217,7 +218,8 @@ interface RawTable {
 }
 
 /** Thrown when the introspection result is not the document the query builds. */
-export class IntrospectionError extends Error {
+export class IntrospectionError extends RetortError {
+  override readonly code: string = "introspection-failed";
   constructor(message: string) {
     super(message);
     this.name = "IntrospectionError";

@@ -1,6 +1,7 @@
 // Identifier quoting and literal rendering for PostgreSQL: the only two ways a name or a value
 // becomes SQL text in retort. Identifiers are always double-quoted (so case, embedded quotes and
 // reserved words survive exactly); values that DDL cannot bind go through renderLiteral alone.
+import { RetortError } from "../../errors.ts";
 import { InvalidNameError, type QualifiedName } from "../names.ts";
 import type { LiteralValue } from "../../ops/operation.ts";
 
@@ -55,7 +56,8 @@ export function checkIdentifier(part: string): void {
 }
 
 /** Thrown for a value renderLiteral cannot write (NaN dates, NUL characters, undefined JSON). */
-export class InvalidLiteralError extends Error {
+export class InvalidLiteralError extends RetortError {
+  override readonly code: string = "invalid-literal";
   constructor(
     message: string,
     readonly value: unknown,
