@@ -18,6 +18,8 @@ export type { CheckResult, RevisionInfo, LintResult, MigrateResult, StampResult,
 export interface MigrateOptions extends DatabaseOptions {
   /** Commit every migration on its own. @default false: consecutive migrations share a transaction */
   transactionPerMigration?: boolean;
+  /** The longest one migration may run before the run fails naming it (ms). @default 15 minutes */
+  migrationTimeoutMs?: number;
 }
 
 const session = () => import("./runner/session.ts");
@@ -66,6 +68,7 @@ export async function safeUpgrade(options: MigrateOptions & { target?: string; a
       ...(options.target !== undefined ? { target: options.target } : {}),
       ...(options.allowUnknownRevisions ? { allowUnknownRevisions: true } : {}),
       transactionPerMigration: options.transactionPerMigration,
+      migrationTimeoutMs: options.migrationTimeoutMs,
     }),
   );
 }
@@ -74,14 +77,14 @@ export async function safeUpgrade(options: MigrateOptions & { target?: string; a
 export async function upgrade(options: MigrateOptions & { target?: string } = {}): Promise<MigrateResult> {
   const [{ withDatabase }, runner] = await Promise.all([session(), import("./runner/upgrade.ts")]);
   return withDatabase(options, (ctx) =>
-    runner.upgrade(ctx, { ...(options.target !== undefined ? { target: options.target } : {}), transactionPerMigration: options.transactionPerMigration }),
+    runner.upgrade(ctx, { ...(options.target !== undefined ? { target: options.target } : {}), transactionPerMigration: options.transactionPerMigration, migrationTimeoutMs: options.migrationTimeoutMs }),
   );
 }
 
 /** Reverts along the graph to `target`: a revision, `-N` or `base` (`retort downgrade`). */
 export async function downgrade(options: MigrateOptions & { target: string }): Promise<MigrateResult> {
   const [{ withDatabase }, runner] = await Promise.all([session(), import("./runner/upgrade.ts")]);
-  return withDatabase(options, (ctx) => runner.downgrade(ctx, { target: options.target, transactionPerMigration: options.transactionPerMigration }));
+  return withDatabase(options, (ctx) => runner.downgrade(ctx, { target: options.target, transactionPerMigration: options.transactionPerMigration, migrationTimeoutMs: options.migrationTimeoutMs }));
 }
 
 /** Records the database as being at `target` without running migrations (`retort stamp`). */

@@ -17,6 +17,8 @@ export type { SchemaSnapshot } from "./dialect/snapshot.ts";
 // migration file importing "retort" never loads the AWS SDK; the adapters are in lib/state.
 export type { Lock, Lease, LockInfo, LockHolder, AcquireOptions, ForceReleaseResult } from "./state/lock.ts";
 export type { History, RunRecord, RevisionRecord, RunOutcome } from "./state/history.ts";
+// Every error retort throws: `instanceof RetortError`, its stable `code`, and its JSON.
+export { RetortError, errorJson } from "./errors.ts";
 // The programmatic runner: each command as a function (the runner loads on first call).
 export { check, heads, history, status, current, safeUpgrade, upgrade, downgrade, stamp, validate, lint } from "./api.ts";
 export type {

@@ -163,10 +163,12 @@ describe("a migrations-only project (ES modules)", () => {
   it("plain node imports the main entry as an ES module and requires it as CommonJS; the programmatic API works", async () => {
     await writeFile(
       path.join(app, "esm.mjs"),
-      'import { defineMigration, heads, status } from "retort-migrate";\n' +
+      'import { defineMigration, heads, status, upgrade, RetortError } from "retort-migrate";\n' +
         "const h = await heads();\n" +
         "const s = await status();\n" +
-        "console.log(JSON.stringify({ define: typeof defineMigration, heads: h.heads, upToDate: s.upToDate }));\n",
+        // A refused run throws a RetortError with its code.
+        'const refused = await upgrade({ target: "ffff00000000" }).catch((e) => ({ root: e instanceof RetortError, code: e.code }));\n' +
+        "console.log(JSON.stringify({ define: typeof defineMigration, heads: h.heads, upToDate: s.upToDate, refused }));\n",
     );
     await writeFile(
       path.join(app, "cjs.cjs"),
@@ -174,7 +176,12 @@ describe("a migrations-only project (ES modules)", () => {
         "check().then((c) => console.log(JSON.stringify({ define: typeof defineMigration, ok: c.ok, heads: c.heads })));\n",
     );
     const heads = JSON.parse((await retort(app, "heads", "--json")).stdout) as { heads: string[] };
-    expect(JSON.parse((await ok(app, "node", ["esm.mjs"])).stdout)).toEqual({ define: "function", heads: heads.heads, upToDate: true });
+    expect(JSON.parse((await ok(app, "node", ["esm.mjs"])).stdout)).toEqual({
+      define: "function",
+      heads: heads.heads,
+      upToDate: true,
+      refused: { root: true, code: "unknown-revision" },
+    });
     expect(JSON.parse((await ok(app, "node", ["cjs.cjs"])).stdout)).toEqual({ define: "function", ok: true, heads: heads.heads });
   }, 2 * MINUTE);
 
