@@ -73,14 +73,14 @@ class NaiveSink implements StatementSink {
 }
 
 async function naiveRun(executor: SqlExecutor, migrations: Migration[]): Promise<void> {
-  const table = new VersionTable();
+  const table = new VersionTable("public", postgres);
   for (const sql of table.createStatements()) await executor.query(sql);
   let heads: string[] = [];
   for (const m of migrations) {
     const tx = await holdTransaction(executor);
     try {
       const snapshot = await introspect(tx.session, ["public"]);
-      const ops = createOperations({ snapshot, mode: "safe", sink: new NaiveSink(tx.session), defaultSchema: "public" });
+      const ops = createOperations({ snapshot, mode: "safe", sink: new NaiveSink(tx.session), defaultSchema: "public", dialect: postgres });
       await m.upgrade(ops);
       await tx.session.query(postgres.renderBatch([], table.transition({ from: heads, to: [m.revision] }))!);
       await tx.commit();
@@ -110,7 +110,7 @@ export async function benchRoundTrips(): Promise<void> {
 
   // The history in the target database, as the CLI keeps it without a lock table.
   const inDatabase = await dataApi();
-  await safeUpgrade({ source, database: databaseContext(inDatabase.executor, { history: new DatabaseHistory(inDatabase.executor) }) });
+  await safeUpgrade({ source, database: databaseContext(inDatabase.executor, { history: new DatabaseHistory(inDatabase.executor, "public", postgres) }) });
   const inDatabaseCalls = inDatabase.executor.count;
   await inDatabase.close();
 
@@ -164,6 +164,7 @@ async function countOperations(migrations: Migration[]): Promise<number> {
       snapshot,
       mode: "safe",
       defaultSchema: "public",
+      dialect: postgres,
       sink: { statement() {}, query: async () => ({ rows: [], columns: [], rowCount: 0 }) },
     });
     await m.upgrade(ops);

@@ -4,7 +4,6 @@
 import type { Dialect, RenderedStatement } from "../dialect/dialect.ts";
 import type { RelationName } from "../dialect/names.ts";
 import { InvalidNameError } from "../dialect/names.ts";
-import { postgres } from "../dialect/postgres/index.ts";
 import { InvalidLiteralError } from "../dialect/postgres/quote.ts";
 import { coversSchema, mergeSnapshots, type SchemaSnapshot } from "../dialect/snapshot.ts";
 import type { QueryResult, SqlParams } from "../sql/executor.ts";
@@ -58,8 +57,8 @@ export interface OperationsContext {
   sink: StatementSink;
   /** Where unqualified names live, e.g. "public". */
   defaultSchema: string;
-  /** @default the PostgreSQL dialect */
-  dialect?: Dialect;
+  /** The database's language: quoting, rendering, classification. */
+  dialect: Dialect;
 }
 
 /** A safeExecute guard: a query that must return a row, or a predicate over the snapshot. */
@@ -212,7 +211,7 @@ class OperationsRecorder implements OperationsWithResults {
     this.#sink = context.sink;
     this.#mode = context.mode;
     this.#defaultSchema = context.defaultSchema;
-    this.#dialect = context.dialect ?? postgres;
+    this.#dialect = context.dialect;
     this.#snapshot = context.snapshot;
     this.#build = { defaultSchema: context.defaultSchema, dialect: this.#dialect };
   }

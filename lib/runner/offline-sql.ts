@@ -100,7 +100,7 @@ export interface OfflineOptions {
  */
 export async function offlineSql(ctx: Context, options: OfflineOptions): Promise<string> {
   const { map } = await loadSoundGraph(ctx);
-  const db = ctx.database ?? { dialect: postgres, versionTable: new VersionTable(), defaultSchema: DEFAULT_SCHEMA };
+  const db = ctx.database ?? { dialect: postgres, versionTable: new VersionTable(DEFAULT_SCHEMA, postgres), defaultSchema: DEFAULT_SCHEMA };
   const offline: DryRunOptions = { dialect: db.dialect, defaultSchema: db.defaultSchema, mode: options.mode };
   const from = options.from ?? (options.direction === Direction.Up ? "base" : "heads");
   const fromHeads = from === "base" ? [] : map.resolve(from);

@@ -7,7 +7,6 @@
 // are created on first use; a table from before the numbering gets its column then.
 import { DEFAULT_SCHEMA, RETORT_TABLES } from "../constants.ts";
 import type { Dialect } from "../dialect/dialect.ts";
-import { postgres } from "../dialect/postgres/index.ts";
 import { isMissingColumn, isMissingRelation } from "../sql/errors.ts";
 import type { SqlParams, SqlSession } from "../sql/executor.ts";
 import {
@@ -34,8 +33,8 @@ export class DatabaseHistory implements History {
 
   constructor(
     private readonly session: SqlSession,
-    private readonly schema: string = DEFAULT_SCHEMA,
-    private readonly dialect: Dialect = postgres,
+    private readonly schema: string,
+    private readonly dialect: Dialect,
   ) {
     this.table = dialect.quoteName({ schema, name: RETORT_TABLES.history });
     this.sequence = dialect.quoteName({ schema, name: `${RETORT_TABLES.history}_number` });

@@ -9,7 +9,6 @@ import { createHash } from "node:crypto";
 import { RETORT_TABLES, DEFAULT_SCHEMA } from "../constants.ts";
 import type { Dialect } from "../dialect/dialect.ts";
 import type { QualifiedName } from "../dialect/names.ts";
-import { postgres } from "../dialect/postgres/index.ts";
 import { isMissingRelation } from "../sql/errors.ts";
 import type { SqlSession } from "../sql/executor.ts";
 
@@ -107,8 +106,8 @@ export class VersionTable {
   readonly fenceTable: QualifiedName;
 
   constructor(
-    readonly schema: string = DEFAULT_SCHEMA,
-    private readonly dialect: Dialect = postgres,
+    readonly schema: string,
+    private readonly dialect: Dialect,
   ) {
     this.version = { schema, name: RETORT_TABLES.version };
     this.revisions = { schema, name: RETORT_TABLES.revisions };

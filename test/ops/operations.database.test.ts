@@ -8,6 +8,7 @@ import { createOperations, DirectSink, type Operations, type RunMode } from "../
 import { SqlError } from "../../lib/sql/errors.ts";
 import type { SqlExecutor, SqlSession } from "../../lib/sql/executor.ts";
 import { CountingSession, testDatabases } from "../support/databases.ts";
+import { postgres } from "../../lib/dialect/postgres/index.ts";
 
 async function upgrade(op: Operations): Promise<void> {
   await op.safeCreateTable("app.orgs", {
@@ -74,7 +75,7 @@ describe.each(await testDatabases())("operations on $name", (database) => {
 
   async function run(session: SqlSession, mode: RunMode, migration: (op: Operations) => Promise<void>) {
     const snapshot = await introspect(session, schemas);
-    const op = createOperations({ snapshot, mode, sink: new DirectSink(session), defaultSchema: "public" });
+    const op = createOperations({ snapshot, mode, sink: new DirectSink(session), defaultSchema: "public", dialect: postgres });
     await migration(op);
     return op;
   }
@@ -207,7 +208,7 @@ describe.each(await testDatabases())("operations on $name", (database) => {
   it("costs one round trip per statement and no reads once the snapshot covers the schemas", async () => {
     const snapshot = await introspect(db, schemas);
     const counting = new CountingSession(db);
-    const op = createOperations({ snapshot, mode: "safe", sink: new DirectSink(counting), defaultSchema: "public" });
+    const op = createOperations({ snapshot, mode: "safe", sink: new DirectSink(counting), defaultSchema: "public", dialect: postgres });
     await upgrade(op);
     const statements = op.results.flatMap((r) => (r.kind === "applied" ? r.statements : []));
     expect(counting.count).toBe(statements.length);

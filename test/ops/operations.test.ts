@@ -7,6 +7,7 @@ import { InvalidOperationError, OperationsAbortedError } from "../../lib/ops/err
 import { createOperations, type OperationsWithResults, type RunMode } from "../../lib/ops/operations.ts";
 import type { SinkStatement, StatementSink } from "../../lib/ops/sink.ts";
 import type { QueryResult, SqlParams } from "../../lib/sql/executor.ts";
+import { postgres } from "../../lib/dialect/postgres/index.ts";
 
 /** Records statements; answers introspection from `tables`, other reads from `answer`. */
 class RecordingSink implements StatementSink {
@@ -59,7 +60,7 @@ const users: TableSnapshot = {
 function setup(mode: RunMode = "safe", snapshot: SchemaSnapshot = { schemas: ["public"], tables: [users] }) {
   const sink = new RecordingSink();
   sink.tables = [...snapshot.tables];
-  const op: OperationsWithResults = createOperations({ snapshot, mode, sink, defaultSchema: "public" });
+  const op: OperationsWithResults = createOperations({ snapshot, mode, sink, defaultSchema: "public", dialect: postgres });
   return { sink, op };
 }
 
@@ -218,7 +219,7 @@ describe("the default schema", () => {
   it("is where unqualified names live, and is left out of reasons", async () => {
     const sink = new RecordingSink();
     sink.tables = [{ ...users, schema: "tenant" }];
-    const op = createOperations({ snapshot: emptySnapshot(), mode: "safe", sink, defaultSchema: "tenant" });
+    const op = createOperations({ snapshot: emptySnapshot(), mode: "safe", sink, defaultSchema: "tenant", dialect: postgres });
     expect(await op.createTable("users", { columns: [] })).toMatchObject({
       kind: "skipped",
       reason: 'table "users" already exists',

@@ -18,6 +18,7 @@ import { VersionTable } from "../../lib/state/version-table.ts";
 import { startTestDynamo, type TestDynamo } from "../support/dynamo.ts";
 import { createTestDatabase, lockKeyOf, type TestDatabase } from "../support/postgres.ts";
 import { startTcpGate } from "../support/tcp-gate.ts";
+import { postgres } from "../../lib/dialect/postgres/index.ts";
 
 const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
 const bin = path.join(root, "bin/retort.js");
@@ -130,7 +131,7 @@ async function target(): Promise<Target> {
     history: new DynamoHistory({ table: dynamo.table, client: dynamo.client }),
     appliedLog: async () =>
       (await sql.query<{ revision: string; runner: string }>("SELECT revision, runner FROM applied_log ORDER BY revision, runner")).rows,
-    heads: async () => (await new VersionTable().read(sql)).heads,
+    heads: async () => (await new VersionTable("public", postgres).read(sql)).heads,
   };
 }
 
@@ -240,7 +241,7 @@ describe("runner processes sharing one database and one DynamoDB lock", () => {
     // Both runners name the database through the gate; the lock key is the database's own name.
     const key = await lockKeyOf(db.url("runner", gate.port));
     const [bRun, aRun] = await db.history.runs(key);
-    expect(await new VersionTable().fenceToken(db.sql, key, `DynamoDB table ${dynamo.table}`)).toBe(bRun!.token);
+    expect(await new VersionTable("public", postgres).fenceToken(db.sql, key, `DynamoDB table ${dynamo.table}`)).toBe(bRun!.token);
     expect(aRun).toMatchObject({
       token: aResult.run!.token,
       status: "failed",

@@ -38,7 +38,7 @@ for (const target of await testDatabases({ dataApi: true })) {
     afterAll(() => executor.close());
     const scenario = () => {
       const schema = `fence_${++n}`;
-      return { schema, table: new VersionTable(schema), key: `postgres://db.example:5432/${schema}` };
+      return { schema, table: new VersionTable(schema, postgres), key: `postgres://db.example:5432/${schema}` };
     };
 
     it("records the highest token; an older one is refused with RT002 and its statements undone", async () => {
@@ -129,7 +129,7 @@ describe("fencing a migration that runs outside a transaction (PostgreSQL)", () 
     const executor = await PgExecutor.open(database.url);
     const other = await PgExecutor.open(database.url);
     try {
-      const table = new VersionTable("public");
+      const table = new VersionTable("public", postgres);
       const key = "k";
       await executor.query("CREATE TABLE t (a int, b int)");
       // Runner A holds token 5; right after its first statement, runner B (token 6) writes.
@@ -183,7 +183,7 @@ describe("fencing under concurrency (PostgreSQL)", () => {
     const a = await PgExecutor.open(database.url);
     const b = await PgExecutor.open(database.url);
     try {
-      const table = new VersionTable("public");
+      const table = new VersionTable("public", postgres);
       const key = "k";
       await a.query(claim(table, key, 1));
       // Token 2 claims inside an open transaction and holds the row until it commits.

@@ -11,6 +11,7 @@ import type { LockInfo } from "../../lib/state/lock.ts";
 import type { SqlExecutor } from "../../lib/sql/executor.ts";
 import { testDatabases } from "../support/databases.ts";
 import { startTestDynamo, type TestDynamo } from "../support/dynamo.ts";
+import { postgres } from "../../lib/dialect/postgres/index.ts";
 
 interface Adapter {
   name: string;
@@ -31,7 +32,7 @@ const adapters: Adapter[] = [
     name: `a table in ${db.name}`,
     async open() {
       const executor: SqlExecutor = await db.open();
-      return { history: new DatabaseHistory(executor, "audit"), close: () => executor.close() };
+      return { history: new DatabaseHistory(executor, "audit", postgres), close: () => executor.close() };
     },
   })),
 ];
@@ -177,7 +178,7 @@ describe("history in the database", () => {
     const [db] = await testDatabases();
     const executor = await db!.open();
     try {
-      const history = new DatabaseHistory(executor, "numbers");
+      const history = new DatabaseHistory(executor, "numbers", postgres);
       const t = "pglite:/srv/app";
       // Three processes, each with an in-process lock whose first token is 1.
       const runs = [1, 2, 3].map((i) => run(t, 1, { runId: `process-${i}`, startedAt: `2026-11-24T10:0${i}:00.000Z` }));
@@ -215,7 +216,7 @@ describe("history in a database whose table predates run numbers", () => {
         at: before.startedAt,
         record: JSON.stringify(before),
       });
-      const history = new DatabaseHistory(executor, "old");
+      const history = new DatabaseHistory(executor, "old", postgres);
       await history.start(run(t, 1, { runId: "after", startedAt: "2026-11-25T00:00:00.000Z" }));
       expect((await history.runs(t)).map((r) => [r.runId, r.number])).toEqual([
         ["after", 1],
