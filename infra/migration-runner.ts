@@ -94,14 +94,17 @@ export interface MigrationRunnerProps {
    */
   readonly timeout?: Duration;
   /**
-   * How long a deploy may spend applying migrations before CloudFormation fails it (the
-   * Provider framework's total timeout; at most 2 hours). A deploy that finds retort's lock held
-   * by another runner keeps polling for it until two polls and a minute before this.
+   * How long a deploy may spend applying migrations before it fails (the Provider framework's
+   * total timeout). At most 1 hour, because CloudFormation waits no longer for a custom resource,
+   * and a whole number of deployPollInterval. A deploy that finds retort's lock held by another
+   * runner keeps polling for it until two polls and a minute before this, so it must leave at
+   * least a minute for that: deployTimeout >= 2 × deployPollInterval + 2 minutes.
    * @default Duration.hours(1)
    */
   readonly deployTimeout?: Duration;
   /**
-   * How often the Provider framework polls the deploy hook while an upgrade runs.
+   * How often the Provider framework polls the deploy hook while an upgrade runs: a whole number
+   * of seconds, at least 1, that divides deployTimeout.
    * @default Duration.seconds(10)
    */
   readonly deployPollInterval?: Duration;
@@ -140,10 +143,13 @@ export interface MigrationRunnerProps {
   readonly projectRoot?: string;
 }
 
-/** Every Data API call the runner makes, and nothing else. */
+/**
+ * The Data API calls the runner makes (lib/sql/data-api-executor.ts), and nothing else:
+ * ExecuteStatement and the three transaction calls. A batch of statements goes as one
+ * ExecuteStatement, so BatchExecuteStatement is not granted.
+ */
 const DATA_API_ACTIONS = [
   "rds-data:ExecuteStatement",
-  "rds-data:BatchExecuteStatement",
   "rds-data:BeginTransaction",
   "rds-data:CommitTransaction",
   "rds-data:RollbackTransaction",
@@ -241,7 +247,7 @@ export class MigrationRunner extends Construct {
       ...(props.migrationTimeout ? { [ENV.migrationTimeout]: String(props.migrationTimeout.toSeconds()) } : {}),
       // A deploy that finds the lock held keeps polling until then, with two polls and a minute
       // left of the Provider's total timeout to answer in.
-      [ENV.deployLockWait]: String(Math.max(0, deployTimeout(props).toSeconds() - 2 * deployPollInterval(props).toSeconds() - 60)),
+      [ENV.deployLockWait]: String(Math.max(0, deployLockWaitSeconds(deployTimeout(props).toSeconds(), deployPollInterval(props).toSeconds()))),
       [ENV.serviceName]: "retort",
       [ENV.logLevel]: "INFO",
     };
@@ -518,10 +524,7 @@ function validate(props: MigrationRunnerProps): ResolvedProps {
   const minutes = (d: Duration | undefined) => (d && !Token.isUnresolved(d.toSeconds()) ? d.toMinutes({ integral: false }) : undefined);
   const timeout = minutes(props.timeout);
   if (timeout !== undefined && (timeout < 1 || timeout > 15)) fail(`props.timeout must be from 1 to 15 minutes (a Lambda limit), not ${timeout}`);
-  const deploy = minutes(props.deployTimeout);
-  if (deploy !== undefined && (deploy < 1 || deploy > 120)) {
-    fail(`props.deployTimeout must be from 1 minute to 2 hours (the Provider framework's limit), not ${deploy} minutes`);
-  }
+  validateDeployTiming(props, fail);
   if (props.memorySize !== undefined && (props.memorySize < 128 || props.memorySize > 10240)) {
     fail(`props.memorySize must be from 128 to 10240 MB, not ${props.memorySize}`);
   }
@@ -556,6 +559,84 @@ function rollbackTimeouts(props: MigrationRunnerProps): { approvalTimeout: Durat
   const approvalTimeout = props.approvalTimeout ?? Duration.hours(24);
   const rollbackTimeout = props.rollbackTimeout ?? (props.requireApproval ? approvalTimeout.plus(Duration.hours(6)) : Duration.hours(6));
   return { approvalTimeout, rollbackTimeout };
+}
+
+/**
+ * CloudFormation waits at most an hour for a custom resource (ServiceTimeout is 1 to 3600 s). The
+ * Provider framework's totalTimeout is documented with that limit but not checked against it: a
+ * longer one builds a waiter that keeps polling after CloudFormation has failed the deploy.
+ */
+const DEPLOY_TIMEOUT_LIMIT_S = 3600;
+
+/** A held lock is waited for at least this long: past a dead runner's lease (30 s by default). */
+const MIN_DEPLOY_LOCK_WAIT_S = 60;
+
+/** What a deploy keeps, after its last two polls, to answer CloudFormation in. */
+const DEPLOY_ANSWER_S = 60;
+
+/** What a deploy leaves for waiting on a held lock: two polls and a minute are kept to answer in. */
+function deployLockWaitSeconds(timeoutS: number, pollS: number): number {
+  return timeoutS - 2 * pollS - DEPLOY_ANSWER_S;
+}
+
+/**
+ * deployTimeout and deployPollInterval become the Provider's totalTimeout and queryInterval. The
+ * Provider turns them into a Step Functions retry (IntervalSeconds = the poll, a positive whole
+ * number; MaxAttempts = timeout / poll, which must come out whole, or it throws naming neither
+ * prop), and the deploy hook's lock wait is derived from both; so they are checked together here,
+ * each message naming what was set and what would do instead.
+ */
+function validateDeployTiming(props: MigrationRunnerProps, fail: (message: string) => never): void {
+  const ms = (d: Duration | undefined) => (d && !Token.isUnresolved(d.toMilliseconds()) ? d.toMilliseconds() : undefined);
+  const [timeoutMs, pollMs] = [ms(deployTimeout(props)), ms(deployPollInterval(props))];
+  if (timeoutMs === undefined || pollMs === undefined) return;
+  if (timeoutMs % 1000 !== 0 || timeoutMs > DEPLOY_TIMEOUT_LIMIT_S * 1000) {
+    fail(
+      `props.deployTimeout must be a whole number of seconds, at most 1 hour (CloudFormation waits no longer for a custom resource; ` +
+        `the Provider framework's totalTimeout), not ${span(timeoutMs / 1000)}`,
+    );
+  }
+  if (pollMs % 1000 !== 0 || pollMs < 1000) {
+    fail(`props.deployPollInterval must be a whole number of seconds, at least 1, not ${span(pollMs / 1000)} (Step Functions retries the Provider's isComplete after a whole number of seconds)`);
+  }
+  const [timeoutS, pollS] = [timeoutMs / 1000, pollMs / 1000];
+  const givenTimeout = `props.deployTimeout (${props.deployTimeout ? "" : "the default, "}${span(timeoutS)})`;
+  const givenPoll = `props.deployPollInterval (${props.deployPollInterval ? "" : "the default, "}${span(pollS)})`;
+  const largestDivisor = (n: number, atMost: number) => {
+    for (let d = Math.floor(atMost); d >= 1; d--) if (n % d === 0) return d;
+    return undefined;
+  };
+  const lockWait = deployLockWaitSeconds(timeoutS, pollS);
+  if (lockWait < MIN_DEPLOY_LOCK_WAIT_S) {
+    const neededTimeout = Math.ceil((2 * pollS + DEPLOY_ANSWER_S + MIN_DEPLOY_LOCK_WAIT_S) / pollS) * pollS;
+    const poll = largestDivisor(timeoutS, (timeoutS - DEPLOY_ANSWER_S - MIN_DEPLOY_LOCK_WAIT_S) / 2);
+    const remedies = [
+      ...(neededTimeout <= DEPLOY_TIMEOUT_LIMIT_S ? [`raise deployTimeout to at least ${neededTimeout} s`] : []),
+      ...(poll !== undefined ? [`lower deployPollInterval to at most ${poll} s`] : []),
+    ].join(" or ") || "set deployTimeout to at least 2 × deployPollInterval + 2 minutes, within 1 hour";
+    fail(
+      `${givenTimeout} leaves a deploy ${lockWait > 0 ? `${lockWait} s` : "no time"} to wait for retort's lock when another runner holds it, after two polls of ` +
+        `${givenPoll} and a minute to answer in; it needs at least ${MIN_DEPLOY_LOCK_WAIT_S} s, longer than a dead runner's lease. ` +
+        `${remedies.charAt(0).toUpperCase()}${remedies.slice(1)}.`,
+    );
+  }
+  if (timeoutS % pollS !== 0) {
+    const below = Math.floor(timeoutS / pollS) * pollS;
+    const above = below + pollS;
+    const timeouts = above <= DEPLOY_TIMEOUT_LIMIT_S ? `${below} s or ${above} s` : `${below} s`;
+    fail(
+      `${givenTimeout} is not a whole number of ${givenPoll}: the Provider framework polls a whole number of times. ` +
+        `Set deployTimeout to ${timeouts}, or deployPollInterval to a divisor of ${timeoutS} s such as ${largestDivisor(timeoutS, pollS)} s`,
+    );
+  }
+}
+
+/** A length of time as a message shows it: whole hours or minutes, else seconds. */
+function span(seconds: number): string {
+  const whole = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`;
+  if (seconds > 0 && seconds % 3600 === 0) return whole(seconds / 3600, "hour");
+  if (seconds > 0 && seconds % 60 === 0) return whole(seconds / 60, "minute");
+  return `${seconds} s`;
 }
 
 function deployTimeout(props: MigrationRunnerProps): Duration {

@@ -1,6 +1,11 @@
-// What a SQL dialect provides to the rest of retort. PostgreSQL is the first implementation
-// (lib/dialect/postgres); MySQL will be the second. Nothing outside a dialect module writes SQL
-// text for schema objects, quotes a name or renders a literal.
+// What a SQL dialect provides to the rest of retort. PostgreSQL (lib/dialect/postgres) is the
+// only implementation, and `name` admits no other. A migration's operations become SQL only
+// through a dialect's `render`, and names are quoted and literals rendered only by the dialect's
+// functions. retort's own state tables are the exception to the first rule: the version and fence
+// tables (lib/state/version-table.ts) and the run history (lib/state/database-history.ts) write
+// their PostgreSQL as text themselves (CREATE TABLE, upserts, PL/pgSQL checks, pg_catalog
+// queries), quoting and rendering through the Dialect; another engine would need its own
+// versions of them too. The lint rules' suggested fixes quote with lib/dialect/postgres/quote.ts.
 import type { QueryResult, SqlParams } from "../sql/executor.ts";
 import type { ColumnSpec, LiteralValue, Operation } from "../ops/operation.ts";
 import type { QualifiedName } from "./names.ts";
@@ -41,7 +46,10 @@ export interface Dialect {
   quoteIdentifier(part: string): string;
   /** Quotes a schema-qualified name. */
   quoteName(name: QualifiedName): string;
-  /** The one way a value becomes SQL text (DDL defaults, which cannot be bound). */
+  /**
+   * The one way a value becomes SQL text, where it cannot be bound: DDL defaults, the parameters of
+   * an offline (--sql) script, the state tables' own statements.
+   */
   renderLiteral(value: LiteralValue): string;
   /** Throws InvalidNameError for an identifier the database would refuse or silently change. */
   checkIdentifier(part: string): void;

@@ -1,5 +1,7 @@
-// What every command runs over: the migration source now; the executor, lock and history ports
-// join it as later layers land. Commands receive a Context and return data; the CLI prints it.
+// What every command runs over: the migration source, and for the commands that need a database
+// (DatabaseContext) its executor, dialect, version table, lock and history. Commands receive a
+// Context and return data; the CLI prints it, and the Lambda handlers (functions/) build their
+// own Context from the function's environment and return the data as their result.
 import type { Dialect } from "../dialect/dialect.ts";
 import { RevisionMap } from "../revision/graph.ts";
 import type { RevisionError } from "../revision/errors.ts";

@@ -1,7 +1,10 @@
-// What every SqlExecutor adapter shares, so they behave alike: statement checks and parameter
-// binding, driver-error mapping, and the transaction guard (no nesting, no use of the executor
-// or of a finished `tx` from inside a transaction). The Data API adapter is meant to use these
-// too; test/sql/contract.ts checks the resulting behaviour on every adapter.
+// What the SqlExecutor adapters share, so they behave alike. All three use the single-statement
+// check and the transaction guard (no nesting, no use of the executor or of a finished `tx` from
+// inside a transaction). The two that talk to PostgreSQL directly, node-postgres and PGlite, also
+// use the parameter binding, the result building and the driver-error mapping here; the Data API
+// adapter cannot, because the Data API takes `:name` parameters and typed fields and reports
+// errors as text, so it binds and maps in its own module. test/sql/contract.ts checks the
+// resulting behaviour on every adapter.
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ColumnMeta, QueryOptions, QueryResult, SqlParams, SqlResultValue, SqlSession } from "./executor.ts";
@@ -15,13 +18,13 @@ export function assertSingleStatement(sql: string): void {
   if (count !== 1) throw new MultipleStatementsError(count);
 }
 
-/** A statement ready for a positional-parameter driver. */
+/** A statement ready for a positional-parameter driver (node-postgres, PGlite). */
 export interface PreparedStatement {
   /** The SQL with `:name` rewritten as `$1, $2, ...`. */
   text: string;
   /** The parameters in `$n` order, classified. */
   params: EncodedParam[];
-  /** Their text input forms (`null` for NULL): what text-protocol drivers send. */
+  /** Their text input forms (`null` for NULL): what node-postgres and PGlite are given. */
   values: Array<string | null>;
 }
 
@@ -30,8 +33,9 @@ export interface PreparedStatement {
  * encodes their values (UnsupportedParameterError for values that cannot be bound).
  */
 export function prepareStatement(sql: string, params: SqlParams = {}): PreparedStatement {
-  // One walk for both checks; the statement count is judged first, as it was when the check and
-  // the rewrite walked the text separately.
+  // One walk for both checks. The statement count is judged first, so a text that is several
+  // statements fails with MultipleStatementsError even when it also lacks a parameter, as it does
+  // on the Data API adapter (assertSingleStatement before binding).
   const { statementCount, missingParameter, text, values, names } = scanStatement(sql, params);
   if (statementCount !== 1) throw new MultipleStatementsError(statementCount);
   if (missingParameter !== undefined) throw new MissingParameterError(missingParameter);
@@ -39,7 +43,10 @@ export function prepareStatement(sql: string, params: SqlParams = {}): PreparedS
   return { text, params: encoded, values: encoded.map((p) => p.text) };
 }
 
-/** Builds row objects from text cells; a repeated column name keeps the last value. */
+/**
+ * Builds row objects from text cells (both direct drivers are asked for text, so lib/sql/values.ts
+ * decodes every value the same way); a repeated column name keeps the last value.
+ */
 export function buildResult<Row>(
   columns: ColumnMeta[],
   cells: ReadonlyArray<ReadonlyArray<string | null>>,

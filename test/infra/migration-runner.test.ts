@@ -113,7 +113,6 @@ describe("the runner functions", () => {
             Effect: "Allow",
             Action: [
               "rds-data:ExecuteStatement",
-              "rds-data:BatchExecuteStatement",
               "rds-data:BeginTransaction",
               "rds-data:CommitTransaction",
               "rds-data:RollbackTransaction",
@@ -207,10 +206,10 @@ describe("the deploy hook", () => {
   });
 
   it("polls isComplete within the configured total timeout", () => {
-    const { template: t } = build({ deployTimeout: Duration.minutes(90), deployPollInterval: Duration.seconds(20) });
+    const { template: t } = build({ deployTimeout: Duration.minutes(50), deployPollInterval: Duration.seconds(20) });
     const waiter = Object.entries(t.findResources("AWS::StepFunctions::StateMachine")).find(([id]) => id.includes("waiter"))![1];
     const retry = JSON.parse(definitionText(waiter as never)).States["framework-isComplete-task"].Retry;
-    expect(retry).toEqual([expect.objectContaining({ IntervalSeconds: 20, MaxAttempts: 270, BackoffRate: 1 })]);
+    expect(retry).toEqual([expect.objectContaining({ IntervalSeconds: 20, MaxAttempts: 150, BackoffRate: 1 })]);
   });
 });
 
@@ -299,13 +298,49 @@ describe("props", () => {
     refused({ migrationsDirectory: "no/such/dir" }, /props\.migrationsDirectory "no\/such\/dir" is not a directory/);
     refused({ onRollback: "revert" as never }, /props\.onRollback must be 'keep' or 'downgrade', not "revert"/);
     refused({ timeout: Duration.minutes(20) }, /props\.timeout must be from 1 to 15 minutes/);
-    refused({ deployTimeout: Duration.hours(3) }, /props\.deployTimeout must be from 1 minute to 2 hours/);
     refused({ runOnDeploy: false, runOnEveryDeploy: true }, /props\.runOnEveryDeploy needs props\.runOnDeploy/);
     refused({ migrationTimeout: Duration.millis(500) }, /props\.migrationTimeout must be a whole number of seconds, at least 1, not 500 ms/);
     refused(
       { requireApproval: true, approvalTimeout: Duration.hours(24), rollbackTimeout: Duration.hours(6) },
       /props\.rollbackTimeout \(360 minutes\) leaves no time to roll back after the approval's wait \(props\.approvalTimeout, 1440 minutes\).*Raise rollbackTimeout to at least 1456 minutes/,
     );
+  });
+
+  it("a deploy's timeout is at most CloudFormation's hour, a whole number of polls, and leaves time to wait for the lock", () => {
+    // CloudFormation waits at most an hour for a custom resource (ServiceTimeout 1 to 3600 s); the
+    // Provider framework builds a longer waiter without complaint, so the construct refuses it.
+    refused({ deployTimeout: Duration.minutes(90) }, /props\.deployTimeout must be a whole number of seconds, at most 1 hour .*not 90 minutes/);
+    refused({ deployTimeout: Duration.hours(3) }, /props\.deployTimeout must be a whole number of seconds, at most 1 hour .*not 3 hours/);
+    refused({ deployTimeout: Duration.millis(300_500) }, /props\.deployTimeout must be a whole number of seconds, at most 1 hour .*not 300\.5 s/);
+    // Step Functions retries isComplete every IntervalSeconds, a positive whole number.
+    refused({ deployPollInterval: Duration.millis(1500) }, /props\.deployPollInterval must be a whole number of seconds, at least 1, not 1\.5 s/);
+    refused({ deployPollInterval: Duration.millis(500) }, /props\.deployPollInterval must be a whole number of seconds, at least 1, not 0\.5 s/);
+    // The Provider framework polls a whole number of times (it throws otherwise, naming neither prop).
+    refused(
+      { deployPollInterval: Duration.seconds(7) },
+      /props\.deployTimeout \(the default, 1 hour\) is not a whole number of props\.deployPollInterval \(7 s\).*Set deployTimeout to 3598 s, or deployPollInterval to a divisor of 3600 s such as 6 s/,
+    );
+    refused(
+      { deployTimeout: Duration.seconds(1000), deployPollInterval: Duration.seconds(30) },
+      /props\.deployTimeout \(1000 s\) is not a whole number of props\.deployPollInterval \(30 s\).*Set deployTimeout to 990 s or 1020 s, or deployPollInterval to a divisor of 1000 s such as 25 s/,
+    );
+    // The lock wait is what is left after two polls and a minute; less than a minute is refused.
+    refused(
+      { deployTimeout: Duration.minutes(2) },
+      /props\.deployTimeout \(2 minutes\) leaves a deploy 40 s to wait for retort's lock.*props\.deployPollInterval \(the default, 10 s\).*Raise deployTimeout to at least 140 s\.$/,
+    );
+    refused(
+      { deployTimeout: Duration.minutes(10), deployPollInterval: Duration.minutes(5) },
+      /props\.deployTimeout \(10 minutes\) leaves a deploy no time to wait for retort's lock.*props\.deployPollInterval \(5 minutes\).*Raise deployTimeout to at least 900 s or lower deployPollInterval to at most 200 s/,
+    );
+    refused(
+      { deployTimeout: Duration.hours(1), deployPollInterval: Duration.minutes(30) },
+      /props\.deployTimeout \(1 hour\) leaves a deploy no time to wait for retort's lock.*Lower deployPollInterval to at most 1200 s\.$/,
+    );
+    // The defaults, the limit itself, and the smallest timeout the default poll allows all pass.
+    expect(() => build({})).not.toThrow();
+    expect(() => build({ deployTimeout: Duration.hours(1), deployPollInterval: Duration.seconds(5) })).not.toThrow();
+    expect(() => build({ deployTimeout: Duration.seconds(140) })).not.toThrow();
   });
 
   it("an approval's wait fits inside the execution: by default the limit is the wait plus 6 hours", () => {
