@@ -80,4 +80,13 @@ export interface Dialect {
    * response limit allows (one for most schemas; one more per page of a large one).
    */
   introspect(session: SnapshotReader, schemas: readonly string[]): Promise<SchemaSnapshot>;
+  /** The schemas users own (not the system's), by name. */
+  userSchemas(session: SnapshotReader): Promise<string[]>;
+  /** Statements that drop every schema in `schemas` with all it holds, then create `defaultSchema` empty. */
+  resetSchemas(schemas: readonly string[], defaultSchema: string): string[];
+  /**
+   * One row, one column `fingerprints`: a JSON array with, per table in order, a hash of its rows
+   * (equal hashes, equal contents). It reads every row: for scratch databases.
+   */
+  tableFingerprints(tables: readonly QualifiedName[]): RenderedStatement;
 }

@@ -21,8 +21,6 @@ import {
   type DifferenceWording,
   type SchemaDifference,
 } from "../dialect/diff.ts";
-import { introspect } from "../dialect/postgres/introspect.ts";
-import { resetSchemasStatements, tableFingerprintsQuery, USER_SCHEMAS_SQL } from "../dialect/postgres/contents.ts";
 import type { SchemaSnapshot } from "../dialect/snapshot.ts";
 import type { ProblemData } from "../revision/errors.ts";
 import type { RevisionMap } from "../revision/graph.ts";
@@ -243,8 +241,8 @@ class Scratch {
   async rebuild(good: ReadonlySet<string>): Promise<void> {
     this.current = undefined;
     try {
-      const schemas = (await this.executor!.query<{ name: string }>(USER_SCHEMAS_SQL)).rows.map((r) => r.name);
-      for (const sql of resetSchemasStatements(schemas, this.defaultSchema)) await this.executor!.query(sql);
+      const dialect = this.ctx.database!.dialect;
+      for (const sql of dialect.resetSchemas(await dialect.userSchemas(this.executor!), this.defaultSchema)) await this.executor!.query(sql);
       this.heads = [];
     } catch {
       await this.close();
@@ -359,14 +357,14 @@ class Scratch {
   /** Every user schema, so objects a migration puts outside the default schema are compared too. */
   private async snapshot(): Promise<SchemaSnapshot> {
     const executor = this.executor!;
-    const schemas = (await executor.query<{ name: string }>(USER_SCHEMAS_SQL)).rows.map((r) => r.name);
-    return introspect(executor, schemas);
+    const dialect = this.ctx.database!.dialect;
+    return dialect.introspect(executor, await dialect.userSchemas(executor));
   }
 
   /** A fingerprint of each table's rows, by table name as messages show it. */
   private async fingerprints(snapshot: SchemaSnapshot): Promise<Map<string, string>> {
     if (snapshot.tables.length === 0) return new Map();
-    const query = tableFingerprintsQuery(snapshot.tables);
+    const query = this.ctx.database!.dialect.tableFingerprints(snapshot.tables);
     const rows = (await this.executor!.query<{ fingerprints: string }>(query.sql)).rows;
     const prints = JSON.parse(rows[0]!.fingerprints) as string[];
     return new Map(snapshot.tables.map((t, i) => [displayRelation(t, this.defaultSchema), prints[i]!]));

@@ -2,6 +2,7 @@
 // introspection, gathered into one Dialect object (lib/dialect/dialect.ts).
 import type { Dialect } from "../dialect.ts";
 import { renderBatch, terminate } from "./batch.ts";
+import { resetSchemas, tableFingerprints, userSchemas } from "./contents.ts";
 import { describeColumn } from "./describe.ts";
 import { introspect } from "./introspect.ts";
 import { constraintName } from "./naming.ts";
@@ -27,6 +28,9 @@ export const postgres: Dialect = {
   terminate,
   classifyStatement,
   introspect,
+  userSchemas,
+  resetSchemas,
+  tableFingerprints,
 };
 
 export { renderBatch, terminate } from "./batch.ts";
