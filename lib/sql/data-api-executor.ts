@@ -90,7 +90,7 @@ export { DataApiError, StatementBlockedError, type DataApiCommand, type LockBloc
 
 /** A request timeout above the service's own 45 s per call, so its StatementTimeoutException wins. */
 const REQUEST_TIMEOUT_MS = 60_000;
-const DEFAULT_RETRY: Required<DataApiRetryOptions> = { maxAttempts: 15, baseDelayMs: 250, maxDelayMs: 5_000 };
+export const DEFAULT_RETRY: Required<DataApiRetryOptions> = { maxAttempts: 15, baseDelayMs: 250, maxDelayMs: 5_000 };
 
 /** The default client: SDK retries off (this adapter decides), region/endpoint from the environment. */
 export function createDataApiClient(): RDSDataClient {

@@ -14,7 +14,7 @@ import {
 } from "@aws-sdk/client-rds-data";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { DataApiEndpoint, DataApiEndpointOptions } from "../../lib/local/data-api-endpoint.ts";
-import type { SqlExecutor } from "../../lib/sql/executor.ts";
+import type { QueryOptions, SqlExecutor, SqlParams, SqlSession } from "../../lib/sql/executor.ts";
 import { ARNS, EndpointFixture, SLOW, backends, failure, sdkClient } from "./harness.ts";
 
 describe.each(backends.map((b) => [b.name, b] as const))("local Data API over %s", (_name, factory) => {
@@ -286,15 +286,22 @@ describe.each(backends.map((b) => [b.name, b] as const))("local Data API over %s
     });
 
     it("refuses a second call while one is running in the same transaction", async () => {
-      const transactionId = await begin();
-      const slow = exec(`INSERT INTO items VALUES (1, 'slow') ${SLOW}`, { transactionId });
-      await new Promise((resolve) => setTimeout(resolve, 30));
-      const parallel = await failure(exec("SELECT 1", { transactionId }));
+      // The first statement is held on the backend until the second call has been answered, so
+      // the two overlap however slowly either request travels (no sleep to win a race).
+      const held = heldBackend(fixture.backend.executor);
+      const { client: c } = await endpointWith({}, held.backend);
+      const send = (sql: string, transactionId: string) =>
+        c.send(new ExecuteStatementCommand({ ...ARNS, sql, transactionId }));
+      const transactionId = await begin(c);
+      const slow = send(`INSERT INTO items VALUES (1, 'slow') ${HOLD}`, transactionId);
+      await held.reached;
+      const parallel = await failure(send("SELECT 1", transactionId));
       expect(parallel.name).toBe("DatabaseErrorException");
       expect(parallel.message).toMatch(/^Transaction is still running a query/);
+      held.release();
       expect((await slow).numberOfRecordsUpdated).toBe(1);
       // The transaction itself is unharmed.
-      await client.send(new CommitTransactionCommand({ ...ARNS, transactionId }));
+      await c.send(new CommitTransactionCommand({ ...ARNS, transactionId }));
       expect((await exec("SELECT count(*)::int4 FROM items")).records?.[0]).toEqual([{ longValue: 1 }]);
     });
 
@@ -311,11 +318,12 @@ describe.each(backends.map((b) => [b.name, b] as const))("local Data API over %s
     });
 
     it("keeps a transaction alive while calls keep using it", async () => {
-      const { client: c } = await endpointWith({ transactionTimeoutMs: 400 });
+      const { client: c } = await endpointWith({ transactionTimeoutMs: 1_000 });
       const transactionId = await begin(c);
-      // 5 x 100 ms outlives the 400 ms timeout; each call restarts the idle clock.
+      // 5 x 250 ms outlives the 1 s timeout; each call restarts the idle clock. Each gap leaves
+      // 750 ms for the call itself, so a slow machine does not expire it.
       for (let i = 0; i < 5; i += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await new Promise((resolve) => setTimeout(resolve, 250));
         await c.send(new ExecuteStatementCommand({ ...ARNS, transactionId, sql: "SELECT 1" }));
       }
       await c.send(new CommitTransactionCommand({ ...ARNS, transactionId }));
@@ -413,3 +421,35 @@ describe.each(backends.map((b) => [b.name, b] as const))("local Data API over %s
     });
   });
 });
+
+/** Statements containing this marker wait on the backend until the test releases them. */
+const HOLD = "/* hold */";
+
+/**
+ * `inner` with statements marked HOLD held inside transactions before they run: `reached`
+ * resolves once one has arrived (the endpoint has claimed its transaction by then), `release`
+ * lets it run. Everything else goes straight to `inner`.
+ */
+function heldBackend(inner: SqlExecutor): { backend: SqlExecutor; reached: Promise<void>; release(): void } {
+  let arrived!: () => void;
+  const reached = new Promise<void>((resolve) => (arrived = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const held = (tx: SqlSession): SqlSession => ({
+    async query<Row>(sql: string, params?: SqlParams, options?: QueryOptions) {
+      if (sql.includes(HOLD)) {
+        arrived();
+        await released;
+      }
+      return tx.query<Row>(sql, params, options);
+    },
+  });
+  const backend = new Proxy(inner, {
+    get(target, key) {
+      if (key === "transaction") return <T>(fn: (tx: SqlSession) => Promise<T>) => target.transaction((tx) => fn(held(tx)));
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { backend, reached, release };
+}

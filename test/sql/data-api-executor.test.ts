@@ -2,8 +2,11 @@
 // typed fields -> the port's values, the service's SQL error text -> message + SQLState, failure
 // classes for the retry policy, backoff and the DDL detection behind continueAfterTimeout.
 
+import type { RDSDataClient } from "@aws-sdk/client-rds-data";
 import { describe, expect, it } from "vitest";
 import {
+  DEFAULT_RETRY,
+  DataApiExecutor,
   backoffDelay,
   classifyFailure,
   fromField,
@@ -198,10 +201,39 @@ describe("backoffDelay", () => {
   });
 
   it("waits long enough by default for an auto-paused cluster to resume", () => {
-    const defaults = { maxAttempts: 15, baseDelayMs: 250, maxDelayMs: 5000 };
+    // The adapter's own defaults, not a copy: a change to them must be judged by this bound.
     let least = 0;
-    for (let attempt = 1; attempt < defaults.maxAttempts; attempt += 1) least += backoffDelay(attempt, defaults, () => 0);
+    for (let attempt = 1; attempt < DEFAULT_RETRY.maxAttempts; attempt += 1) least += backoffDelay(attempt, DEFAULT_RETRY, () => 0);
     expect(least).toBeGreaterThan(25_000);
+  });
+
+  it("is what an executor without retry options waits, as long as the cluster keeps resuming", async () => {
+    let calls = 0;
+    const client = {
+      send: async () => {
+        calls += 1;
+        throw Object.assign(new Error("resuming"), { name: "DatabaseResumingException", $metadata: { httpStatusCode: 400 } });
+      },
+    } as unknown as RDSDataClient;
+    const slept: number[] = [];
+    const db = new DataApiExecutor({
+      resourceArn: "arn:aws:rds:us-east-1:000000000000:cluster:c",
+      secretArn: "arn:aws:secretsmanager:us-east-1:000000000000:secret:s-AbCdEf",
+      client,
+      // Records the delays instead of waiting them, so the test takes no time.
+      sleep: async (ms) => {
+        slept.push(ms);
+      },
+    });
+    await expect(db.query("SELECT 1")).rejects.toThrow(`still resuming from auto-pause after ${DEFAULT_RETRY.maxAttempts} attempts`);
+    expect(calls).toBe(DEFAULT_RETRY.maxAttempts);
+    expect(slept).toHaveLength(DEFAULT_RETRY.maxAttempts - 1);
+    slept.forEach((ms, i) => {
+      expect(ms).toBeGreaterThanOrEqual(backoffDelay(i + 1, DEFAULT_RETRY, () => 0));
+      expect(ms).toBeLessThanOrEqual(backoffDelay(i + 1, DEFAULT_RETRY, () => 1));
+    });
+    expect(slept.reduce((a, b) => a + b, 0)).toBeGreaterThan(25_000);
+    await db.close();
   });
 });
 

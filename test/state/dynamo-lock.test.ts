@@ -1,7 +1,8 @@
 // The DynamoDB lock against dynalite on loopback (real SDK client, real HTTP): acquire, conflict
 // with the holder named in the same answer, renew, release, expiry and takeover, force, fencing
 // tokens that only go up, and DynamoDB's faults (throttling, 5xx, answers lost after the write).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { performance } from "node:perf_hooks";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DynamoLease, DynamoLock } from "../../lib/state/dynamo-lock.ts";
 import { sleep } from "../../lib/state/dynamo-client.ts";
@@ -144,10 +145,24 @@ describe("DynamoDB lock", () => {
   });
 
   it("a lease that ran out before a renewal succeeded is lost locally, even before anyone else takes it", async () => {
-    const lease = await manual().acquire(key, holder("upgrade"), { leaseMs: 300 });
-    lease.assertHeld();
-    await sleep(400);
-    expect(() => lease.assertHeld()).toThrow(/its lease ran out before a renewal succeeded/);
+    const leaseMs = 60_000;
+    const before = performance.now();
+    const lease = await manual().acquire(key, holder("upgrade"), { leaseMs });
+    const after = performance.now();
+    // The lease runs on the monotonic clock from when the acquire was sent (between before and
+    // after; held locally a little less, a safety margin). Stand that clock halfway through it and
+    // at its end, rather than sleeping through a short lease and hoping the acquire itself took
+    // less: no outcome depends on the machine's speed.
+    const clock = vi.spyOn(performance, "now");
+    try {
+      clock.mockReturnValue(before + leaseMs / 2);
+      lease.assertHeld();
+      clock.mockReturnValue(after + leaseMs);
+      expect(() => lease.assertHeld()).toThrow(/its lease ran out before a renewal succeeded/);
+    } finally {
+      clock.mockRestore();
+    }
+    await lease.release();
   });
 
   it("waiting: a queued acquire gets the lock once the holder releases it", async () => {
