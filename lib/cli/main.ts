@@ -34,8 +34,8 @@ interface CommonOptions {
   json?: boolean;
 }
 
-function context(options: CommonOptions): Context {
-  return projectContext({ dir: options.dir });
+function context(options: CommonOptions & { db?: string }): Context {
+  return projectContext({ dir: options.dir, ...(options.db ? { db: options.db } : {}) });
 }
 
 interface DatabaseOptions extends CommonOptions {

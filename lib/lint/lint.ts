@@ -3,7 +3,6 @@
 // do into targets, asks every rule about every target, and applies each migration's
 // `lint: { allow: ["code: reason"] }`. Pure apart from running the migrations' own functions.
 import type { Dialect } from "../dialect/dialect.ts";
-import { postgres } from "../dialect/postgres/index.ts";
 import { readStatement } from "../dialect/postgres/raw-statement.ts";
 import { emptySnapshot, type SchemaSnapshot } from "../dialect/snapshot.ts";
 import { describeOperation } from "../ops/describe.ts";
@@ -63,12 +62,12 @@ export interface LintOptions {
   rules?: readonly LintRule[];
   /** @default "public" */
   defaultSchema?: string;
-  /** @default PostgreSQL */
-  dialect?: Dialect;
+  /** The database's language the migrations are dry-run in. */
+  dialect: Dialect;
 }
 
-export async function lintMigrations(map: RevisionMap<Migration>, options: LintOptions = {}): Promise<LintResult> {
-  const dialect = options.dialect ?? postgres;
+export async function lintMigrations(map: RevisionMap<Migration>, options: LintOptions): Promise<LintResult> {
+  const dialect = options.dialect;
   const defaultSchema = options.defaultSchema ?? "public";
   const rules = options.rules ?? RULES;
   const from = [...(options.from ?? [])];

@@ -21,6 +21,18 @@ export interface Context {
   now?: () => Date;
   /** The target database, for the commands that need one. */
   database?: DatabaseContext;
+  /**
+   * The target's language where no database is opened (`--sql`, `lint`): the dialect its URL
+   * names (runner/database.ts dialectOf). A database's own dialect comes first.
+   */
+  dialect?: Dialect;
+}
+
+/** The dialect a command without a database works in; an error naming the command when none is known. */
+export function requireDialect(ctx: Context, command: string): Dialect {
+  const dialect = ctx.database?.dialect ?? ctx.dialect;
+  if (!dialect) throw new NoDatabaseError(`${command} (to know the database's SQL dialect)`);
+  return dialect;
 }
 
 export interface DatabaseContext {

@@ -7,6 +7,7 @@ import path from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DEFAULT_SCHEMA } from "../constants.ts";
 import { type DatabaseTarget, openExecutor, parseDatabaseUrl } from "../sql/connect.ts";
+import type { Dialect } from "../dialect/dialect.ts";
 import { postgres } from "../dialect/postgres/index.ts";
 import type { SqlExecutor } from "../sql/executor.ts";
 import { DatabaseHistory } from "../state/database-history.ts";
@@ -97,6 +98,14 @@ async function postgresIdentity(executor: SqlExecutor): Promise<string | undefin
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The SQL dialect of the database a URL names, without opening it (for `--sql` and `lint`);
+ * undefined for a URL no database here speaks. Every database retort opens today is PostgreSQL.
+ */
+export function dialectOf(url: string): Dialect | undefined {
+  return /^(pglite|postgres|postgresql|data-api):/i.test(url.trim()) ? postgres : undefined;
 }
 
 /** Opens the database a URL names, with its context; `close()` closes the executor. */

@@ -14,9 +14,8 @@ import { mapNamedParameters } from "../sql/lexer.ts";
 import type { QueryResult, SqlExecutor, SqlParams, SqlSession, SqlValue } from "../sql/executor.ts";
 import { VersionTable } from "../state/version-table.ts";
 import { DEFAULT_SCHEMA } from "../constants.ts";
-import { postgres } from "../dialect/postgres/index.ts";
 import { Batch } from "./batch.ts";
-import { type Context, loadSoundGraph } from "./context.ts";
+import { type Context, loadSoundGraph, requireDialect } from "./context.ts";
 import { Direction } from "./migrate.ts";
 
 export class OfflineReadError extends RetortError {
@@ -100,7 +99,8 @@ export interface OfflineOptions {
  */
 export async function offlineSql(ctx: Context, options: OfflineOptions): Promise<string> {
   const { map } = await loadSoundGraph(ctx);
-  const db = ctx.database ?? { dialect: postgres, versionTable: new VersionTable(DEFAULT_SCHEMA, postgres), defaultSchema: DEFAULT_SCHEMA };
+  const dialect = requireDialect(ctx, "--sql");
+  const db = ctx.database ?? { dialect, versionTable: new VersionTable(DEFAULT_SCHEMA, dialect), defaultSchema: DEFAULT_SCHEMA };
   const offline: DryRunOptions = { dialect: db.dialect, defaultSchema: db.defaultSchema, mode: options.mode };
   const from = options.from ?? (options.direction === Direction.Up ? "base" : "heads");
   const fromHeads = from === "base" ? [] : map.resolve(from);

@@ -6,7 +6,7 @@ import { checkIdentifier, MAX_IDENTIFIER_BYTES } from "../dialect/postgres/quote
 import { DirectorySource, loadingNow } from "../revision/loader.ts";
 import { defaultDatabaseUrl } from "../sql/connect.ts";
 import type { Context } from "./context.ts";
-import { openDatabase } from "./database.ts";
+import { dialectOf, openDatabase } from "./database.ts";
 import { UsageError } from "./revision.ts";
 
 /**
@@ -42,9 +42,11 @@ export interface DatabaseOptions extends ProjectOptions {
   leaseMs?: number;
 }
 
-export function projectContext(options: ProjectOptions = {}): Context {
+export function projectContext(options: ProjectOptions & { db?: string } = {}): Context {
   const directory = options.dir ?? defaultDirectory();
-  return { source: new DirectorySource(directory), directory };
+  // The language of the database --db names, for the commands that work without opening it.
+  const dialect = dialectOf(options.db ?? defaultDatabaseUrl());
+  return { source: new DirectorySource(directory), directory, ...(dialect ? { dialect } : {}) };
 }
 
 /** Runs `body` with a Context that has the database of `options.db`, closing it afterwards. */

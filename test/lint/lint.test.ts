@@ -1,6 +1,7 @@
 // The lint engine around the rules: silencing with a reason, allows that name no rule or match
 // nothing, --from, migrations that cannot be dry-run, and the example migrations.
 import { describe, expect, it } from "vitest";
+import { postgres } from "../../lib/dialect/postgres/index.ts";
 import { DirectorySource } from "../../lib/revision/loader.ts";
 import { lint } from "../../lib/runner/lint.ts";
 import { type InlineMigration, memorySource } from "../support/memory-source.ts";
@@ -30,7 +31,7 @@ const dropEmail = (lintField?: InlineMigration["lint"]): InlineMigration => ({
 
 describe("lint", () => {
   it("reports a finding with its code, revision, file, operation and the safer way; exit status follows ok", async () => {
-    const result = await lint({ source: memorySource([users, dropEmail()]) });
+    const result = await lint({ dialect: postgres, source: memorySource([users, dropEmail()]) });
     expect(result).toMatchObject({ ok: false, revisions: 2, rules: 14, allowed: [], problems: [] });
     expect(result.findings).toEqual([
       {
@@ -46,14 +47,14 @@ describe("lint", () => {
   });
 
   it("an allow with a reason silences that rule for that migration, and keeps the reason", async () => {
-    const result = await lint({ source: memorySource([users, dropEmail({ allow: ["drop-column: replaced by email_v2 in c00000000001"] })]) });
+    const result = await lint({ dialect: postgres, source: memorySource([users, dropEmail({ allow: ["drop-column: replaced by email_v2 in c00000000001"] })]) });
     expect(result.ok).toBe(true);
     expect(result.findings).toEqual([]);
     expect(result.allowed).toEqual([expect.objectContaining({ code: "drop-column", reason: "replaced by email_v2 in c00000000001" })]);
   });
 
   it("an allow naming no rule is a problem (with a suggestion); one that matches nothing is reported as unused", async () => {
-    const typo = await lint({ source: memorySource([users, dropEmail({ allow: ["drop-colum: typo"] })]) });
+    const typo = await lint({ dialect: postgres, source: memorySource([users, dropEmail({ allow: ["drop-colum: typo"] })]) });
     expect(typo.ok).toBe(false);
     expect(typo.problems).toEqual([
       {
@@ -62,7 +63,7 @@ describe("lint", () => {
         message: 'lint.allow names rule "drop-colum", which does not exist (did you mean drop-column?); run `retort lint --rules` for the list',
       },
     ]);
-    const stale = await lint({ source: memorySource([{ ...users, lint: { allow: ["drop-table: not any more"] } }]) });
+    const stale = await lint({ dialect: postgres, source: memorySource([{ ...users, lint: { allow: ["drop-table: not any more"] } }]) });
     expect(stale.ok).toBe(true);
     expect(stale.unusedAllows).toEqual([{ revision: "c00000000001", file: "migrations/20260100_c00000000001.ts", code: "drop-table", reason: "not any more" }]);
   });
@@ -78,7 +79,7 @@ describe("lint", () => {
         await op.dropIndex("ix_users_id");
       },
     };
-    const result = await lint({ source: memorySource([users, dropEmail(), addIndex]) }, { from: "c00000000002" });
+    const result = await lint({ dialect: postgres, source: memorySource([users, dropEmail(), addIndex]) }, { from: "c00000000002" });
     expect(result.from).toEqual(["c00000000002"]);
     expect(result.revisions).toBe(1);
     expect(result.findings.map((f) => [f.code, f.revision])).toEqual([["index-without-concurrently", "c00000000003"]]);
@@ -93,7 +94,7 @@ describe("lint", () => {
       },
       async downgrade() {},
     };
-    const result = await lint({ source: memorySource([users, broken]) });
+    const result = await lint({ dialect: postgres, source: memorySource([users, broken]) });
     expect(result.ok).toBe(false);
     expect(result.problems).toHaveLength(1);
     expect(result.problems[0]!.message).toMatch(/^its upgrade cannot be dry-run \(addColumn: .*\); run `retort validate`/);
@@ -112,13 +113,13 @@ describe("lint", () => {
         await op.execute("DROP TABLE IF EXISTS logs");
       },
     };
-    const result = await lint({ source: memorySource([users, logs]) });
+    const result = await lint({ dialect: postgres, source: memorySource([users, logs]) });
     expect(result.problems).toEqual([]);
     expect(result.findings.map((f) => [f.code, f.operation])).toEqual([["index-without-concurrently", 'createIndex "ix_users_email" on "users"']]);
   });
 
   it("the example migrations lint clean, with their three allows and reasons", async () => {
-    const result = await lint({ source: new DirectorySource("migrations") });
+    const result = await lint({ dialect: postgres, source: new DirectorySource("migrations") });
     expect(result).toMatchObject({ ok: true, findings: [], problems: [], unusedAllows: [] });
     expect(result.allowed.map((a) => [a.code, a.revision])).toEqual([
       ["index-without-concurrently", "e776a7d428ce"],

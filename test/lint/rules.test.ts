@@ -2,6 +2,7 @@
 // (dry run without a database), asserting the rule's own verdicts and the finding it reports:
 // code, revision, operation and a message naming the object.
 import { describe, expect, it } from "vitest";
+import { postgres } from "../../lib/dialect/postgres/index.ts";
 import { lintMigrations, type LintFinding } from "../../lib/lint/lint.ts";
 import type { Compliance, LintRule } from "../../lib/lint/rule.ts";
 import * as rules from "../../lib/lint/rules/index.ts";
@@ -60,7 +61,7 @@ async function judge(rule: LintRule, ...migrations: InlineMigration[]): Promise<
       return verdict;
     },
   };
-  const result = await lintMigrations(new RevisionMap(toMigrations([base, ...migrations])), { rules: [spy] });
+  const result = await lintMigrations(new RevisionMap(toMigrations([base, ...migrations])), { rules: [spy], dialect: postgres });
   expect(result.problems).toEqual([]);
   return { verdicts, findings: result.findings.filter((f) => f.revision !== base.revision) };
 }

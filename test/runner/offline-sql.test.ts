@@ -2,6 +2,7 @@
 // statement in turn, BEGIN and COMMIT included), leaves the database exactly where the run does:
 // the same schema, the same rows, the same heads.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { postgres } from "../../lib/dialect/postgres/index.ts";
 import { introspect } from "../../lib/dialect/postgres/introspect.ts";
 import { databaseContext } from "../../lib/runner/database.ts";
 import { offlineSql } from "../../lib/runner/offline-sql.ts";
@@ -78,7 +79,7 @@ describe("upgrade --sql and downgrade --sql", () => {
     const byRun = { source, database: databaseContext(run) };
     const byScript = { source, database: databaseContext(scripted) };
 
-    const script = await offlineSql({ source }, { direction: Direction.Up, target: "heads", mode: "strict" });
+    const script = await offlineSql({ source, dialect: postgres }, { direction: Direction.Up, target: "heads", mode: "strict" });
     // The DO block a run sends, the bound values as literals, and no `;` inside a comment.
     expect(script).toContain("DO $retort_0$");
     expect(script).toContain("INSERT INTO items (id, note) VALUES (3, 'it''s bound');");
@@ -90,7 +91,7 @@ describe("upgrade --sql and downgrade --sql", () => {
     expect(await everything(scripted)).toEqual(await everything(run));
     expect(await current(byScript)).toEqual(await current(byRun));
 
-    const down = await offlineSql({ source }, { direction: Direction.Down, target: "base", from: "heads", mode: "safe" });
+    const down = await offlineSql({ source, dialect: postgres }, { direction: Direction.Down, target: "base", from: "heads", mode: "safe" });
     expect((await downgrade(byRun, { target: "base" })).error).toBeUndefined();
     await runScript(scripted, down);
     expect(await everything(scripted)).toEqual(await everything(run));
