@@ -5,7 +5,7 @@ import { RetortError } from "../lib/errors.ts";
 import { check } from "../lib/runner/check.ts";
 import { type Context, requireDatabase } from "../lib/runner/context.ts";
 import { history, revisionInfos } from "../lib/runner/heads.ts";
-import { Direction } from "../lib/runner/migrate.ts";
+import { Direction } from "../lib/revision/migration.ts";
 import { offlineSql } from "../lib/runner/offline-sql.ts";
 import { runs } from "../lib/runner/runs.ts";
 import { stamp } from "../lib/runner/stamp.ts";

@@ -60,3 +60,7 @@ export interface Migration {
   upgrade: MigrationDefinition["upgrade"];
   downgrade: MigrationDefinition["downgrade"];
 }
+
+/** Which way a migration runs: its upgrade or its downgrade. */
+export const Direction = { Up: "upgrade", Down: "downgrade" } as const;
+export type Direction = (typeof Direction)[keyof typeof Direction];

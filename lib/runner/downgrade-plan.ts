@@ -2,10 +2,12 @@
 // first), where the heads would end, and the SQL (a dry run from the database's head). The
 // rollback state machine shows it before approval and loops one revision per step until the plan
 // is empty.
-import { Direction, knownHeads } from "./migrate.ts";
+import { Direction } from "../revision/migration.ts";
+import { knownHeads } from "./migrate.ts";
 import { type Context, loadSoundGraph, requireDatabase } from "./context.ts";
 import { MigrationError, UnknownDatabaseRevisionsError } from "./errors.ts";
-import { offlineSql, OfflineReadError } from "./offline-sql.ts";
+import { OfflineReadError } from "../ops/dry-run.ts";
+import { offlineSql } from "./offline-sql.ts";
 import type { RevisionSummary } from "./status.ts";
 
 export interface DowngradePlan {

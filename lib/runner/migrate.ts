@@ -10,7 +10,7 @@ import { RetortError } from "../errors.ts";
 import { describeOperation } from "../ops/describe.ts";
 import { createOperations, type OpResult, type RunMode } from "../ops/operations.ts";
 import type { SchemaSnapshot } from "../dialect/snapshot.ts";
-import type { Migration } from "../revision/migration.ts";
+import { Direction, type Migration } from "../revision/migration.ts";
 import type { RevisionMap } from "../revision/graph.ts";
 import { ConnectionError, isOutcomeUnknown, type LockBlocker, SqlError, StatementAbandonedError, StatementBlockedError } from "../sql/errors.ts";
 import type { RevisionRecord } from "../state/history.ts";
@@ -21,8 +21,6 @@ import { type Context, type DatabaseContext, DEFAULT_MIGRATION_TIMEOUT_MS, requi
 import { MigrationError, StatementStillRunningError, UnknownDatabaseRevisionsError } from "./errors.ts";
 import { beginRun, endRun, failedOutcome, type LockedRun } from "./locked-run.ts";
 
-export const Direction = { Up: "upgrade", Down: "downgrade" } as const;
-export type Direction = (typeof Direction)[keyof typeof Direction];
 
 export interface OperationReport {
   operation: string;

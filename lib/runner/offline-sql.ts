@@ -2,85 +2,17 @@
 // (Alembic's offline mode). The schema is simulated from the migrations themselves, starting from
 // an empty database at base, so safe operations skip exactly what earlier revisions created.
 // Bound values are shown as literals: the output is a script for a human or a DBA, not run by retort.
-// `dryRun` (one migration against a snapshot, no database) is also what `retort lint` inspects.
-import { RetortError } from "../errors.ts";
+// Each migration runs as a dry run (ops/dry-run.ts, which `retort lint` inspects too).
 import type { Dialect } from "../dialect/dialect.ts";
-import { emptySnapshot, normalizeSnapshot, type SchemaSnapshot } from "../dialect/snapshot.ts";
-import type { LiteralValue } from "../ops/operation.ts";
-import { createOperations, type OperationsWithResults, type OpResult, type RunMode } from "../ops/operations.ts";
-import type { SinkStatement, StatementSink } from "../ops/sink.ts";
-import type { Migration } from "../revision/migration.ts";
-import { mapNamedParameters } from "../sql/lexer.ts";
-import type { QueryResult, SqlExecutor, SqlParams, SqlSession, SqlValue } from "../sql/executor.ts";
+import { emptySnapshot, type SchemaSnapshot } from "../dialect/snapshot.ts";
+import { type DryRunOptions, dryRun, inlineParameters, NO_ROWS } from "../ops/dry-run.ts";
+import type { RunMode } from "../ops/operations.ts";
+import { Direction } from "../revision/migration.ts";
+import type { QueryResult, SqlExecutor, SqlParams, SqlSession } from "../sql/executor.ts";
 import { VersionTable } from "../state/version-table.ts";
 import { DEFAULT_SCHEMA } from "../constants.ts";
 import { Batch } from "./batch.ts";
 import { type Context, loadSoundGraph, requireDialect } from "./context.ts";
-import { Direction } from "./migrate.ts";
-
-export class OfflineReadError extends RetortError {
-  override readonly code: string = "offline-read";
-  override name = "OfflineReadError";
-}
-
-/**
- * How a dry run answers reads. "refuse": the SQL of a migration that reads cannot be known without
- * a database, so a read throws OfflineReadError (`--sql`). "simulate": a read returns no rows and
- * is recorded, and introspection answers from the simulated snapshot, so raw SQL is opaque to the
- * simulation (`lint`, which looks at the operations, not at the data).
- */
-export type OfflineReads = "refuse" | "simulate";
-
-const NO_ROWS: QueryResult = { rows: [], columns: [], rowCount: 0 };
-
-/** Collects statement text (and, when simulating, the reads). */
-class RecordingSink implements StatementSink {
-  readonly statements: string[] = [];
-  readonly reads: string[] = [];
-  constructor(
-    private readonly dialect: Dialect,
-    private readonly migration: Migration,
-    private readonly readMode: OfflineReads,
-    private readonly forward?: StatementSink,
-  ) {}
-
-  statement(s: SinkStatement): void | Promise<void> {
-    this.statements.push(inlineParameters(this.dialect, s.sql, s.params));
-    return this.forward?.statement(s);
-  }
-
-  async query(sql: string, params?: SqlParams): Promise<QueryResult> {
-    if (this.readMode === "refuse") {
-      throw new OfflineReadError(
-        `${this.migration.revision} (${this.migration.file}) reads the database (op.query or a safeExecute guard), ` +
-          "so its SQL cannot be rendered without connecting; run the command without --sql",
-      );
-    }
-    this.reads.push(inlineParameters(this.dialect, sql, params));
-    return NO_ROWS;
-  }
-}
-
-/** The dialect, except that reading a snapshot gives the simulated one (see OfflineReads). */
-function simulatedDialect(dialect: Dialect, current: () => SchemaSnapshot): Dialect {
-  return {
-    ...dialect,
-    introspect: async (_session, schemas) => {
-      const wanted = new Set(schemas);
-      return normalizeSnapshot({ schemas: [...wanted], tables: current().tables.filter((t) => wanted.has(t.schema)) });
-    },
-  };
-}
-
-function inlineParameters(dialect: Dialect, sql: string, params: SqlParams | undefined): string {
-  if (!params) return sql;
-  return mapNamedParameters(sql, (name) => dialect.renderLiteral(toLiteral(params[name] ?? null)));
-}
-
-function toLiteral(value: SqlValue): LiteralValue {
-  if (value === null || typeof value !== "object" || value instanceof Date || value instanceof Uint8Array) return value;
-  return { json: value };
-}
 
 export interface OfflineOptions {
   direction: Direction;
@@ -177,40 +109,3 @@ class ScriptExecutor implements SqlExecutor {
   async close(): Promise<void> {}
 }
 
-/** What one migration did in a dry run. */
-export interface DryRun {
-  /** The statements it would send, bound values shown as literals. */
-  statements: string[];
-  /** The reads it made (op.query, safeExecute guards), with "simulate" reads. */
-  reads: string[];
-  /** The operations, applied or skipped, in call order. */
-  results: readonly OpResult[];
-  /** The simulated schema afterwards. */
-  snapshot: SchemaSnapshot;
-}
-
-export interface DryRunOptions {
-  dialect: Dialect;
-  defaultSchema: string;
-  mode: RunMode;
-  /** @default "refuse" */
-  reads?: OfflineReads;
-}
-
-/** Runs one migration's upgrade or downgrade against a snapshot, without a database. */
-export async function dryRun(
-  migration: Migration,
-  direction: Direction,
-  snapshot: SchemaSnapshot,
-  options: DryRunOptions,
-  /** Also receives each statement as it is made (offlineSql's batch). */
-  forward?: StatementSink,
-): Promise<DryRun> {
-  const reads = options.reads ?? "refuse";
-  const sink = new RecordingSink(options.dialect, migration, reads, forward);
-  let ops: OperationsWithResults | undefined;
-  const dialect = reads === "simulate" ? simulatedDialect(options.dialect, () => ops?.snapshot ?? snapshot) : options.dialect;
-  ops = createOperations({ snapshot, mode: options.mode, sink, defaultSchema: options.defaultSchema, dialect });
-  await (direction === Direction.Up ? migration.upgrade(ops) : migration.downgrade(ops));
-  return { statements: sink.statements, reads: sink.reads, results: ops.results, snapshot: ops.snapshot };
-}

@@ -3,7 +3,8 @@
 import { RetortError } from "../errors.ts";
 import { checkGraph } from "./check.ts";
 import { type Context, loadGraph, loadSoundGraph } from "./context.ts";
-import { Direction, migrate, type MigrateOptions, type MigrateResult } from "./migrate.ts";
+import { Direction } from "../revision/migration.ts";
+import { migrate, type MigrateOptions, type MigrateResult } from "./migrate.ts";
 
 export class CheckFailedError extends RetortError {
   override readonly code: string = "check-failed";

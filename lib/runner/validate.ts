@@ -31,7 +31,8 @@ import { InProcessLock } from "../state/lock.ts";
 import { checkGraph } from "./check.ts";
 import { blocking, type Context, loadGraph } from "./context.ts";
 import { databaseContext } from "./database.ts";
-import { Direction, migrate, type MigrateResult } from "./migrate.ts";
+import { Direction } from "../revision/migration.ts";
+import { migrate, type MigrateResult } from "./migrate.ts";
 import { stamp } from "./stamp.ts";
 
 export const ValidationStatus = {

@@ -6,7 +6,7 @@ import { postgres } from "../../lib/dialect/postgres/index.ts";
 import { introspect } from "../../lib/dialect/postgres/introspect.ts";
 import { databaseContext } from "../../lib/runner/database.ts";
 import { offlineSql } from "../../lib/runner/offline-sql.ts";
-import { Direction } from "../../lib/runner/migrate.ts";
+import { Direction } from "../../lib/revision/migration.ts";
 import { current } from "../../lib/runner/status.ts";
 import { downgrade, upgrade } from "../../lib/runner/upgrade.ts";
 import { splitStatements } from "../../lib/sql/lexer.ts";
