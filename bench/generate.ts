@@ -3,7 +3,7 @@
 // set is plain data (`migrationSpecs`), so the same migrations can be run in process by retort's
 // runner (`generateMigrations`) and written out as files for retort and its peers (files.ts).
 import type { Operations } from "../lib/ops/operations.ts";
-import type { LiteralValue, SqlExpression } from "../lib/ops/operation.ts";
+import type { LiteralValue, SqlExpression } from "../lib/schema/operation.ts";
 import type { Migration } from "../lib/revision/migration.ts";
 
 /** The column types the set uses; each peer spells them its own way. */

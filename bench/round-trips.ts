@@ -157,7 +157,7 @@ export async function benchRoundTrips(): Promise<void> {
 /** Runs every upgrade against an empty snapshot with a sink that only counts. */
 async function countOperations(migrations: Migration[]): Promise<number> {
   new RevisionMap(migrations).assertSound();
-  let snapshot = (await import("../lib/dialect/snapshot.ts")).emptySnapshot(["public"]);
+  let snapshot = (await import("../lib/schema/snapshot.ts")).emptySnapshot(["public"]);
   let count = 0;
   for (const m of migrations) {
     const ops = createOperations({

@@ -10,9 +10,9 @@ export type {
   KeyDefinition,
   CheckDefinition,
   IndexColumn,
-} from "./ops/operation.ts";
-export type { RelationName } from "./dialect/names.ts";
-export type { SchemaSnapshot } from "./dialect/snapshot.ts";
+} from "./schema/operation.ts";
+export type { RelationName } from "./schema/names.ts";
+export type { SchemaSnapshot } from "./schema/snapshot.ts";
 // The lock and history ports (lib/state), for code that embeds the runner. Types only, so a
 // migration file importing "retort" never loads the AWS SDK; the adapters are in lib/state.
 export type { Lock, Lease, LockInfo, LockHolder, AcquireOptions, ForceReleaseResult } from "./state/lock.ts";

@@ -7,9 +7,9 @@
 // queries), quoting and rendering through the Dialect; another engine would need its own
 // versions of them too. The lint rules' suggested fixes quote with lib/dialect/postgres/quote.ts.
 import type { QueryResult, SqlParams } from "../sql/executor.ts";
-import type { ColumnSpec, LiteralValue, Operation } from "../ops/operation.ts";
-import type { QualifiedName } from "./names.ts";
-import type { ColumnSnapshot, SchemaSnapshot } from "./snapshot.ts";
+import type { ColumnSpec, LiteralValue, Operation } from "../schema/operation.ts";
+import type { QualifiedName } from "../schema/names.ts";
+import type { ColumnSnapshot, SchemaSnapshot } from "../schema/snapshot.ts";
 
 /** One statement ready to send: SQL text plus the values bound to its `:name` parameters. */
 export interface RenderedStatement {

@@ -4,9 +4,9 @@
 // `lint: { allow: ["code: reason"] }`. Pure apart from running the migrations' own functions.
 import type { Dialect } from "../dialect/dialect.ts";
 import { readStatement } from "../dialect/postgres/raw-statement.ts";
-import { emptySnapshot, type SchemaSnapshot } from "../dialect/snapshot.ts";
+import { emptySnapshot, type SchemaSnapshot } from "../schema/snapshot.ts";
 import { describeOperation } from "../ops/describe.ts";
-import type { ExecuteOp } from "../ops/operation.ts";
+import type { ExecuteOp } from "../schema/operation.ts";
 import type { RevisionMap } from "../revision/graph.ts";
 import { parseLintAllow, type Migration } from "../revision/migration.ts";
 import { nearestIds } from "../revision/nearest.ts";

@@ -2,11 +2,11 @@
 // one statement of a raw `op.execute` and what its text says, one read) together with the facts
 // of the dry run (the schema when the migration starts, everything it does) and the other linted
 // migrations, for rules that look across them (a NOT VALID constraint validated later).
-import { displayRelation } from "../dialect/diff.ts";
-import { sameName, type QualifiedName } from "../dialect/names.ts";
+import { displayRelation } from "../schema/diff.ts";
+import { sameName, type QualifiedName } from "../schema/names.ts";
 import type { RawFact } from "../dialect/postgres/raw-statement.ts";
-import { findColumn, findTable, type ColumnSnapshot, type SchemaSnapshot } from "../dialect/snapshot.ts";
-import type { AlterColumnOp, Operation } from "../ops/operation.ts";
+import { findColumn, findTable, type ColumnSnapshot, type SchemaSnapshot } from "../schema/snapshot.ts";
+import type { AlterColumnOp, Operation } from "../schema/operation.ts";
 
 /** One statement of a raw `op.execute`, with what its text says. */
 export interface RawStatement {

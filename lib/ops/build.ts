@@ -3,10 +3,10 @@
 // Pure; a refusal throws before anything reaches the database.
 import { RetortError } from "../errors.ts";
 import type { ConstraintLabel, Dialect } from "../dialect/dialect.ts";
-import { displayName, resolveName, type QualifiedName, type RelationName } from "../dialect/names.ts";
-import type { IndexKey, ReferentialAction } from "../dialect/snapshot.ts";
+import { displayName, resolveName, type QualifiedName, type RelationName } from "../schema/names.ts";
+import type { IndexKey, ReferentialAction } from "../schema/snapshot.ts";
 import type { SqlParams } from "../sql/executor.ts";
-import { isSqlExpression } from "./operation.ts";
+import { isSqlExpression } from "../schema/operation.ts";
 import type {
   AddCheckConstraintOp,
   AddColumnOp,
@@ -33,7 +33,7 @@ import type {
   RenameTableOp,
   Row,
   TableDefinition,
-} from "./operation.ts";
+} from "../schema/operation.ts";
 
 export interface BuildContext {
   readonly defaultSchema: string;

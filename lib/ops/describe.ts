@@ -1,7 +1,7 @@
 // A one-line description of an operation ("addColumn users.email"), for results, reports and
 // error messages.
-import { displayName, displayPart } from "../dialect/names.ts";
-import type { Operation } from "./operation.ts";
+import { displayName, displayPart } from "../schema/names.ts";
+import type { Operation } from "../schema/operation.ts";
 
 export function describeOperation(op: Operation, defaultSchema: string): string {
   const name = (n: Parameters<typeof displayName>[0]) => displayName(n, defaultSchema);

@@ -4,11 +4,11 @@
 // the CLI and the Lambda reach it through those.
 import { RetortError } from "../errors.ts";
 import type { Dialect } from "../dialect/dialect.ts";
-import { normalizeSnapshot, type SchemaSnapshot } from "../dialect/snapshot.ts";
+import { normalizeSnapshot, type SchemaSnapshot } from "../schema/snapshot.ts";
 import { Direction, type Migration } from "../revision/migration.ts";
 import { mapNamedParameters } from "../sql/lexer.ts";
 import type { QueryResult, SqlParams, SqlValue } from "../sql/executor.ts";
-import type { LiteralValue } from "./operation.ts";
+import type { LiteralValue } from "../schema/operation.ts";
 import { createOperations, type OperationsWithResults, type OpResult, type RunMode } from "./operations.ts";
 import type { SinkStatement, StatementSink } from "./sink.ts";
 

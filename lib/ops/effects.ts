@@ -2,7 +2,7 @@
 // of the same run see it without another introspection round trip. Pure: returns a new snapshot.
 // Names and structure are exact; see Dialect.describeColumn for how close column details are.
 import type { Dialect } from "../dialect/dialect.ts";
-import { compareNames, sameName, type QualifiedName } from "../dialect/names.ts";
+import { compareNames, sameName, type QualifiedName } from "../schema/names.ts";
 import {
   coversSchema,
   findIndex,
@@ -11,8 +11,8 @@ import {
   type IndexSnapshot,
   type SchemaSnapshot,
   type TableSnapshot,
-} from "../dialect/snapshot.ts";
-import { isSqlExpression, type ConstraintSpec, type Operation } from "./operation.ts";
+} from "../schema/snapshot.ts";
+import { isSqlExpression, type ConstraintSpec, type Operation } from "../schema/operation.ts";
 
 function constraintSnapshot(spec: ConstraintSpec): ConstraintSnapshot {
   switch (spec.kind) {

@@ -2,10 +2,10 @@
 // data), plans it against the run's schema snapshot, hands the statements to the runner's sink
 // and records what happened. Operations run strictly in call order, awaited or not.
 import type { Dialect, RenderedStatement } from "../dialect/dialect.ts";
-import type { RelationName } from "../dialect/names.ts";
-import { InvalidNameError } from "../dialect/names.ts";
+import type { RelationName } from "../schema/names.ts";
+import { InvalidNameError } from "../schema/names.ts";
 import { InvalidLiteralError } from "../dialect/postgres/quote.ts";
-import { coversSchema, mergeSnapshots, type SchemaSnapshot } from "../dialect/snapshot.ts";
+import { coversSchema, mergeSnapshots, type SchemaSnapshot } from "../schema/snapshot.ts";
 import type { QueryResult, SqlParams } from "../sql/executor.ts";
 import {
   buildAddCheckConstraint,
@@ -30,7 +30,7 @@ import {
   type ForeignKeyOptions,
 } from "./build.ts";
 import { InvalidOperationError, OperationsAbortedError } from "./errors.ts";
-import type { ColumnDefinition, ExecuteGuard, IndexColumn, Operation, Row, TableDefinition } from "./operation.ts";
+import type { ColumnDefinition, ExecuteGuard, IndexColumn, Operation, Row, TableDefinition } from "../schema/operation.ts";
 import { planOperation, type Plan, type RunMode } from "./plan.ts";
 import type { StatementSink } from "./sink.ts";
 

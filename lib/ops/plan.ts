@@ -6,10 +6,10 @@
 // Mode "safe" (safe-upgrade) makes the plain forms behave the same. Mode "strict" (upgrade) sends
 // plain forms regardless, so the database refuses an existing object with its own message.
 import type { Dialect, RenderedStatement } from "../dialect/dialect.ts";
-import { displayName, displayPart, type QualifiedName } from "../dialect/names.ts";
-import { findColumn, findConstraint, findIndex, findTable, type SchemaSnapshot } from "../dialect/snapshot.ts";
+import { displayName, displayPart, type QualifiedName } from "../schema/names.ts";
+import { findColumn, findConstraint, findIndex, findTable, type SchemaSnapshot } from "../schema/snapshot.ts";
 import { applyOperation } from "./effects.ts";
-import { isSafeForm, type AlterColumnOp, type Operation } from "./operation.ts";
+import { isSafeForm, type AlterColumnOp, type Operation } from "../schema/operation.ts";
 
 export type RunMode = "safe" | "strict";
 

@@ -2,7 +2,7 @@
 // a migration's DDL together (one DO block, one Data API call); DirectSink runs each statement at
 // once and is the baseline the runner's batching is measured against.
 import type { QueryResult, SqlParams, SqlSession } from "../sql/executor.ts";
-import type { Operation } from "./operation.ts";
+import type { Operation } from "../schema/operation.ts";
 
 export interface SinkStatement {
   readonly sql: string;

@@ -9,7 +9,7 @@
 import { RetortError } from "../errors.ts";
 import { describeOperation } from "../ops/describe.ts";
 import { createOperations, type OpResult, type RunMode } from "../ops/operations.ts";
-import type { SchemaSnapshot } from "../dialect/snapshot.ts";
+import type { SchemaSnapshot } from "../schema/snapshot.ts";
 import { Direction, type Migration } from "../revision/migration.ts";
 import type { RevisionMap } from "../revision/graph.ts";
 import { ConnectionError, isOutcomeUnknown, type LockBlocker, SqlError, StatementAbandonedError, StatementBlockedError } from "../sql/errors.ts";

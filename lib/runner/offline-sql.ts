@@ -4,7 +4,7 @@
 // Bound values are shown as literals: the output is a script for a human or a DBA, not run by retort.
 // Each migration runs as a dry run (ops/dry-run.ts, which `retort lint` inspects too).
 import type { Dialect } from "../dialect/dialect.ts";
-import { emptySnapshot, type SchemaSnapshot } from "../dialect/snapshot.ts";
+import { emptySnapshot, type SchemaSnapshot } from "../schema/snapshot.ts";
 import { type DryRunOptions, dryRun, inlineParameters, NO_ROWS } from "../ops/dry-run.ts";
 import type { RunMode } from "../ops/operations.ts";
 import { Direction } from "../revision/migration.ts";

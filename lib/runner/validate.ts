@@ -20,8 +20,8 @@ import {
   displayRelation,
   type DifferenceWording,
   type SchemaDifference,
-} from "../dialect/diff.ts";
-import type { SchemaSnapshot } from "../dialect/snapshot.ts";
+} from "../schema/diff.ts";
+import type { SchemaSnapshot } from "../schema/snapshot.ts";
 import type { ProblemData } from "../revision/errors.ts";
 import type { RevisionMap } from "../revision/graph.ts";
 import type { MigrationSource } from "../revision/loader.ts";

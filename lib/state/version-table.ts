@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { RETORT_TABLES, DEFAULT_SCHEMA } from "../constants.ts";
 import type { Dialect } from "../dialect/dialect.ts";
-import type { QualifiedName } from "../dialect/names.ts";
+import type { QualifiedName } from "../schema/names.ts";
 import { isMissingRelation } from "../sql/errors.ts";
 import type { SqlSession } from "../sql/executor.ts";
 

@@ -1,8 +1,8 @@
 // The schema diff: what differs between two snapshots, object by object, and how it is worded.
 import { describe, expect, it } from "vitest";
-import { describeDifference, diffSnapshots, type SchemaDifference } from "../../lib/dialect/diff.ts";
+import { describeDifference, diffSnapshots, type SchemaDifference } from "../../lib/schema/diff.ts";
 import { introspect } from "../../lib/dialect/postgres/introspect.ts";
-import type { ColumnSnapshot, SchemaSnapshot, TableSnapshot } from "../../lib/dialect/snapshot.ts";
+import type { ColumnSnapshot, SchemaSnapshot, TableSnapshot } from "../../lib/schema/snapshot.ts";
 import { PgliteExecutor } from "../../lib/sql/pglite-executor.ts";
 
 const col = (name: string, type = "text", extra: Partial<ColumnSnapshot> = {}): ColumnSnapshot => ({

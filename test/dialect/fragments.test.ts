@@ -7,7 +7,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkExpression, checkType, postgres } from "../../lib/dialect/postgres/index.ts";
 import { buildAddCheckConstraint, buildAddColumn, buildAlterColumn, buildCreateIndex } from "../../lib/ops/build.ts";
-import type { Operation } from "../../lib/ops/operation.ts";
+import type { Operation } from "../../lib/schema/operation.ts";
 import { createTestDatabase, type TestDatabase } from "../support/postgres.ts";
 
 const ctx = { defaultSchema: "public", dialect: postgres };

@@ -2,7 +2,7 @@
 // schemas and retort's own tables left out, a deterministic, serialisable snapshot, and pages.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { introspect, introspectionQuery } from "../../lib/dialect/postgres/introspect.ts";
-import { findTable, type SchemaSnapshot, type TableSnapshot } from "../../lib/dialect/snapshot.ts";
+import { findTable, type SchemaSnapshot, type TableSnapshot } from "../../lib/schema/snapshot.ts";
 import type { SqlExecutor } from "../../lib/sql/executor.ts";
 import { CountingSession, testDatabases } from "../support/databases.ts";
 

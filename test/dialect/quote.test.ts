@@ -1,7 +1,7 @@
 // Quoting and literal rendering: every name and every DDL value becomes SQL text here.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { InvalidNameError, resolveName, displayName } from "../../lib/dialect/names.ts";
+import { InvalidNameError, resolveName, displayName } from "../../lib/schema/names.ts";
 import {
   InvalidLiteralError,
   quoteIdentifier,

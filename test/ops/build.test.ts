@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { postgres } from "../../lib/dialect/postgres/index.ts";
 import * as build from "../../lib/ops/build.ts";
-import { isSafeForm } from "../../lib/ops/operation.ts";
+import { isSafeForm } from "../../lib/schema/operation.ts";
 
 const ctx: build.BuildContext = { defaultSchema: "public", dialect: postgres };
 

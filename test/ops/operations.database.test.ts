@@ -3,7 +3,7 @@
 // names and values that try to break out of their quotes.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { introspect } from "../../lib/dialect/postgres/introspect.ts";
-import { findTable, type SchemaSnapshot } from "../../lib/dialect/snapshot.ts";
+import { findTable, type SchemaSnapshot } from "../../lib/schema/snapshot.ts";
 import { createOperations, DirectSink, type Operations, type RunMode } from "../../lib/ops/operations.ts";
 import { SqlError } from "../../lib/sql/errors.ts";
 import type { SqlExecutor, SqlSession } from "../../lib/sql/executor.ts";

@@ -2,7 +2,7 @@
 // not yet introspected, a snapshot made stale by raw SQL, a guard), and failures that stop what
 // was queued behind them.
 import { describe, expect, it } from "vitest";
-import { emptySnapshot, type SchemaSnapshot, type TableSnapshot } from "../../lib/dialect/snapshot.ts";
+import { emptySnapshot, type SchemaSnapshot, type TableSnapshot } from "../../lib/schema/snapshot.ts";
 import { InvalidOperationError, OperationsAbortedError } from "../../lib/ops/errors.ts";
 import { createOperations, type OperationsWithResults, type RunMode } from "../../lib/ops/operations.ts";
 import type { SinkStatement, StatementSink } from "../../lib/ops/sink.ts";

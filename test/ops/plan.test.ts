@@ -3,9 +3,9 @@
 // like afterwards.
 import { describe, expect, it } from "vitest";
 import { postgres } from "../../lib/dialect/postgres/index.ts";
-import { findColumn, findIndex, findTable, type SchemaSnapshot, type TableSnapshot } from "../../lib/dialect/snapshot.ts";
+import { findColumn, findIndex, findTable, type SchemaSnapshot, type TableSnapshot } from "../../lib/schema/snapshot.ts";
 import * as build from "../../lib/ops/build.ts";
-import type { Operation } from "../../lib/ops/operation.ts";
+import type { Operation } from "../../lib/schema/operation.ts";
 import { planOperation, type Plan, type RunMode } from "../../lib/ops/plan.ts";
 
 const ctx: build.BuildContext = { defaultSchema: "public", dialect: postgres };

@@ -2,7 +2,7 @@
 // idempotent, failing, leaving something behind that only a second upgrade notices), reported
 // against the right revision and object, and the example migrations passing.
 import { describe, expect, it } from "vitest";
-import { findTable } from "../../lib/dialect/snapshot.ts";
+import { findTable } from "../../lib/schema/snapshot.ts";
 import { DirectorySource } from "../../lib/revision/loader.ts";
 import { validate } from "../../lib/runner/validate.ts";
 import { type InlineMigration, memorySource } from "../support/memory-source.ts";

@@ -2,7 +2,7 @@
 // snapshot covers every schema a migration touched, not only the default one), and a fingerprint
 // of each table's rows (so "running the upgrade again changed nothing" covers data too), and how
 // to empty it again without opening a new one.
-import type { QualifiedName } from "../names.ts";
+import type { QualifiedName } from "../../schema/names.ts";
 import type { RenderedStatement, SnapshotReader } from "../dialect.ts";
 import { quoteIdentifier, quoteName } from "./quote.ts";
 

@@ -1,10 +1,10 @@
 // What PostgreSQL records for a column a migration defines, so the in-memory snapshot after an
 // operation looks like what introspection would then report: the canonical type name, NOT NULL
 // implied by serial and identity, the sequence default serial creates.
-import type { ColumnSpec } from "../../ops/operation.ts";
-import { isSqlExpression } from "../../ops/operation.ts";
-import type { QualifiedName } from "../names.ts";
-import type { ColumnSnapshot } from "../snapshot.ts";
+import type { ColumnSpec } from "../../schema/operation.ts";
+import { isSqlExpression } from "../../schema/operation.ts";
+import type { QualifiedName } from "../../schema/names.ts";
+import type { ColumnSnapshot } from "../../schema/snapshot.ts";
 import { makeObjectName } from "./naming.ts";
 import { renderLiteral } from "./quote.ts";
 import { isSerialType, normalizeType } from "./types.ts";

@@ -5,7 +5,7 @@
 // against PostgreSQL's type grammar; an expression is checked lexically, so that the parentheses
 // the renderer puts around it cannot be closed from inside: quotes closed, brackets balanced and
 // never closing more than they opened, no top-level comma, no semicolon, no comment.
-import { InvalidNameError } from "../names.ts";
+import { InvalidNameError } from "../../schema/names.ts";
 
 /** Refused fragment text: `what` names the fragment, `text` is what was given. */
 export class InvalidFragmentError extends InvalidNameError {

@@ -18,7 +18,7 @@ import {
   type ReferentialAction,
   type SchemaSnapshot,
   type TableSnapshot,
-} from "../snapshot.ts";
+} from "../../schema/snapshot.ts";
 
 /**
  * Catalog queries rather than information_schema: it hides objects the role does not own, has no

@@ -2,8 +2,8 @@
 // becomes SQL text in retort. Identifiers are always double-quoted (so case, embedded quotes and
 // reserved words survive exactly); values that DDL cannot bind go through renderLiteral alone.
 import { RetortError } from "../../errors.ts";
-import { InvalidNameError, type QualifiedName } from "../names.ts";
-import type { LiteralValue } from "../../ops/operation.ts";
+import { InvalidNameError, type QualifiedName } from "../../schema/names.ts";
+import type { LiteralValue } from "../../schema/operation.ts";
 
 /** PostgreSQL's NAMEDATALEN - 1: longer identifiers are silently truncated by the server. */
 export const MAX_IDENTIFIER_BYTES = 63;

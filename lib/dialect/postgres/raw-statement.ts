@@ -1,7 +1,7 @@
 // What one raw SQL statement (an `op.execute`) does to tables, as far as its text tells: enough for
 // `retort lint` to see a DELETE without WHERE, an index built without CONCURRENTLY, a constraint
 // added without NOT VALID. Statements it does not recognise give no facts; nothing here is run.
-import { resolveName, type QualifiedName } from "../names.ts";
+import { resolveName, type QualifiedName } from "../../schema/names.ts";
 import { isPunct, isWord, type Token, tokenize } from "./tokens.ts";
 
 export type RawFact =

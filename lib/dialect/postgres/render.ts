@@ -12,9 +12,9 @@ import {
   type ForeignKeySpec,
   type InsertRowsOp,
   type Operation,
-} from "../../ops/operation.ts";
+} from "../../schema/operation.ts";
 import type { RenderedStatement, RenderHints } from "../dialect.ts";
-import type { IndexKey, ReferentialAction } from "../snapshot.ts";
+import type { IndexKey, ReferentialAction } from "../../schema/snapshot.ts";
 import { checkType } from "./fragments.ts";
 import { quoteIdentifier, quoteName, renderLiteral } from "./quote.ts";
 

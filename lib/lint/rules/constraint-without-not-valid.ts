@@ -3,7 +3,7 @@
 // NOT VALID (only new rows are checked, the lock is brief), then VALIDATE CONSTRAINT in a later
 // migration, which scans without blocking writes. Validating in the same transaction gains
 // nothing: the first lock is held until commit.
-import { sameName, type QualifiedName } from "../../dialect/names.ts";
+import { sameName, type QualifiedName } from "../../schema/names.ts";
 import { quoteIdentifier, quoteName } from "../../dialect/postgres/quote.ts";
 import { type Compliance, COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 import { type LintSubject, tableExisted, tableName } from "../subject.ts";

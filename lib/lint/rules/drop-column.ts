@@ -1,6 +1,6 @@
 // destructive: dropping a column that exists before the migration deletes its data, and breaks
 // any running code that still reads or writes it.
-import type { QualifiedName } from "../../dialect/names.ts";
+import type { QualifiedName } from "../../schema/names.ts";
 import { type Compliance, COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 import { columnExisted, type LintSubject, tableName } from "../subject.ts";
 

@@ -1,5 +1,5 @@
 // destructive: dropping a table that exists before the migration deletes it with all its rows.
-import type { QualifiedName } from "../../dialect/names.ts";
+import type { QualifiedName } from "../../schema/names.ts";
 import { type Compliance, COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 import { type LintSubject, tableExisted, tableName } from "../subject.ts";
 

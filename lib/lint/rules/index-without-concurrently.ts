@@ -1,6 +1,6 @@
 // locking: CREATE INDEX without CONCURRENTLY on an existing table blocks every write to it until
 // the index is built, which on a big table is minutes.
-import type { QualifiedName } from "../../dialect/names.ts";
+import type { QualifiedName } from "../../schema/names.ts";
 import { type Compliance, COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 import { type LintSubject, tableExisted, tableName } from "../subject.ts";
 

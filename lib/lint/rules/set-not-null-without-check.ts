@@ -2,10 +2,10 @@
 // to prove there is no NULL, unless a validated CHECK (column IS NOT NULL) already proves it
 // (PostgreSQL 12+ then skips the scan). The safe sequence: add the check NOT VALID, validate it,
 // then SET NOT NULL (and drop the check), each in its own migration.
-import { sameName, type QualifiedName } from "../../dialect/names.ts";
+import { sameName, type QualifiedName } from "../../schema/names.ts";
 import { expressionText } from "../../dialect/postgres/raw-statement.ts";
 import { quoteIdentifier, quoteName } from "../../dialect/postgres/quote.ts";
-import { findTable } from "../../dialect/snapshot.ts";
+import { findTable } from "../../schema/snapshot.ts";
 import { type Compliance, COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 import { columnBefore, columnExisted, type LintSubject, tableName } from "../subject.ts";
 

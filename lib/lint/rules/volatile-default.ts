@@ -4,7 +4,7 @@
 // A constant or stable default (false, now()) is stored once in the catalog and costs nothing.
 import { isSerialType } from "../../dialect/postgres/types.ts";
 import { volatileCall } from "../../dialect/postgres/volatility.ts";
-import { isSqlExpression } from "../../ops/operation.ts";
+import { isSqlExpression } from "../../schema/operation.ts";
 import { COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 import { tableExisted, tableName } from "../subject.ts";
 

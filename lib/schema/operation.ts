@@ -1,8 +1,8 @@
 // Operations as plain data (Alembic's AddColumnOp, CreateIndexOp, ...): what a migration asked
 // for, with every name resolved to its schema and every constraint named. They carry no SQL;
 // lib/dialect/<dialect> renders them, lib/ops/plan.ts decides whether they run.
-import type { QualifiedName, RelationName } from "../dialect/names.ts";
-import type { IndexKey, ReferentialAction } from "../dialect/snapshot.ts";
+import type { QualifiedName, RelationName } from "./names.ts";
+import type { IndexKey, ReferentialAction } from "./snapshot.ts";
 import type { SqlParams, SqlValue } from "../sql/executor.ts";
 
 // ---------------------------------------------------------------------------------------------
