@@ -3,8 +3,7 @@
 // and records what happened. Operations run strictly in call order, awaited or not.
 import type { Dialect, RenderedStatement } from "../dialect/dialect.ts";
 import type { RelationName } from "../schema/names.ts";
-import { InvalidNameError } from "../schema/names.ts";
-import { InvalidLiteralError } from "../dialect/postgres/quote.ts";
+import { InvalidLiteralError, InvalidNameError } from "../schema/names.ts";
 import { coversSchema, mergeSnapshots, type SchemaSnapshot } from "../schema/snapshot.ts";
 import type { QueryResult, SqlParams } from "../sql/executor.ts";
 import {

@@ -28,6 +28,18 @@ export class InvalidNameError extends RetortError {
   }
 }
 
+/** Thrown for a value a dialect cannot write as a literal (NaN dates, NUL characters, undefined JSON). */
+export class InvalidLiteralError extends RetortError {
+  override readonly code: string = "invalid-literal";
+  constructor(
+    message: string,
+    readonly value: unknown,
+  ) {
+    super(message);
+    this.name = "InvalidLiteralError";
+  }
+}
+
 /**
  * Resolves a user's name to { schema, name }. A string is split at its one dot; more than one dot
  * is refused (PostgreSQL would read "a.b.c" as database.schema.table).

@@ -1,9 +1,8 @@
 // Quoting and literal rendering: every name and every DDL value becomes SQL text here.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { InvalidNameError, resolveName, displayName } from "../../lib/schema/names.ts";
+import { InvalidLiteralError, InvalidNameError, resolveName, displayName } from "../../lib/schema/names.ts";
 import {
-  InvalidLiteralError,
   quoteIdentifier,
   quoteName,
   quoteString,

@@ -40,7 +40,6 @@ export { constraintName, makeObjectName } from "./naming.ts";
 export { checkExpression, checkType, InvalidFragmentError } from "./fragments.ts";
 export {
   checkIdentifier,
-  InvalidLiteralError,
   MAX_IDENTIFIER_BYTES,
   quoteIdentifier,
   quoteName,

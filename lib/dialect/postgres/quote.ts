@@ -1,8 +1,7 @@
 // Identifier quoting and literal rendering for PostgreSQL: the only two ways a name or a value
 // becomes SQL text in retort. Identifiers are always double-quoted (so case, embedded quotes and
 // reserved words survive exactly); values that DDL cannot bind go through renderLiteral alone.
-import { RetortError } from "../../errors.ts";
-import { InvalidNameError, type QualifiedName } from "../../schema/names.ts";
+import { InvalidLiteralError, InvalidNameError, type QualifiedName } from "../../schema/names.ts";
 import type { LiteralValue } from "../../schema/operation.ts";
 
 /** PostgreSQL's NAMEDATALEN - 1: longer identifiers are silently truncated by the server. */
@@ -52,18 +51,6 @@ export function checkIdentifier(part: string): void {
       `identifier ${JSON.stringify(part)} is ${bytes} bytes long; PostgreSQL would truncate it to ${MAX_IDENTIFIER_BYTES}`,
       part,
     );
-  }
-}
-
-/** Thrown for a value renderLiteral cannot write (NaN dates, NUL characters, undefined JSON). */
-export class InvalidLiteralError extends RetortError {
-  override readonly code: string = "invalid-literal";
-  constructor(
-    message: string,
-    readonly value: unknown,
-  ) {
-    super(message);
-    this.name = "InvalidLiteralError";
   }
 }
 
