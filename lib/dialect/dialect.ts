@@ -53,6 +53,8 @@ export interface Dialect {
   renderLiteral(value: LiteralValue): string;
   /** Throws InvalidNameError for an identifier the database would refuse or silently change. */
   checkIdentifier(part: string): void;
+  /** The longest identifier the database keeps whole, in UTF-8 bytes. */
+  readonly maxIdentifierBytes: number;
   /** The name the database would choose for an unnamed constraint. */
   constraintName(table: string, columns: readonly string[], label: ConstraintLabel | `${ConstraintLabel}${number}`): string;
   /** Canonical spelling of a type, as introspection reports it ("varchar(5)" -> "character varying(5)"). */

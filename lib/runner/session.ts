@@ -2,7 +2,6 @@
 // migrations of a directory, and for database commands the database a URL names, opened while
 // the files load and closed when the command is done. Options are checked before anything is
 // opened: a bad one is a UsageError.
-import { checkIdentifier, MAX_IDENTIFIER_BYTES } from "../dialect/postgres/quote.ts";
 import { DirectorySource, loadingNow } from "../revision/loader.ts";
 import { defaultDatabaseUrl } from "../sql/connect.ts";
 import type { Context } from "./context.ts";
@@ -71,13 +70,15 @@ export async function withDatabase<T>(options: DatabaseOptions, body: (ctx: Cont
 
 /** Refuses, as a UsageError naming the option and what it takes, what the database would refuse later. */
 function checkDatabaseOptions(options: DatabaseOptions): void {
-  if (options.schema !== undefined) {
+  // The database's own rules for a name; a URL no dialect speaks is refused when it is opened.
+  const dialect = dialectOf(options.db ?? defaultDatabaseUrl());
+  if (options.schema !== undefined && dialect) {
     try {
-      checkIdentifier(options.schema);
+      dialect.checkIdentifier(options.schema);
     } catch (error) {
       throw new UsageError(
         `Invalid schema for retort's tables (--schema, schema): ${(error as Error).message}; ` +
-          `give a PostgreSQL name of 1 to ${MAX_IDENTIFIER_BYTES} bytes, or leave the option out for "public"`,
+          `give a name of 1 to ${dialect.maxIdentifierBytes} bytes, or leave the option out for "public"`,
       );
     }
   }

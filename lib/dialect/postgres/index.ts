@@ -7,7 +7,7 @@ import { describeColumn } from "./describe.ts";
 import { introspect } from "./introspect.ts";
 import { constraintName } from "./naming.ts";
 import { checkExpression, checkType } from "./fragments.ts";
-import { checkIdentifier, quoteIdentifier, quoteName, renderLiteral } from "./quote.ts";
+import { checkIdentifier, MAX_IDENTIFIER_BYTES, quoteIdentifier, quoteName, renderLiteral } from "./quote.ts";
 import { render } from "./render.ts";
 import { classifyStatement } from "./statements.ts";
 import { normalizeType } from "./types.ts";
@@ -18,6 +18,7 @@ export const postgres: Dialect = {
   quoteName,
   renderLiteral,
   checkIdentifier,
+  maxIdentifierBytes: MAX_IDENTIFIER_BYTES,
   constraintName,
   normalizeType,
   describeColumn,
