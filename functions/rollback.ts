@@ -210,9 +210,9 @@ async function endExecution(event: Extract<RollbackEvent, { step: "end" }>, env:
       return false;
     });
   await lease.release();
-  const released = { released: true };
-  env.log("rollback execution ended; its lock was released", { executionArn: event.executionArn, status: event.status, runAbandoned: abandoned === true });
-  return { ...released, runAbandoned: abandoned === true };
+  const runAbandoned = abandoned === true;
+  env.log("rollback execution ended; its lock was released", { executionArn: event.executionArn, status: event.status, runAbandoned });
+  return { released: true, runAbandoned };
 }
 
 /** Reverts the newest revision of the plan under the handed-over lease, and says what is left. */

@@ -130,6 +130,9 @@ export class MigrationTimeoutError extends RetortError {
   }
 }
 
+/** The longest delay setTimeout honours; a longer one fires immediately. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function describeMs(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
   if (ms % 60_000 === 0) return `${ms / 60_000} min`;
@@ -430,6 +433,8 @@ class BatchRunner {
     const arm = () => {
       clearTimeout(timer);
       const untilDeadline = deadline === undefined ? Infinity : Math.max(0, deadline - Date.now());
+      // Beyond what a timer can hold (about 24.8 days) Node fires at once: such a limit is none.
+      if (Math.min(untilDeadline, limitMs) > MAX_TIMER_MS) return;
       const byDeadline = untilDeadline <= limitMs;
       timer = setTimeout(
         () =>

@@ -117,6 +117,19 @@ describe("a migration that never finishes", () => {
     });
   }
 
+  it("a limit longer than a timer can hold is no limit, not one that fires at once", async () => {
+    const db = await pglite.open();
+    try {
+      const slow = chain({ 2: () => new Promise((resolve) => setTimeout(resolve, 200)) }).slice(0, 3);
+      const ctx = { source: memorySource(slow), database: databaseContext(db, { migrationTimeoutMs: 2 ** 31 }) };
+      const result = await safeUpgrade(ctx);
+      expect(result.error).toBeUndefined();
+      expect(result.applied).toBe(3);
+    } finally {
+      await db.close();
+    }
+  });
+
   it("a statement that runs past the limit is cancelled; what the stopped code sends later never reaches the database", { timeout: 30_000 }, async () => {
     const db = await postgresql.open();
     try {
