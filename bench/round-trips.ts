@@ -82,7 +82,7 @@ async function naiveRun(executor: SqlExecutor, migrations: Migration[]): Promise
       const snapshot = await introspect(tx.session, ["public"]);
       const ops = createOperations({ snapshot, mode: "safe", sink: new NaiveSink(tx.session), defaultSchema: "public", dialect: postgres });
       await m.upgrade(ops);
-      await tx.session.query(postgres.renderBatch([], table.transition({ from: heads, to: [m.revision] }))!);
+      await tx.session.query(postgres.renderBlock([], table.transition({ from: heads, to: [m.revision] }))!);
       await tx.commit();
       heads = [m.revision];
     } catch (error) {

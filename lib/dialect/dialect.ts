@@ -25,8 +25,8 @@ export interface RenderHints {
 
 /** How a statement may be sent, decided from its text. */
 export interface StatementClass {
-  /** Can be combined with others into one batch statement (no params, no result rows, ...). */
-  readonly batchable: boolean;
+  /** Can be combined with others into one statement (a DO block) (no params, no result rows, ...). */
+  readonly combinable: boolean;
   /** Can run inside a transaction block (CREATE INDEX CONCURRENTLY cannot). */
   readonly transactional: boolean;
   /** May change the schema (DDL), so a snapshot taken before it may be stale. */
@@ -73,7 +73,7 @@ export interface Dialect {
    * Several parameterless statements as one, or null when they cannot be combined; `procedural`
    * (PL/pgSQL) runs after them, `preamble` before them.
    */
-  renderBatch(statements: readonly RenderedStatement[], procedural?: readonly string[], preamble?: readonly string[]): string | null;
+  renderBlock(statements: readonly RenderedStatement[], procedural?: readonly string[], preamble?: readonly string[]): string | null;
   /** A statement ended for a script (psql): its terminator where no comment can swallow it. */
   terminate(sql: string): string;
   classifyStatement(sql: string): StatementClass;

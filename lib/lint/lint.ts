@@ -184,7 +184,7 @@ function lintedMigration(
       up.results.some(
         (r) =>
           r.kind === "applied" &&
-          r.statements.some((s) => (s.params !== undefined && Object.keys(s.params).length > 0) || !dialect.classifyStatement(s.sql).batchable),
+          r.statements.some((s) => (s.params !== undefined && Object.keys(s.params).length > 0) || !dialect.classifyStatement(s.sql).combinable),
       ));
   return {
     revision: m.revision,

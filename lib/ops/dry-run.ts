@@ -1,6 +1,6 @@
 // A migration run without a database: its upgrade or downgrade against a schema snapshot, the
 // statements it would send recorded (bound values shown as literals). `--sql` prints them (with
-// the runner's batching, runner/offline-sql.ts) and `retort lint` inspects the operations; both
+// the runner's grouping, runner/offline-sql.ts) and `retort lint` inspects the operations; both
 // the CLI and the Lambda reach it through those.
 import { RetortError } from "../errors.ts";
 import type { Dialect } from "../dialect/dialect.ts";
@@ -103,7 +103,7 @@ export async function dryRun(
   direction: Direction,
   snapshot: SchemaSnapshot,
   options: DryRunOptions,
-  /** Also receives each statement as it is made (offlineSql's batch). */
+  /** Also receives each statement as it is made (offlineSql's group transaction). */
   forward?: StatementSink,
 ): Promise<DryRun> {
   const reads = options.reads ?? "refuse";

@@ -43,7 +43,7 @@ export type OpResult =
   | {
       readonly kind: "applied";
       readonly operation: Operation;
-      /** Handed to the sink; with a batching sink they run when the runner flushes. */
+      /** Handed to the sink; with the runner's group transaction as the sink they run when it sends. */
       readonly statements: readonly RenderedStatement[];
     }
   | { readonly kind: "skipped"; readonly operation: Operation; readonly reason: string };

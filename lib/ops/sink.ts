@@ -1,6 +1,6 @@
 // Where the op object sends what it decided to run. The runner's sink queues statements and sends
 // a migration's DDL together (one DO block, one Data API call); DirectSink runs each statement at
-// once and is the baseline the runner's batching is measured against.
+// once and is the baseline the runner's grouping is measured against.
 import type { QueryResult, SqlParams, SqlSession } from "../sql/executor.ts";
 import type { Operation } from "../schema/operation.ts";
 

@@ -1,5 +1,5 @@
 // A transaction held open across calls. SqlExecutor.transaction(fn) scopes a transaction to a
-// callback; the batching sink only learns part way through a migration that it needs one (a
+// callback; the group transaction only learns part way through a migration that it needs one (a
 // statement with bound values, a read), so it opens one then and ends it when the migration ends.
 import type { SqlExecutor, SqlSession } from "../sql/executor.ts";
 

@@ -1,6 +1,6 @@
 // The engine behind upgrade, safe-upgrade and downgrade: take the lock, read the version table,
-// plan along the graph, introspect once, then run the revisions in batches (batch.ts), each one
-// transaction that ends with the version-table update recording its revisions. A failed batch is
+// plan along the graph, introspect once, then run the revisions in groups (group-transaction.ts), each one
+// transaction that ends with the version-table update recording its revisions. A failed group is
 // rolled back and run again one revision at a time, so the failure is reported against the
 // revision that caused it. Results are filled in as "not-executed" before the run starts and
 // overwritten step by step, so a failure still reports exactly what ran (Kysely's habit).
@@ -16,7 +16,7 @@ import { ConnectionError, isOutcomeUnknown, type LockBlocker, SqlError, Statemen
 import type { RevisionRecord } from "../state/history.ts";
 import { type Lease, LeaseLostError } from "../state/lock.ts";
 import { FENCED_OUT_SQLSTATE, type Transition, type VersionState, VERSION_CONFLICT_SQLSTATE } from "../state/version-table.ts";
-import { Batch } from "./batch.ts";
+import { GroupTransaction } from "./group-transaction.ts";
 import { type Context, type DatabaseContext, DEFAULT_MIGRATION_TIMEOUT_MS, requireDatabase } from "./context.ts";
 import { MigrationError, StatementStillRunningError, UnknownDatabaseRevisionsError } from "./errors.ts";
 import { beginRun, endRun, failedOutcome, type LockedRun } from "./locked-run.ts";
@@ -248,8 +248,8 @@ async function migrateLocked(
   const members = planMembers(map, plan, results, state, known, unknown, options.direction);
   const snapshot = await db.dialect.introspect(db.executor, [db.defaultSchema]);
   await run.recorded;
-  const runner = new BatchRunner(db, result, lease, run.preamble, options, snapshot, state.exists);
-  const size = (options.transactionPerMigration ?? db.transactionPerMigration) ? 1 : MAX_BATCH;
+  const runner = new GroupRunner(db, result, lease, run.preamble, options, snapshot, state.exists);
+  const size = (options.transactionPerMigration ?? db.transactionPerMigration) ? 1 : MAX_GROUP_SIZE;
   let next = 0;
   while (next < members.length) {
     // At the deadline nothing new starts; the rest stays not-executed, for the next run.
@@ -261,12 +261,12 @@ async function migrateLocked(
     }
     const { error, ran } = outcome;
     if (ran.length === 0) {
-      // The lease was lost before anything of the batch ran: nothing more is sent.
+      // The lease was lost before anything of the group ran: nothing more is sent.
       result.error = { code: codeOf(error), message: (error as Error).message };
       return result;
     }
     if (ran.length > 1 && replayable(error)) {
-      // Nothing of the batch was committed. One by one, the members before the failing one
+      // Nothing of the group was committed. One by one, the members before the failing one
       // apply and the failing one is reported with its own error.
       for (const member of ran) {
         const alone = await runner.run(members, member.index, 1);
@@ -280,7 +280,7 @@ async function migrateLocked(
     }
     const stuck = ran[ran.length - 1]!;
     if (error instanceof MigrationTimeoutError && ran.length > 1) {
-      // The migrations batched before the one that hung were fine: they apply, it fails alone.
+      // The migrations grouped before the one that hung were fine: they apply, it fails alone.
       for (let k = ran[0]!.index; k < stuck.index; ) {
         const before = await runner.run(members, k, stuck.index - k);
         if (before.kind === "failed") {
@@ -358,20 +358,20 @@ function planMembers(
 }
 
 /** Most migrations one transaction holds, and how long (ms) it may stay open before it commits. */
-const MAX_BATCH = 1000;
-const MAX_BATCH_MS = 5_000;
+const MAX_GROUP_SIZE = 1000;
+const MAX_GROUP_MS = 5_000;
 
-type BatchOutcome =
+type GroupOutcome =
   | { kind: "committed"; next: number }
-  /** `ran`: the members whose work the failed batch rolled back, the last one in flight. */
+  /** `ran`: the members whose work the failed group rolled back, the last one in flight. */
   | { kind: "failed"; error: unknown; ran: Member[] };
 
 /**
- * Runs consecutive members as batches (batch.ts): each batch holds up to `size` transactional
+ * Runs consecutive members as groups (group-transaction.ts): each group holds up to `size` transactional
  * migrations, or one non-transactional migration, and commits them with one version-table update.
- * The schema snapshot moves on as migrations run; a failed batch puts it back where it started.
+ * The schema snapshot moves on as migrations run; a failed group puts it back where it started.
  */
-class BatchRunner {
+class GroupRunner {
   constructor(
     private readonly db: DatabaseContext,
     private readonly result: MigrateResult,
@@ -380,16 +380,16 @@ class BatchRunner {
     private readonly preamble: readonly string[],
     private readonly options: MigrateOptions,
     private snapshot: SchemaSnapshot,
-    /** Whether the version table exists; until then every batch creates it first. */
+    /** Whether the version table exists; until then every group creates it first. */
     private tablesExist: boolean,
   ) {}
 
-  async run(members: readonly Member[], start: number, size: number): Promise<BatchOutcome> {
+  async run(members: readonly Member[], start: number, size: number): Promise<GroupOutcome> {
     const first = members[start]!;
     const startSnapshot = this.snapshot;
-    const batch = new Batch(this.db.executor, this.db.dialect, {
+    const group = new GroupTransaction(this.db.executor, this.db.dialect, {
       transactional: first.migration.transactional,
-      // After the database's serialisation: the heads this batch starts from, so a runner that
+      // After the database's serialisation: the heads this group starts from, so a runner that
       // waited there for another one fails before it runs anything (a new table has none yet).
       preamble: [...this.preamble, ...(this.tablesExist ? this.db.versionTable.assertHeads(first.transition.from) : [])],
       prefix: this.tablesExist ? [] : this.db.versionTable.createStatements(),
@@ -413,7 +413,7 @@ class BatchRunner {
     const halted = new Promise<never>((_, reject) => (halt = reject));
     halted.catch(() => {});
     // At the deadline, or when a migration passes its time limit: a transaction is cancelled on the
-    // database (its statement fails, and the batch rolls back); a statement outside one is left
+    // database (its statement fails, and the group rolls back); a statement outside one is left
     // running and no longer waited for (its outcome is unknown).
     const stop = (error: DeadlineReachedError | MigrationTimeoutError, running: string) => {
       stopped = error;
@@ -426,7 +426,7 @@ class BatchRunner {
       const abandoned = new StatementAbandonedError(
         `${running} after ${seconds} s with the statement still running outside a transaction; it runs on in the database, and the next run waits for it`,
       );
-      halt(batch.abandon(abandoned) ? abandoned : error);
+      halt(group.abandon(abandoned) ? abandoned : error);
     };
     let timer: ReturnType<typeof setTimeout> | undefined;
     /** Stops the member starting now at the run's deadline or its own time limit, whichever is first. */
@@ -447,19 +447,19 @@ class BatchRunner {
     try {
       for (let k = start; k < members.length && ran.length < size; k += 1) {
         const member = members[k]!;
-        if (ran.length > 0 && (!member.migration.transactional || performance.now() - batch.openedAt >= MAX_BATCH_MS)) break;
+        if (ran.length > 0 && (!member.migration.transactional || performance.now() - group.openedAt >= MAX_GROUP_MS)) break;
         this.lease.assertHeld();
         if (ran.length > 0 && deadline !== undefined && Date.now() >= deadline) break;
         const started = performance.now();
         inFlightSince = started;
         arm();
         ran.push(member);
-        batch.owner = member.index;
+        group.owner = member.index;
         this.options.onMigration?.(member.migration);
         const ops = createOperations({
           snapshot: this.snapshot,
           mode: this.options.mode,
-          sink: batch,
+          sink: group,
           defaultSchema: this.db.defaultSchema,
           dialect: this.db.dialect,
         });
@@ -470,14 +470,14 @@ class BatchRunner {
           member.entry.operations = report(ops.results, this.db.defaultSchema);
         }
         this.lease.assertHeld();
-        if (batch.failed) throw batch.failed.error;
+        if (group.failed) throw group.failed.error;
         this.snapshot = ops.snapshot as SchemaSnapshot;
         timing.push(performance.now() - started);
         if (!member.migration.transactional) break;
       }
       const committing = performance.now();
       const last = ran[ran.length - 1]!;
-      await batch.commit(
+      await group.commit(
         this.db.versionTable.transition(ran.length === 1 ? last.transition : mergeTransitions(ran.map((m) => m.transition))),
       );
       const share = (performance.now() - committing) / ran.length;
@@ -495,13 +495,13 @@ class BatchRunner {
       const cancelled = caught instanceof SqlError && caught.sqlState === QUERY_CANCELED;
       const error = stopped && transactional && cancelled ? stopped : caught;
       // Whatever the stopped code does later, nothing more of it reaches the database.
-      batch.close();
+      group.close();
       await cancelling;
       // A pipelined send that failed is blamed on the members whose statements it carried: the
       // members planned after it never had a statement run, and are not part of the failure.
-      const failedSend = batch.failed;
+      const failedSend = group.failed;
       const blamed = failedSend && failedSend.error === caught ? ran.filter((m) => m.index <= failedSend.owners.to) : ran;
-      await batch.rollback();
+      await group.rollback();
       this.snapshot = startSnapshot;
       const inFlight = blamed[blamed.length - 1];
       if (inFlight && (error instanceof DeadlineReachedError || error instanceof MigrationTimeoutError)) inFlight.entry.durationMs = Math.round(performance.now() - inFlightSince);
@@ -521,14 +521,14 @@ function settle(
   { entry, migration }: Member,
   options: { direction: Direction; mode: RunMode },
   error: unknown,
-  batchSize = 1,
+  groupSize = 1,
 ): void {
   entry.status = "failed";
   if (migration.transactional) settleOperations(entry, "rolled-back");
   let detail = explain(error, options.mode, migration);
-  if (batchSize > 1) {
+  if (groupSize > 1) {
     detail +=
-      `; it ran in one transaction with the ${batchSize - 1} revision(s) before it, ` +
+      `; it ran in one transaction with the ${groupSize - 1} revision(s) before it, ` +
       "so their outcome is unknown too: run `retort status`";
   }
   const failure = new MigrationError(migration, options.direction, detail, { cause: error });
@@ -542,7 +542,7 @@ function settle(
   };
 }
 
-/** Reports how a batch of `ran` failed: its outcome unknown, the run stopped, or a migration refused. */
+/** Reports how a group of `ran` failed: its outcome unknown, the run stopped, or a migration refused. */
 function settleFailure(result: MigrateResult, ran: readonly Member[], options: { direction: Direction; mode: RunMode }, error: unknown): void {
   if (isOutcomeUnknown(error)) settleUnknown(result, ran, options, error);
   else if (error instanceof DeadlineReachedError) settleStopped(result, ran, options, error);
@@ -551,10 +551,10 @@ function settleFailure(result: MigrateResult, ran: readonly Member[], options: {
   else settle(result, ran[ran.length - 1]!, options, error, ran.length);
 }
 
-/** A batch stopped at the run's deadline: the one in flight failed, nothing of the batch applied. */
+/** A group stopped at the run's deadline: the one in flight failed, nothing of the group applied. */
 function settleStopped(result: MigrateResult, ran: readonly Member[], options: { direction: Direction }, error: DeadlineReachedError): void {
   const { entry, migration } = ran[ran.length - 1]!;
-  const before = ran.length > 1 ? ` nor of the ${ran.length - 1} revision(s) batched with it` : "";
+  const before = ran.length > 1 ? ` nor of the ${ran.length - 1} revision(s) grouped with it` : "";
   const failure = new MigrationError(migration, options.direction, `${error.message}; nothing of it${before} was applied`, { cause: error });
   entry.status = "failed";
   settleOperations(entry, "rolled-back");
@@ -563,7 +563,7 @@ function settleStopped(result: MigrateResult, ran: readonly Member[], options: {
 }
 
 /**
- * A batch whose outcome is unknown (its statement outlived the call): every migration in it is
+ * A group whose outcome is unknown (its statement outlived the call): every migration in it is
  * reported as such, since they commit together or not at all, and none as failed.
  */
 function settleUnknown(result: MigrateResult, ran: readonly Member[], options: { direction: Direction }, error: unknown): void {
@@ -645,7 +645,7 @@ function explain(error: unknown, mode: RunMode, migration: Migration): string {
 }
 
 /**
- * Whether a failed batch is worth running again one migration at a time to find which one fails:
+ * Whether a failed group is worth running again one migration at a time to find which one fails:
  * yes when the database refused a statement or a migration threw, since then nothing committed.
  * Not when the run must stop (lease lost, fenced out), nor when the outcome is unknown (a lost
  * connection, a Data API timeout): the database may still be working on it.

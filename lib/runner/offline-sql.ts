@@ -11,7 +11,7 @@ import { Direction } from "../revision/migration.ts";
 import type { QueryResult, SqlExecutor, SqlParams, SqlSession } from "../sql/executor.ts";
 import { VersionTable } from "../state/version-table.ts";
 import { DEFAULT_SCHEMA } from "../constants.ts";
-import { Batch } from "./batch.ts";
+import { GroupTransaction } from "./group-transaction.ts";
 import { type Context, loadSoundGraph, requireDialect } from "./context.ts";
 
 export interface OfflineOptions {
@@ -24,9 +24,9 @@ export interface OfflineOptions {
 
 /**
  * The script a run would send, statement for statement: each migration goes through the same
- * batching as a run (runner/batch.ts) over an executor that prints instead of sending, so the DO
+ * grouping as a run (runner/group-transaction.ts) over an executor that prints instead of sending, so the DO
  * blocks, the statements sent alone, BEGIN/COMMIT and the version-table update are what a run
- * sends, and the script fed to psql does what the run does. Each migration is its own batch (a
+ * sends, and the script fed to psql does what the run does. Each migration is its own group (a
  * run may put several in one transaction; the effect is the same).
  */
 export async function offlineSql(ctx: Context, options: OfflineOptions): Promise<string> {
@@ -53,16 +53,16 @@ export async function offlineSql(ctx: Context, options: OfflineOptions): Promise
     const next = map.headsOf(applied);
     out.push(`-- ${options.direction} ${m.revision}: ${m.message} (${m.file})`);
     const script = new ScriptExecutor(db.dialect, out);
-    const batch = new Batch(script, db.dialect, {
+    const group = new GroupTransaction(script, db.dialect, {
       transactional: m.transactional,
       preamble: [...db.versionTable.serialise(), ...(tableExists ? db.versionTable.assertHeads(heads) : [])],
       prefix: tableExists ? [] : db.versionTable.createStatements(),
       beforeSend: () => {},
     });
-    const ran = await dryRun(m, options.direction, snapshot, offline, batch);
+    const ran = await dryRun(m, options.direction, snapshot, offline, group);
     snapshot = ran.snapshot;
     const transition = { from: heads, to: next };
-    await batch.commit(
+    await group.commit(
       db.versionTable.transition(
         options.direction === Direction.Up
           ? { ...transition, applied: [{ revision: m.revision, checksum: m.checksum }] }

@@ -29,7 +29,7 @@ export async function stamp(ctx: Context, options: { target: string | readonly s
     }
     const applied = map.ancestors(toHeads, true);
     await run.recorded;
-    const statement = db.dialect.renderBatch(
+    const statement = db.dialect.renderBlock(
       state.exists ? [] : db.versionTable.createStatements().map((sql) => ({ sql })),
       db.versionTable.transition({
         from: state.heads,

@@ -21,21 +21,21 @@ export class CheckFailedError extends RetortError {
 }
 
 /** Strict: a plain operation on an existing object fails with the database's message. */
-export async function upgrade(ctx: Context, options: { target?: string } & Batching = {}): Promise<MigrateResult> {
+export async function upgrade(ctx: Context, options: { target?: string } & TransactionOptions = {}): Promise<MigrateResult> {
   const { map } = await loadSoundGraph(ctx);
   return migrate(ctx, map, {
     command: "upgrade",
     direction: Direction.Up,
     target: options.target ?? "heads",
     mode: "strict",
-    ...batching(options),
+    ...transactionOptions(options),
   });
 }
 
 /** Refuses a graph `check` objects to; then every operation skips what already exists. */
 export async function safeUpgrade(
   ctx: Context,
-  options: { target?: string; allowUnknownRevisions?: boolean; limit?: number } & Pick<MigrateOptions, "deadline" | "onMigration"> & Batching = {},
+  options: { target?: string; allowUnknownRevisions?: boolean; limit?: number } & Pick<MigrateOptions, "deadline" | "onMigration"> & TransactionOptions = {},
 ): Promise<MigrateResult> {
   const graph = await loadGraph(ctx);
   const checked = checkGraph(graph);
@@ -49,12 +49,12 @@ export async function safeUpgrade(
     ...(options.limit !== undefined ? { limit: options.limit } : {}),
     ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
     ...(options.onMigration ? { onMigration: options.onMigration } : {}),
-    ...batching(options),
+    ...transactionOptions(options),
   });
 }
 
 /** Reverts along the graph; operations run in safe mode so a retried downgrade converges. */
-export async function downgrade(ctx: Context, options: { target: string; limit?: number } & Batching): Promise<MigrateResult> {
+export async function downgrade(ctx: Context, options: { target: string; limit?: number } & TransactionOptions): Promise<MigrateResult> {
   const { map } = await loadSoundGraph(ctx);
   return migrate(ctx, map, {
     command: "downgrade",
@@ -62,14 +62,14 @@ export async function downgrade(ctx: Context, options: { target: string; limit?:
     target: options.target,
     mode: "safe",
     ...(options.limit !== undefined ? { limit: options.limit } : {}),
-    ...batching(options),
+    ...transactionOptions(options),
   });
 }
 
-type Batching = Pick<MigrateOptions, "transactionPerMigration" | "migrationTimeoutMs">;
+type TransactionOptions = Pick<MigrateOptions, "transactionPerMigration" | "migrationTimeoutMs">;
 
 /** The command's choice, when it made one; otherwise the database context's (migrate.ts). */
-const batching = (options: Batching): Batching => ({
+const transactionOptions = (options: TransactionOptions): TransactionOptions => ({
   ...(options.transactionPerMigration === undefined ? {} : { transactionPerMigration: options.transactionPerMigration }),
   ...(options.migrationTimeoutMs === undefined ? {} : { migrationTimeoutMs: options.migrationTimeoutMs }),
 });

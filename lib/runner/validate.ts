@@ -1,7 +1,7 @@
 // `retort validate`: proves, on a scratch embedded database, that every migration applies, can run
 // twice (idempotent under safe-upgrade) and is undone by its downgrade (reversible). One PGlite is
 // used for the whole walk; every step goes through the runner's own engine (migrate.ts), so the
-// version table, the lock and the batching into DO blocks are exercised as in production.
+// version table, the lock and combining statements into DO blocks are exercised as in production.
 //
 // Per revision, in upgrade-plan order (branches and merges included):
 //   1. snapshot A

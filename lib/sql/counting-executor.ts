@@ -1,6 +1,6 @@
 // A SqlExecutor wrapper that records every call it passes on: through the Data API each one is an
 // HTTPS round trip (one per statement, plus BeginTransaction and Commit/RollbackTransaction), so
-// tests and benchmarks count these to keep introspection and batching honest.
+// tests and benchmarks count these to keep introspection and grouping honest.
 
 import type { ExecutorKind, QueryOptions, QueryResult, SqlExecutor, SqlParams, SqlSession } from "./executor.ts";
 

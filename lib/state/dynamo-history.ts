@@ -38,7 +38,7 @@ export interface DynamoHistoryOptions {
 }
 
 /** DynamoDB's limit for one BatchWriteItem. */
-const BATCH = 25;
+const BATCH_WRITE_MAX = 25;
 
 export class DynamoHistory implements History {
   readonly description: string;
@@ -156,8 +156,8 @@ export class DynamoHistory implements History {
 
   /** BatchWriteItem in chunks of 25, resending what DynamoDB reports unprocessed. */
   private async putAll(items: Item[]): Promise<void> {
-    for (let i = 0; i < items.length; i += BATCH) {
-      let requests: WriteRequest[] = items.slice(i, i + BATCH).map((Item) => ({ PutRequest: { Item } }));
+    for (let i = 0; i < items.length; i += BATCH_WRITE_MAX) {
+      let requests: WriteRequest[] = items.slice(i, i + BATCH_WRITE_MAX).map((Item) => ({ PutRequest: { Item } }));
       for (let attempt = 0; requests.length > 0; attempt += 1) {
         if (attempt > 8) throw new Error(`DynamoDB left ${requests.length} history item(s) unprocessed in ${this.options.table}`);
         if (attempt > 0) await sleep(Math.min(1000, 50 * 2 ** attempt));

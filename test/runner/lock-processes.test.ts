@@ -168,7 +168,7 @@ describe("runner processes sharing one database and one DynamoDB lock", () => {
   // By default the fixture's migrations share one transaction, so the kill takes the first one
   // with it; with --transaction-per-migration the first one was committed before the second began.
   it.each([
-    { mode: "one transaction for the batch", flags: [], committed: [] },
+    { mode: "one transaction for the group", flags: [], committed: [] },
     { mode: "--transaction-per-migration", flags: ["--transaction-per-migration"], committed: [REVISIONS[0]!] },
   ])("$mode: a runner killed -9 in the middle of a migration leaves no trace of it; the next one takes over, marks it abandoned and finishes", { timeout: 180_000 }, async ({ flags, committed }) => {
     const db = await target();

@@ -149,7 +149,7 @@ describe("a migration that never finishes", () => {
       expect(result.error).toMatchObject({ revision: "e00000000003" });
       expect(result.error!.message).toContain("its transaction was rolled back (a statement still running was cancelled)");
       await new Promise((r) => setTimeout(r, 2_000));
-      expect(await late).toBe("BatchClosedError");
+      expect(await late).toBe("MigrationStoppedError");
       expect((await db.query("SELECT to_regclass('late') AS t")).rows).toEqual([{ t: null }]);
     } finally {
       await db.close();

@@ -20,7 +20,7 @@ const ISSUER = "DynamoDB table test-locks";
 
 /** Runs the fence claim for `token` followed by `then`, as one DO block (one transaction). */
 const claim = (table: VersionTable, key: string, token: number, then: string[] = [], issuer = ISSUER) =>
-  postgres.renderBatch(
+  postgres.renderBlock(
     then.map((sql) => ({ sql })),
     [],
     table.fence(key, token, issuer),
@@ -76,7 +76,7 @@ for (const target of await testDatabases({ dataApi: true })) {
       // A plan from stale heads under the other table is refused, naming the first table.
       await executor.query(`CREATE TABLE ${schema}.retort_version (version_num varchar(32) PRIMARY KEY)`);
       await executor.query(`INSERT INTO ${schema}.retort_version VALUES ('a00000000001')`);
-      const stale = postgres.renderBatch([], [], [...table.fence(key, 3, other), ...table.assertHeads([])])!;
+      const stale = postgres.renderBlock([], [], [...table.fence(key, 3, other), ...table.assertHeads([])])!;
       const error = await executor.query(stale).catch((e: unknown) => e);
       expect(refusal(error)).toBe(VERSION_CONFLICT_SQLSTATE);
       expect((error as Error).message).toMatch(
@@ -84,7 +84,7 @@ for (const target of await testDatabases({ dataApi: true })) {
       );
       expect((error as Error).message).toContain("the same lock table (the MigrationRunner's `table` prop, or --lock-table)");
       // Alone, a stale plan says nothing about other tables.
-      const alone = await executor.query(postgres.renderBatch([], [], table.assertHeads([]))!).catch((e: unknown) => e);
+      const alone = await executor.query(postgres.renderBlock([], [], table.assertHeads([]))!).catch((e: unknown) => e);
       expect((alone as Error).message).not.toContain("lock table");
     });
 

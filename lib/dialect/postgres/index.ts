@@ -1,7 +1,7 @@
-// The PostgreSQL dialect: quoting, literals, type names, DDL rendering, batching and
+// The PostgreSQL dialect: quoting, literals, type names, DDL rendering, combining statements into DO blocks and
 // introspection, gathered into one Dialect object (lib/dialect/dialect.ts).
 import type { Dialect } from "../dialect.ts";
-import { renderBatch, terminate } from "./batch.ts";
+import { renderBlock, terminate } from "./block.ts";
 import { resetSchemas, tableFingerprints, userSchemas } from "./contents.ts";
 import { describeColumn } from "./describe.ts";
 import { introspect } from "./introspect.ts";
@@ -25,7 +25,7 @@ export const postgres: Dialect = {
   checkType,
   checkExpression,
   render,
-  renderBatch,
+  renderBlock,
   terminate,
   classifyStatement,
   introspect,
@@ -34,7 +34,7 @@ export const postgres: Dialect = {
   tableFingerprints,
 };
 
-export { renderBatch, terminate } from "./batch.ts";
+export { renderBlock, terminate } from "./block.ts";
 export { describeColumn } from "./describe.ts";
 export { introspect, introspectionQuery, readPage, IntrospectionError } from "./introspect.ts";
 export { constraintName, makeObjectName } from "./naming.ts";

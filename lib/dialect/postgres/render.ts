@@ -101,7 +101,7 @@ function renderIndexKey(key: IndexKey): string {
   return typeof key === "string" ? quoteIdentifier(key) : `(${key.expression})`;
 }
 
-/** Sends only the parameters a statement names, so a statement that names none can be batched. */
+/** Sends only the parameters a statement names, so a statement that names none can be combined into a DO block. */
 function usedParams(sql: string, params: SqlParams | undefined): SqlParams | undefined {
   if (params === undefined) return undefined;
   const { names } = toPositional(sql, params);

@@ -1,5 +1,5 @@
 // Classifies a statement by its text: can it be combined into a DO block, can it run inside a
-// transaction, may it change the schema. The runner batches by it and the planner uses it to know
+// transaction, may it change the schema. The runner combines statements by it and the planner uses it to know
 // when a raw `execute` has made the in-memory snapshot stale.
 import { maskLiterals } from "../../sql/lexer.ts";
 import type { StatementClass } from "../dialect.ts";
@@ -43,7 +43,7 @@ const QUOTED_PLPGSQL_VARIABLE = /"found"/;
 const SCHEMA_CHANGING = /^(CREATE|ALTER|DROP|COMMENT|IMPORT|DO|CALL|SECURITY LABEL|GRANT|REVOKE)\b/;
 
 /**
- * Statements are classified when queued and again when batched: remembering the last few
+ * Statements are classified when queued and again when combined: remembering the last few
  * thousand makes the second time free. Bounded by count and by total length (it starts over when
  * full). Texts longer than V8 hashes in full (16383 characters) are left out: equal-length ones
  * would all collide in the Map, and classifying them again is cheap enough.
@@ -76,7 +76,7 @@ function classify(sql: string): StatementClass {
   const code = (spaced.endsWith(";") ? spaced.slice(0, -1) : spaced).toUpperCase();
   const transactional = !ANY_NON_TRANSACTIONAL.test(code);
   const changesSchema = SCHEMA_CHANGING.test(code);
-  const batchable =
+  const combinable =
     code !== "" &&
     transactional &&
     !NOT_IN_DO_BLOCK.test(code) &&
@@ -88,5 +88,5 @@ function classify(sql: string): StatementClass {
     // PL/pgSQL takes a result-returning clause or a stray INTO as its own INTO target.
     !/\bRETURNING\b/.test(code) &&
     !/\bINTO\b/.test(code.replace(/^(INSERT|MERGE) INTO\b/, "").replace(/^IMPORT FOREIGN SCHEMA\b.*/, ""));
-  return Object.freeze({ batchable, transactional, changesSchema });
+  return Object.freeze({ combinable, transactional, changesSchema });
 }

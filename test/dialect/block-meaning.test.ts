@@ -1,12 +1,12 @@
-// Batching must not change what a statement means. Inside a DO block PostgreSQL reads each
+// Combining statements into a DO block must not change what a statement means. Inside a DO block PostgreSQL reads each
 // statement through PL/pgSQL, which has variables of its own (FOUND), its own statements (EXECUTE,
 // PERFORM, ...) and wants a destination for rows: a statement retort wraps must do exactly what it
 // does alone, or not be wrapped. Property-tested on PostgreSQL (PGlite and the embedded server):
-// a generated statement, alone and batched, ends with the same rows, columns and comments, or
+// a generated statement, alone and in a DO block, ends with the same rows, columns and comments, or
 // fails with the same SQLSTATE.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderBatch } from "../../lib/dialect/postgres/batch.ts";
+import { renderBlock } from "../../lib/dialect/postgres/block.ts";
 import { classifyStatement } from "../../lib/dialect/postgres/statements.ts";
 import { SqlError } from "../../lib/sql/errors.ts";
 import type { SqlExecutor, SqlSession } from "../../lib/sql/executor.ts";
@@ -96,20 +96,20 @@ for (const target of await testDatabases()) {
     });
     afterAll(() => db?.close());
 
-    it("UPDATE ... WHERE found IS NULL means the column, batched as alone", async () => {
+    it("UPDATE ... WHERE found IS NULL means the column, in a DO block as alone", async () => {
       const sql = "UPDATE items SET found = true WHERE found IS NULL";
-      const block = renderBatch([{ sql }], ["NULL"]);
+      const block = renderBlock([{ sql }], ["NULL"]);
       const alone = await outcome(db, sql);
       expect(alone).not.toHaveProperty("failed");
       expect(block === null ? alone : await outcome(db, block)).toEqual(alone);
     });
 
-    it("a generated statement gives the same result batched and alone", { timeout: 120_000 }, async () => {
+    it("a generated statement gives the same result in a DO block and alone", { timeout: 120_000 }, async () => {
       await fc.assert(
         fc.asyncProperty(statement, comment, async (body, tail) => {
           const sql = `${body}${tail}`;
-          // A statement the batch refuses to wrap is sent alone: its meaning is kept by construction.
-          const block = renderBatch([{ sql }], ["NULL"]);
+          // A statement the DO block refuses to wrap is sent alone: its meaning is kept by construction.
+          const block = renderBlock([{ sql }], ["NULL"]);
           if (block === null) return;
           expect({ sql, outcome: await outcome(db, block) }).toEqual({ sql, outcome: await outcome(db, sql) });
         }),
@@ -117,10 +117,10 @@ for (const target of await testDatabases()) {
       );
     });
 
-    it("classification agrees: whatever is batchable is wrapped, nothing else", () => {
+    it("classification agrees: whatever is combinable is wrapped, nothing else", () => {
       fc.assert(
         fc.property(statement, (sql) => {
-          expect(renderBatch([{ sql }], ["NULL"]) !== null).toBe(classifyStatement(sql).batchable);
+          expect(renderBlock([{ sql }], ["NULL"]) !== null).toBe(classifyStatement(sql).combinable);
         }),
       );
     });

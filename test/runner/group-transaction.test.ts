@@ -1,4 +1,4 @@
-// Consecutive migrations share one transaction (lib/runner/batch.ts): what that costs in calls,
+// Consecutive migrations share one transaction (lib/runner/group-transaction.ts): what that costs in calls,
 // and that a failure anywhere in it still ends with exactly the migrations before the failing
 // one applied, the failing one reported with its own error, and the rest not executed. Run on
 // PGlite, PostgreSQL and the Data API in front of PostgreSQL; then the Data API's own failure, a
@@ -34,7 +34,7 @@ const users: InlineMigration = {
   },
 };
 
-/** Bound values: the batch opens its transaction here. */
+/** Bound values: the group opens its transaction here. */
 const seed: InlineMigration = {
   revision: rev(2),
   revises: rev(1),
@@ -87,7 +87,7 @@ for (const target of await testDatabases({ dataApi: true })) {
       db.counting.reset();
       const result = await safeUpgrade(ctx);
       expect(result.results.map((r) => r.status)).toEqual(["applied", "applied", "applied"]);
-      // read (on a new database, then the writers still at work), introspect, then the batch.
+      // read (on a new database, then the writers still at work), introspect, then the group.
       expect(db.counting.calls.map((c) => c.kind)).toEqual(["query", "query", "query", "begin", "query", "query", "query", "commit"]);
       expect(db.counting.calls[5]!.sql).toMatch(/^INSERT INTO/);
       expect(await current(ctx)).toEqual({ heads: [email.revision] });
@@ -122,7 +122,7 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect(await current(overridden)).toEqual({ heads: [email.revision] });
     });
 
-    it("a statement refused late in the batch: the migrations before it apply, it is reported, the rest is not executed", async () => {
+    it("a statement refused late in the group: the migrations before it apply, it is reported, the rest is not executed", async () => {
       const broken: InlineMigration = {
         revision: rev(4),
         revises: rev(3),
@@ -140,7 +140,7 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect(result.toHeads).toEqual([rev(3)]);
       expect(await current(ctx)).toEqual({ heads: [rev(3)] });
       expect(await columns(ctx)).toEqual(["id", "name", "email"]);
-      // The seed ran twice (the batch, rolled back, then alone) and its row is there once.
+      // The seed ran twice (the group, rolled back, then alone) and its row is there once.
       expect(await names(ctx)).toEqual(["ada"]);
     });
 
@@ -162,7 +162,7 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect(await names(ctx)).toEqual(["ada"]);
     });
 
-    it("a migration that throws after the batch has sent statements: the ones before it apply, its own statements do not", async () => {
+    it("a migration that throws after the group has sent statements: the ones before it apply, its own statements do not", async () => {
       const ctx = await scenario([users, seed, email]);
       const throws: InlineMigration = {
         revision: rev(4),
@@ -181,7 +181,7 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect(await current(ctx)).toEqual({ heads: [rev(3)] });
     });
 
-    it("a read inside a migration sees what the migrations before it in the batch did", async () => {
+    it("a read inside a migration sees what the migrations before it in the group did", async () => {
       const ctx = await scenario([users, seed, email]);
       const reads: InlineMigration = {
         revision: rev(4),
@@ -198,7 +198,7 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect((await db.executor.query(`SELECT email FROM ${ctx.schema}.users`)).rows).toEqual([{ email: "1 without email" }]);
     });
 
-    it("a non-transactional migration ends the batch before it and runs on its own", async () => {
+    it("a non-transactional migration ends the group before it and runs on its own", async () => {
       const concurrently: InlineMigration = {
         revision: rev(4),
         revises: rev(3),
@@ -213,7 +213,7 @@ for (const target of await testDatabases({ dataApi: true })) {
       const result = await safeUpgrade(ctx);
       expect(result.results.map((r) => r.status)).toEqual(["applied", "applied", "applied", "applied", "applied"]);
       const kinds = db.counting.calls.map((c) => c.kind);
-      // read (and the writers still at work), introspect, the first batch, the fence claim and
+      // read (and the writers still at work), introspect, the first group, the fence claim and
       // the index, its version update, the last migration.
       expect(kinds).toEqual(["query", "query", "query", "begin", "query", "query", "query", "commit", "query", "query", "query", "query"]);
       expect(db.counting.calls[8]!.sql).toMatch(/^DO \$retort_0\$\nBEGIN\nPERFORM pg_advisory_xact_lock/);
@@ -225,7 +225,7 @@ for (const target of await testDatabases({ dataApi: true })) {
 }
 
 describe("through the Data API, a COMMIT whose outcome the client cannot know", () => {
-  it("reports every migration of the batch as unknown, and the next run converges", async () => {
+  it("reports every migration of the group as unknown, and the next run converges", async () => {
     const backend = await PgliteExecutor.open();
     const endpoint = await startDataApiEndpoint({ backend, ...ARNS });
     const client = sdkClient(endpoint.url);

@@ -1,16 +1,16 @@
 // How the statements of consecutive migrations reach the database in as few round trips as
 // possible (through the Data API each is an HTTPS call), and without waiting on each one.
 //
-// A batch is one transaction over one or more migrations, with the version-table update that
+// A group is one transaction over one or more migrations, with the version-table update that
 // records them as its last statement, so each migration is still committed together with its
-// record and nothing of a failed batch stays applied. Parameterless DDL is queued and sent as one
+// record and nothing of a failed group stays applied. Parameterless DDL is queued and sent as one
 // DO block; a statement with bound values, or one a DO block cannot hold, first sends the queue
 // and then goes on its own. Sends are pipelined: they are chained in order and not awaited, so
 // the runner plans the next migration while the database works on the last one; a failure is
-// kept and surfaces at the next read, at commit, or through `failed`. A batch that never had to
+// kept and surfaces at the next read, at commit, or through `failed`. A group that never had to
 // send anything before its end is one autocommitted DO block: no BEGIN, no COMMIT.
 //
-// A non-transactional batch (one migration marked `transactional: false`) sends every statement
+// A non-transactional group (one migration marked `transactional: false`) sends every statement
 // at once in autocommit and waits for it, so a failure stops it where it happened.
 import { RetortError } from "../errors.ts";
 import type { Dialect, RenderedStatement } from "../dialect/dialect.ts";
@@ -31,9 +31,9 @@ export class NeedsNonTransactionalError extends RetortError {
 }
 
 /** What a migration the runner stopped gets for any statement it still sends. */
-export class BatchClosedError extends RetortError {
+export class MigrationStoppedError extends RetortError {
   override readonly code: string = "migration-stopped";
-  override name = "BatchClosedError";
+  override name = "MigrationStoppedError";
   constructor() {
     super("this migration was stopped (its time limit or the run's deadline passed); nothing more of it is sent");
   }
@@ -44,7 +44,7 @@ const MAX_BLOCK_SQL = 48_000;
 
 const LONG = { continueAfterTimeout: true } as const;
 
-export interface BatchOptions {
+export interface GroupTransactionOptions {
   /** false: every statement runs at once in autocommit (CREATE INDEX CONCURRENTLY). */
   transactional: boolean;
   /** PL/pgSQL first in the transaction: serialisation, the fencing claim, the heads assertion. */
@@ -66,11 +66,11 @@ export interface Owners {
   to: number;
 }
 
-export class Batch implements StatementSink {
+export class GroupTransaction implements StatementSink {
   private queue: RenderedStatement[] = [];
   private queuedSql = 0;
   /**
-   * The member whose statements arrive now (BatchRunner sets it as each migration starts), and
+   * The member whose statements arrive now (GroupRunner sets it as each migration starts), and
    * the first member with a statement in the queue: a failed send is blamed on exactly the
    * members whose statements it carried.
    */
@@ -82,11 +82,11 @@ export class Batch implements StatementSink {
   private preamblePending: boolean;
   /** Every send, in order; the transaction is opened by the first. */
   private tail: Promise<void> = Promise.resolve();
-  /** Whether anything went into the transaction (a non-transactional batch never has one). */
+  /** Whether anything went into the transaction (a non-transactional group never has one). */
   private started = false;
   private held: HeldTransaction | undefined;
   private failure: { error: unknown; owners: Owners } | undefined;
-  /** When the batch was created (performance.now()), so the runner can bound how long it stays open. */
+  /** When the group was created (performance.now()), so the runner can bound how long it stays open. */
   readonly openedAt = performance.now();
   /** Rejects once the runner abandons the statement in flight outside a transaction (abandon()). */
   private readonly abandoned: Promise<never>;
@@ -98,7 +98,7 @@ export class Batch implements StatementSink {
   constructor(
     private readonly executor: SqlExecutor,
     private readonly dialect: Dialect,
-    private readonly options: BatchOptions,
+    private readonly options: GroupTransactionOptions,
   ) {
     this.preamblePending = options.preamble.length > 0 || options.prefix.length > 0;
     this.abandoned = new Promise<never>((_, reject) => {
@@ -131,7 +131,7 @@ export class Batch implements StatementSink {
   }
 
   private refuseWhenClosed(): void {
-    if (this.closed) throw new BatchClosedError();
+    if (this.closed) throw new MigrationStoppedError();
   }
 
   statement(statement: SinkStatement): void | Promise<void> {
@@ -140,7 +140,7 @@ export class Batch implements StatementSink {
     const kind = this.dialect.classifyStatement(statement.sql);
     if (!kind.transactional) throw new NeedsNonTransactionalError(statement);
     const hasParams = statement.params !== undefined && Object.keys(statement.params).length > 0;
-    if (hasParams || !kind.batchable) {
+    if (hasParams || !kind.combinable) {
       this.flushQueue();
       this.pipeline((session) => session.query(statement.sql, statement.params, LONG), this.alone()).catch(() => {});
       return;
@@ -166,7 +166,7 @@ export class Batch implements StatementSink {
    * and commits. Throws the first failure; the caller then calls rollback().
    */
   async commit(procedural: readonly string[]): Promise<void> {
-    // The version-table update records every member: its failure is the whole batch's.
+    // The version-table update records every member: its failure is the whole group's.
     const owners = { from: Math.min(this.queueFrom ?? this.owner, this.firstOwner ?? this.owner), to: this.owner };
     const sql = this.takeBlock(procedural);
     if (!this.options.transactional || !this.started) {
@@ -198,7 +198,7 @@ export class Batch implements StatementSink {
   /** Queued statements, preamble and prefix as one statement (null when there is nothing). */
   private takeBlock(procedural: readonly string[] = []): string | null {
     const statements = this.preamblePending ? [...this.options.prefix.map((sql) => ({ sql })), ...this.queue] : this.queue;
-    const sql = this.dialect.renderBatch(statements, procedural, this.preamblePending ? this.options.preamble : []);
+    const sql = this.dialect.renderBlock(statements, procedural, this.preamblePending ? this.options.preamble : []);
     this.queue = [];
     this.queueFrom = undefined;
     this.queuedSql = 0;
@@ -218,7 +218,7 @@ export class Batch implements StatementSink {
   }
 
   /**
-   * Runs `send` after everything sent before it, in the batch's transaction (opened by the first
+   * Runs `send` after everything sent before it, in the group's transaction (opened by the first
    * send). Once a send has failed, later ones are not run: they reject with the same error.
    */
   private pipeline<T>(send: (session: SqlSession) => Promise<T>, owners: Owners): Promise<T> {
@@ -246,7 +246,7 @@ export class Batch implements StatementSink {
    * rather than running the statement. The window left is the time between the two calls.
    */
   private async sendAlone(statement: SinkStatement): Promise<void> {
-    const claim = this.dialect.renderBatch([], [], this.options.preamble);
+    const claim = this.dialect.renderBlock([], [], this.options.preamble);
     if (claim !== null) {
       this.options.beforeSend();
       await this.executor.query(claim);

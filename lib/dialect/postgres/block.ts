@@ -13,7 +13,7 @@ import { classifyStatement } from "./statements.ts";
  * `preamble` holds PL/pgSQL run before everything else (the fencing claim, which must refuse a
  * stale runner before any of its DDL runs).
  */
-export function renderBatch(
+export function renderBlock(
   statements: readonly RenderedStatement[],
   procedural: readonly string[] = [],
   preamble: readonly string[] = [],
@@ -22,7 +22,7 @@ export function renderBatch(
   const bodies: string[] = [];
   for (const statement of statements) {
     if (statement.params !== undefined && Object.keys(statement.params).length > 0) return null;
-    if (!classifyStatement(statement.sql).batchable) return null;
+    if (!classifyStatement(statement.sql).combinable) return null;
     bodies.push(statement.sql.trim().replace(/;\s*$/, ""));
   }
   if (bodies.length === 1 && procedural.length === 0 && preamble.length === 0) return bodies[0]!;
