@@ -1,19 +1,14 @@
-// A local RDS Data API: an HTTP server on 127.0.0.1 that speaks the service's REST-JSON protocol
-// (/Execute, /BatchExecute, /BeginTransaction, /CommitTransaction, /RollbackTransaction) over any
-// SqlExecutor (PGlite or PostgreSQL), so tests and `retort local` drive it with the real
-// @aws-sdk/client-rds-data client. It keeps the service's rules that production code trips over:
-// one statement per call, typed parameters bound as JDBC binds them, SQL errors as
-// `ERROR: ...; SQLState: XXXXX`, transactions that die after an error or 3 idle minutes, the
-// request and result limits, and injectable faults (resuming, timeouts, 5xx, throttling, any of the
-// service's exceptions) for the retry logic. It plays a Serverless v2 or provisioned Aurora
-// PostgreSQL cluster; test/local/data-api-conformance.test.ts walks the API reference through it.
+// The local RDS Data API `retort local` serves: the HTTP server on 127.0.0.1 that routes the
+// service's REST-JSON calls to their operations over a SqlExecutor and answers as the service
+// does. Faults, transactions and the wire format live in data-api-{faults,transactions,wire}.ts.
 
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { ColumnMeta, QueryResult, SqlExecutor, SqlParams, SqlSession, SqlValue } from "../sql/executor.ts";
-import { SqlError } from "../sql/errors.ts";
 import { mapNamedParameters, splitStatements } from "../sql/lexer.ts";
+import { FaultTable, type FaultKind, type FaultSpec, type Faults } from "./data-api-faults.ts";
+import { TransactionTable, type TransactionOptions } from "./data-api-transactions.ts";
 import {
   ServiceError,
   assertSupportedColumn,
@@ -24,21 +19,20 @@ import {
   invalidRequest,
   jsonCell,
   notInEnum,
+  rethrowAsService,
   serviceError,
   sqlErrorText,
+  statementTimeout,
   stringifyWire,
+  toServiceError,
+  type DataApiOperation,
   type ResultSetOptions,
-  type ServiceExceptionName,
   type WireField,
   type WireSqlParameter,
 } from "./data-api-wire.ts";
 
-export type DataApiOperation =
-  | "Execute"
-  | "BatchExecute"
-  | "BeginTransaction"
-  | "CommitTransaction"
-  | "RollbackTransaction";
+export type { DataApiOperation } from "./data-api-wire.ts";
+export type { FaultKind, FaultSpec, Faults, InjectedFault } from "./data-api-faults.ts";
 
 const OPERATIONS: ReadonlyMap<string, DataApiOperation> = new Map([
   ["/Execute", "Execute"],
@@ -47,63 +41,6 @@ const OPERATIONS: ReadonlyMap<string, DataApiOperation> = new Map([
   ["/CommitTransaction", "CommitTransaction"],
   ["/RollbackTransaction", "RollbackTransaction"],
 ]);
-
-/**
- * - resuming: DatabaseResumingException (400) - an auto-paused cluster; the statement did not run
- * - timeout: StatementTimeoutException (400) - the call outlived the service's 45 s
- * - 5xx: InternalServerErrorException (500), ServiceUnavailableError (503) or
- *   DatabaseUnavailableException (504), by `status`
- * - throttle: ThrottlingException (429)
- * - hang: no answer at all; the connection is dropped after `delayMs` (or when the endpoint closes)
- * - exception: the service exception named by `exception` (ForbiddenException, NotFoundException,
- *   ...), with the HTTP status the service model gives it
- */
-export type FaultKind = "resuming" | "timeout" | "5xx" | "throttle" | "hang" | "exception";
-
-export interface FaultSpec {
-  /** The operation whose calls are counted, or "any" for every call. */
-  on: DataApiOperation | "any";
-  /**
-   * The first matching call (1-based, counted from injection) that fails.
-   * @default 1
-   */
-  nth?: number;
-  /**
-   * How many matching calls fail, from the nth on (Infinity for all).
-   * @default 1
-   */
-  times?: number;
-  error: FaultKind;
-  /** Run the call for real first, then answer with the error: the client cannot know it ran. */
-  afterExecuting?: boolean;
-  /**
-   * For "5xx": which server fault.
-   * @default 500
-   */
-  status?: 500 | 503 | 504;
-  /** Wait this long before answering (for "hang": before dropping the connection). */
-  delayMs?: number;
-  /** For "exception": which one. */
-  exception?: ServiceExceptionName;
-  /** For "exception": the message it carries. */
-  message?: string;
-}
-// Over PGlite (one session) a BeginTransaction failed with afterExecuting leaves a transaction
-// that holds the session until it expires: give such tests a short transactionTimeoutMs.
-
-export interface InjectedFault {
-  /** How many calls this fault has failed so far. */
-  readonly fired: number;
-  /** How many matching calls it has seen. */
-  readonly seen: number;
-  remove(): void;
-}
-
-export interface Faults {
-  inject(spec: FaultSpec): InjectedFault;
-  /** Removes every injected fault. */
-  clear(): void;
-}
 
 /** One call the endpoint answered, for tests that count round trips. */
 export interface DataApiCall {
@@ -118,7 +55,7 @@ export interface DataApiCall {
   fault?: FaultKind;
 }
 
-export interface DataApiEndpointOptions {
+export interface DataApiEndpointOptions extends TransactionOptions {
   /** The database the statements run on. The endpoint never closes it. */
   backend: SqlExecutor;
   /**
@@ -132,16 +69,6 @@ export interface DataApiEndpointOptions {
   secretArn?: string;
   /** When set, calls naming another database are refused like PostgreSQL does (3D000). */
   database?: string;
-  /**
-   * A transaction no call has used for this long is rolled back (`--transaction-idle-timeout`).
-   * @default 180000 (the service's 3 minutes)
-   */
-  transactionTimeoutMs?: number;
-  /**
-   * A transaction still open this long after it began is rolled back, however busy.
-   * @default 86400000 (the service's 24 hours)
-   */
-  transactionMaxLifetimeMs?: number;
   /**
    * A call running longer is answered with StatementTimeoutException (`--statement-timeout`). The
    * statement itself keeps running on the backend, as with continueAfterTimeout: the port has no
@@ -174,8 +101,6 @@ export interface DataApiEndpoint {
   close(): Promise<void>;
 }
 
-const DEFAULT_TRANSACTION_TIMEOUT_MS = 3 * 60_000;
-const DEFAULT_TRANSACTION_MAX_LIFETIME_MS = 24 * 3_600_000;
 const DEFAULT_STATEMENT_TIMEOUT_MS = 45_000;
 const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 // "10 MB": whether decimal or binary is not said; the smaller reading is the conservative one.
@@ -184,9 +109,18 @@ const DEFAULT_MAX_FORMATTED_RECORDS_BYTES = 10_000_000;
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 /** The longest timer Node keeps (a longer one fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** How many finished transaction ids are remembered, to say why one is no longer there. */
-const ENDED_MEMORY = 1000;
 
+/**
+ * Starts a local RDS Data API: an HTTP server on 127.0.0.1 that speaks the service's REST-JSON
+ * protocol (/Execute, /BatchExecute, /BeginTransaction, /CommitTransaction, /RollbackTransaction)
+ * over any SqlExecutor (PGlite or PostgreSQL), so tests and `retort local` drive it with the real
+ * @aws-sdk/client-rds-data client. It keeps the service's rules that production code trips over:
+ * one statement per call, typed parameters bound as JDBC binds them, SQL errors as
+ * `ERROR: ...; SQLState: XXXXX`, transactions that die after an error or 3 idle minutes, the
+ * request and result limits, and injectable faults (resuming, timeouts, 5xx, throttling, any of
+ * the service's exceptions) for the retry logic. It plays a Serverless v2 or provisioned Aurora
+ * PostgreSQL cluster; test/local/data-api-conformance.test.ts walks the API reference through it.
+ */
 export async function startDataApiEndpoint(options: DataApiEndpointOptions): Promise<DataApiEndpoint> {
   assertTimeouts(options);
   const endpoint = new LocalDataApi(options);
@@ -202,118 +136,6 @@ export function assertTimeouts(options: TimeoutOptions): void {
     if (ms !== undefined && !(Number.isInteger(ms) && ms > 0 && ms <= MAX_TIMER_MS)) {
       throw new RangeError(`${key} must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}, not ${String(ms)}`);
     }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Faults
-// ---------------------------------------------------------------------------------------------
-
-interface FaultRule {
-  spec: FaultSpec;
-  seen: number;
-  fired: number;
-}
-
-class FaultTable implements Faults {
-  #rules: FaultRule[] = [];
-
-  inject(spec: FaultSpec): InjectedFault {
-    const nth = spec.nth ?? 1;
-    const times = spec.times ?? 1;
-    if (!(nth >= 1) || !(times >= 0)) throw new RangeError("faults.inject: nth must be >= 1 and times >= 0");
-    const rule: FaultRule = { spec: { ...spec, nth, times }, seen: 0, fired: 0 };
-    this.#rules.push(rule);
-    const rules = () => this.#rules;
-    return {
-      get fired() {
-        return rule.fired;
-      },
-      get seen() {
-        return rule.seen;
-      },
-      remove: () => {
-        this.#rules = rules().filter((r) => r !== rule);
-      },
-    };
-  }
-
-  clear(): void {
-    this.#rules = [];
-  }
-
-  /** Counts the call on every matching rule; returns the first rule that fires for it. */
-  match(operation: DataApiOperation): FaultSpec | undefined {
-    let chosen: FaultSpec | undefined;
-    for (const rule of this.#rules) {
-      if (rule.spec.on !== "any" && rule.spec.on !== operation) continue;
-      rule.seen += 1;
-      const { nth = 1, times = 1 } = rule.spec;
-      if (!chosen && rule.seen >= nth && rule.fired < times) {
-        rule.fired += 1;
-        chosen = rule.spec;
-      }
-    }
-    return chosen;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Transactions
-// ---------------------------------------------------------------------------------------------
-
-type EndReason = "committed" | "rolled back" | "expired" | "outlived" | "aborted";
-
-type Job =
-  | { kind: "run"; work: (tx: SqlSession) => Promise<unknown>; resolve(value: unknown): void; reject(error: unknown): void }
-  | { kind: "commit" }
-  | { kind: "rollback" };
-
-/** Thrown inside the backend transaction's callback to make it roll back. */
-class RollbackSignal extends Error {
-  constructor() {
-    super("rollback requested");
-  }
-}
-
-/**
- * One Data API transaction, holding one backend transaction open: the backend's callback waits
- * on a queue of jobs until CommitTransaction (return -> COMMIT) or RollbackTransaction, expiry or
- * a failed statement (throw -> ROLLBACK). On PGlite, other calls wait behind it, as they would
- * behind any open transaction on its single connection.
- */
-class OpenTransaction {
-  /** A call is running on it; a second concurrent call is refused. */
-  busy = false;
-  /** The idle clock, restarted by every call. */
-  timer: NodeJS.Timeout | undefined;
-  /** The lifetime clock, started by BeginTransaction. */
-  lifetime: NodeJS.Timeout | undefined;
-  /** Settles when the backend transaction has committed or rolled back. */
-  done!: Promise<unknown>;
-  #jobs: Job[] = [];
-  #wake: (() => void) | undefined;
-
-  constructor(readonly id: string) {}
-
-  push(job: Job): void {
-    this.#jobs.push(job);
-    this.#wake?.();
-  }
-
-  async next(): Promise<Job> {
-    for (;;) {
-      const job = this.#jobs.shift();
-      if (job) return job;
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-      this.#wake = undefined;
-    }
-  }
-
-  run<T>(work: (tx: SqlSession) => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.push({ kind: "run", work, resolve: (v) => resolve(v as T), reject });
-    });
   }
 }
 
@@ -339,12 +161,10 @@ interface ExecuteRequest {
 class LocalDataApi {
   readonly #options: DataApiEndpointOptions;
   readonly #backend: SqlExecutor;
-  readonly #faults = new FaultTable();
+  readonly #faults: FaultTable;
+  readonly #transactions: TransactionTable;
   readonly #calls: DataApiCall[] = [];
-  readonly #open = new Map<string, OpenTransaction>();
-  readonly #ended = new Map<string, EndReason>();
   readonly #sockets = new Set<Socket>();
-  readonly #hangs = new Set<() => void>();
   readonly #server = createServer((req, res) => {
     // A failure here is a bug or a client that went away mid-answer: drop that connection only.
     this.#handle(req, res).catch(() => res.destroy());
@@ -354,6 +174,8 @@ class LocalDataApi {
   constructor(options: DataApiEndpointOptions) {
     this.#options = options;
     this.#backend = options.backend;
+    this.#faults = new FaultTable(options);
+    this.#transactions = new TransactionTable(options.backend, options);
     this.#server.on("connection", (socket) => {
       this.#sockets.add(socket);
       socket.on("close", () => this.#sockets.delete(socket));
@@ -372,7 +194,7 @@ class LocalDataApi {
           port: actual,
           faults: this.#faults,
           calls,
-          openTransactionCount: () => this.#open.size,
+          openTransactionCount: () => this.#transactions.size,
           close: () => this.#close(),
         });
       });
@@ -382,9 +204,9 @@ class LocalDataApi {
   async #close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    for (const release of this.#hangs) release();
+    this.#faults.releaseWaits();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const tx of [...this.#open.values()]) await this.#end(tx, "rolled back").catch(() => undefined);
+    await this.#transactions.close();
     for (const socket of this.#sockets) socket.destroy();
     await closed;
   }
@@ -447,32 +269,13 @@ class LocalDataApi {
   }
 
   async #answerWithFault(res: ServerResponse, call: DataApiCall, fault: FaultSpec): Promise<void> {
-    if (fault.error === "hang") {
-      await this.#hang(fault.delayMs);
+    const answer = await this.#faults.fire(fault);
+    if (answer === "drop") {
       call.status = 0;
       res.socket?.destroy();
       return;
     }
-    if (fault.delayMs) await this.#hang(fault.delayMs);
-    this.#sendError(res, call, faultError(fault, this.#clusterName()));
-  }
-
-  /** Waits `ms` (forever when undefined) or until the endpoint closes. */
-  #hang(ms: number | undefined): Promise<void> {
-    return new Promise((resolve) => {
-      const release = () => {
-        clearTimeout(timer);
-        this.#hangs.delete(release);
-        resolve();
-      };
-      const timer = ms === undefined ? undefined : setTimeout(release, ms);
-      this.#hangs.add(release);
-    });
-  }
-
-  #clusterName(): string {
-    const arn = this.#options.resourceArn ?? "";
-    return /:cluster:(.+)$/.exec(arn)?.[1] ?? "local";
+    this.#sendError(res, call, answer);
   }
 
   // -- Operations --------------------------------------------------------------------------------
@@ -487,12 +290,12 @@ class LocalDataApi {
         return this.#batchExecute(body);
       case "BeginTransaction":
         this.#checkDatabase(body);
-        return { transactionId: await this.#begin() };
+        return { transactionId: await this.#transactions.begin() };
       case "CommitTransaction":
-        await this.#finish(requireString(body, "transactionId"), "committed");
+        await this.#transactions.finish(requireString(body, "transactionId"), "committed");
         return { transactionStatus: "Transaction Committed" };
       case "RollbackTransaction":
-        await this.#finish(requireString(body, "transactionId"), "rolled back");
+        await this.#transactions.finish(requireString(body, "transactionId"), "rolled back");
         return { transactionStatus: "Rollback Complete" };
     }
   }
@@ -630,15 +433,8 @@ class LocalDataApi {
     if (transactionId === undefined) {
       return this.#withStatementTimeout(work(this.#backend).catch(rethrowAsService));
     }
-    const tx = this.#transaction(transactionId);
-    this.#claim(tx);
-    const job = tx.run(work);
     // The transaction stays busy until the statement really finishes, even after a timeout answer.
-    void job.then(
-      () => this.#release(tx),
-      () => this.#release(tx),
-    );
-    return this.#withStatementTimeout(job.catch(rethrowAsService));
+    return this.#withStatementTimeout(this.#transactions.run(transactionId, work).catch(rethrowAsService));
   }
 
   #withStatementTimeout<T>(work: Promise<T>): Promise<T> {
@@ -650,138 +446,6 @@ class LocalDataApi {
     return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }
 
-  async #begin(): Promise<string> {
-    if (this.#closing) throw shuttingDown();
-    const id = randomBytes(48).toString("base64");
-    const tx = new OpenTransaction(id);
-    let started!: () => void;
-    const ready = new Promise<void>((resolve) => (started = resolve));
-    tx.done = this.#backend.transaction(async (session) => {
-      started();
-      for (;;) {
-        const job = await tx.next();
-        if (job.kind === "commit") return;
-        if (job.kind === "rollback") throw new RollbackSignal();
-        try {
-          job.resolve(await job.work(session));
-        } catch (error) {
-          // The service ends a transaction whose statement failed; later calls do not find it.
-          this.#forget(tx, "aborted");
-          job.reject(error);
-          throw new RollbackSignal();
-        }
-      }
-    });
-    // BEGIN itself can fail (backend closed, connection refused): then the callback never runs.
-    const failedEarly = tx.done.then(
-      () => {
-        throw new Error("the backend transaction ended before it began");
-      },
-      (error: unknown) => {
-        throw error;
-      },
-    );
-    failedEarly.catch(() => undefined);
-    await Promise.race([ready, failedEarly]).catch(rethrowAsService);
-    this.#open.set(id, tx);
-    if (this.#closing) {
-      // Began (behind others, on PGlite) while the endpoint was closing: do not leave it open.
-      await this.#end(tx, "rolled back").catch(() => undefined);
-      throw shuttingDown();
-    }
-    this.#arm(tx);
-    // The lifetime clock runs whether the transaction is busy or not: a rollback queued behind a
-    // running statement ends it as soon as that statement is done.
-    tx.lifetime = setTimeout(() => {
-      if (this.#open.get(tx.id) === tx) void this.#end(tx, "outlived").catch(() => undefined);
-    }, this.#options.transactionMaxLifetimeMs ?? DEFAULT_TRANSACTION_MAX_LIFETIME_MS);
-    tx.lifetime.unref();
-    return id;
-  }
-
-  async #finish(id: string, how: "committed" | "rolled back"): Promise<void> {
-    const tx = this.#transaction(id);
-    this.#claim(tx);
-    await this.#end(tx, how);
-  }
-
-  /** Ends the transaction: COMMIT or ROLLBACK on the backend, and remembers why it is gone. */
-  async #end(tx: OpenTransaction, how: EndReason): Promise<void> {
-    this.#forget(tx, how);
-    tx.push(how === "committed" ? { kind: "commit" } : { kind: "rollback" });
-    try {
-      await tx.done;
-    } catch (error) {
-      if (error instanceof RollbackSignal) return;
-      rethrowAsService(error);
-    }
-  }
-
-  #forget(tx: OpenTransaction, reason: EndReason): void {
-    clearTimeout(tx.timer);
-    clearTimeout(tx.lifetime);
-    if (this.#open.get(tx.id) !== tx) return;
-    this.#open.delete(tx.id);
-    this.#ended.set(tx.id, reason);
-    if (this.#ended.size > ENDED_MEMORY) {
-      const oldest = this.#ended.keys().next().value;
-      if (oldest !== undefined) this.#ended.delete(oldest);
-    }
-  }
-
-  #transaction(id: string): OpenTransaction {
-    const tx = this.#open.get(id);
-    if (tx) return tx;
-    const why: Record<EndReason, string> = {
-      committed: "One previous call resulted in a termination of your transaction (it was committed).",
-      "rolled back": "One previous call resulted in a termination of your transaction (it was rolled back).",
-      expired:
-        "Transaction may be expired: no call used it for " +
-        `${spell(this.#options.transactionTimeoutMs ?? DEFAULT_TRANSACTION_TIMEOUT_MS)}, so it was rolled back.`,
-      outlived:
-        "Transaction may be expired: it was begun more than " +
-        `${spell(this.#options.transactionMaxLifetimeMs ?? DEFAULT_TRANSACTION_MAX_LIFETIME_MS)} ago, so it was rolled back.`,
-      aborted: "Transaction has been aborted due to an error from a previous call.",
-    };
-    const reason = this.#ended.get(id);
-    throw serviceError(
-      "TransactionNotFoundException",
-      `Transaction ${id} isn't found. ` +
-        (reason ? why[reason] : "Transaction may be expired, or it was not started by BeginTransaction."),
-    );
-  }
-
-  /**
-   * Marks a transaction as running a call. A concurrent call on it is refused at once, as Serverless
-   * v2 and provisioned clusters do (Serverless v1 queued it).
-   */
-  #claim(tx: OpenTransaction): void {
-    if (tx.busy) {
-      throw serviceError(
-        "DatabaseErrorException",
-        "Transaction is still running a query. Wait for the call running in transaction " +
-          `${tx.id} to finish before sending the next one.`,
-      );
-    }
-    tx.busy = true;
-    clearTimeout(tx.timer);
-  }
-
-  #release(tx: OpenTransaction): void {
-    tx.busy = false;
-    if (this.#open.get(tx.id) === tx) this.#arm(tx);
-  }
-
-  /** (Re)starts the idle clock: the transaction expires when no call uses it for the timeout. */
-  #arm(tx: OpenTransaction): void {
-    clearTimeout(tx.timer);
-    const ms = this.#options.transactionTimeoutMs ?? DEFAULT_TRANSACTION_TIMEOUT_MS;
-    tx.timer = setTimeout(() => {
-      if (tx.busy || this.#open.get(tx.id) !== tx) return;
-      void this.#end(tx, "expired").catch(() => undefined);
-    }, ms);
-    tx.timer.unref();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -937,55 +601,4 @@ function rowCells(row: Record<string, unknown>, columns: readonly ColumnMeta[]):
   // Rows are keyed by name, so of two columns with one name both cells show the last value, as
   // they do through every other adapter.
   return columns.map((c) => row[c.name]);
-}
-
-/** A duration for a message: `180 s`, or `150 ms` below a second. */
-function spell(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
-}
-
-function statementTimeout(): ServiceError {
-  return serviceError("StatementTimeoutException", "Request timed out", { dbConnectionId: 0 });
-}
-
-function shuttingDown(): ServiceError {
-  return serviceError("ServiceUnavailableError", "The local Data API is shutting down");
-}
-
-function faultError(fault: FaultSpec, cluster: string): ServiceError {
-  switch (fault.error) {
-    case "resuming":
-      return serviceError(
-        "DatabaseResumingException",
-        `The Aurora DB instance ${cluster}-instance-1 is resuming after being auto-paused. ` +
-          `Please wait a few seconds and try again.`,
-      );
-    case "timeout":
-      return statementTimeout();
-    case "throttle":
-      return serviceError("ThrottlingException", "Rate exceeded");
-    case "exception": {
-      const type = fault.exception ?? "InternalServerErrorException";
-      return serviceError(type, fault.message ?? `${type} injected by the local Data API`);
-    }
-    case "5xx":
-    case "hang": {
-      const status = fault.status ?? 500;
-      if (status === 503) return serviceError("ServiceUnavailableError", "Service Unavailable");
-      if (status === 504) return serviceError("DatabaseUnavailableException", "The writer instance in the DB cluster isn't available.");
-      return serviceError("InternalServerErrorException", "Internal Server Error");
-    }
-  }
-}
-
-/** Turns a backend failure into the service's answer: SQL errors keep their text and SQLState. */
-function toServiceError(error: unknown): ServiceError {
-  if (error instanceof ServiceError) return error;
-  if (error instanceof SqlError) return serviceError("DatabaseErrorException", sqlErrorText(error.message, error.sqlState));
-  const message = error instanceof Error ? error.message : String(error);
-  return serviceError("InternalServerErrorException", `Local Data API backend failure: ${message}`);
-}
-
-function rethrowAsService(error: unknown): never {
-  throw toServiceError(error);
 }

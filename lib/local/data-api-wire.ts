@@ -1,13 +1,22 @@
 // The RDS Data API's JSON wire shapes and the pure conversions the local endpoint needs: typed
 // parameters -> (SQL cast, port value), port rows -> typed fields / formattedRecords / column
-// metadata, and SQL errors -> the service's message text. Kept apart from the HTTP server so each
-// rule is unit-tested on its own (test/local/data-api-wire.test.ts).
+// metadata, and SQL or backend errors -> the service's errors. Kept apart from the HTTP server so
+// each rule is unit-tested on its own (test/local/data-api-wire.test.ts).
 
+import { SqlError } from "../sql/errors.ts";
 import type { ColumnMeta, SqlValue } from "../sql/executor.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Wire shapes (JSON as it travels; blobs are base64 strings here, Uint8Array only in the SDK)
 // ---------------------------------------------------------------------------------------------
+
+/** The service's operations, each served at `/<name>` (POST). */
+export type DataApiOperation =
+  | "Execute"
+  | "BatchExecute"
+  | "BeginTransaction"
+  | "CommitTransaction"
+  | "RollbackTransaction";
 
 export interface WireArrayValue {
   booleanValues?: Array<boolean | null>;
@@ -147,6 +156,22 @@ export function notInEnum(value: unknown, where: string, allowed: readonly strin
     `1 validation error detected: Value '${String(value)}' at '${where}' failed to satisfy ` +
       `constraint: Member must satisfy enum value set: [${allowed.join(", ")}]`,
   );
+}
+
+export function statementTimeout(): ServiceError {
+  return serviceError("StatementTimeoutException", "Request timed out", { dbConnectionId: 0 });
+}
+
+/** Turns a backend failure into the service's answer: SQL errors keep their text and SQLState. */
+export function toServiceError(error: unknown): ServiceError {
+  if (error instanceof ServiceError) return error;
+  if (error instanceof SqlError) return serviceError("DatabaseErrorException", sqlErrorText(error.message, error.sqlState));
+  const message = error instanceof Error ? error.message : String(error);
+  return serviceError("InternalServerErrorException", `Local Data API backend failure: ${message}`);
+}
+
+export function rethrowAsService(error: unknown): never {
+  throw toServiceError(error);
 }
 
 /**
