@@ -1,12 +1,12 @@
 // Lock benchmark: DynamoDB calls and time for the distributed lock, on dynalite over loopback with
-// the real SDK client (test/support/dynamo.ts); calls are counted by an SDK middleware (every
+// the real SDK client (lib/local/dynamodb-table.ts); calls are counted by an SDK middleware (every
 // HTTP request, retries included). An uncontended acquire + release (goal: 2 calls), a fail-fast
 // conflict (goal: 1 call, the holder comes with the refusal), and 16 contenders queueing with
 // --wait, each holding the lock for a short piece of work.
 import { performance } from "node:perf_hooks";
 import { DynamoLock } from "../lib/state/dynamo-lock.ts";
 import { currentHolder, LockConflictError } from "../lib/state/lock.ts";
-import { startTestDynamo } from "../test/support/dynamo.ts";
+import { startLocalLockTable } from "../lib/local/dynamodb-table.ts";
 import { median, printTable } from "./report.ts";
 
 const CYCLES = 50;
@@ -15,7 +15,7 @@ const HOLD_MS = 20;
 const ROUNDS = 3;
 
 export async function benchLock(): Promise<void> {
-  const dynamo = await startTestDynamo("retort-bench");
+  const dynamo = await startLocalLockTable("retort-bench");
   const { client, calls } = dynamo;
   try {
     const lock = new DynamoLock({ table: "retort-bench", client });

@@ -27,8 +27,8 @@ import { PgExecutor } from "../lib/sql/pg-executor.ts";
 import { PgliteExecutor } from "../lib/sql/pglite-executor.ts";
 import { VersionTable } from "../lib/state/version-table.ts";
 import { postgres } from "../lib/dialect/postgres/index.ts";
-import { startTestDynamo } from "../test/support/dynamo.ts";
-import { createManyTables } from "../test/support/many-tables.ts";
+import { startLocalLockTable } from "../lib/local/dynamodb-table.ts";
+import { createManyTables } from "../lib/local/many-tables.ts";
 import { generateMigrations } from "./generate.ts";
 import { startBenchServer } from "./postgres-server.ts";
 import { printTable } from "./report.ts";
@@ -116,7 +116,7 @@ export async function benchRoundTrips(): Promise<void> {
 
   // The lock and the history in DynamoDB, as the Lambda keeps them: the lease is fenced, so every
   // transaction also claims the fence (inside its first DO block: no call of its own).
-  const dynamo = await startTestDynamo("retort-bench");
+  const dynamo = await startLocalLockTable("retort-bench");
   const locked = await dataApi();
   const table = { table: dynamo.table, client: dynamo.client };
   await safeUpgrade({ source, database: databaseContext(locked.executor, { lock: new DynamoLock(table), history: new DynamoHistory(table) }) });

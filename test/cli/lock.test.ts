@@ -12,17 +12,17 @@ import { lockKeyFor } from "../../lib/runner/database.ts";
 import { parseDatabaseUrl } from "../../lib/sql/connect.ts";
 import { type DynamoLease, DynamoLock } from "../../lib/state/dynamo-lock.ts";
 import { currentHolder } from "../../lib/state/lock.ts";
-import { startTestDynamo, type TestDynamo } from "../support/dynamo.ts";
+import { startLocalLockTable, type LocalLockTable } from "../../lib/local/dynamodb-table.ts";
 import { createTestDatabase, lockKeyOf } from "../support/postgres.ts";
 
 const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
 const bin = path.join(root, "bin/retort.js");
 const fixtures = "test/fixtures/good";
 
-let dynamo: TestDynamo;
+let dynamo: LocalLockTable;
 let scratch: string;
 beforeAll(async () => {
-  dynamo = await startTestDynamo();
+  dynamo = await startLocalLockTable();
   scratch = await mkdtemp(path.join(os.tmpdir(), "retort-lock-cli-"));
 });
 afterAll(async () => {

@@ -9,7 +9,7 @@ import { databaseContext } from "../../lib/runner/database.ts";
 import { safeUpgrade } from "../../lib/runner/upgrade.ts";
 import { CountingExecutor } from "../../lib/sql/counting-executor.ts";
 import { dataApiOverPostgres, type DataApiOverPostgres } from "../local/harness.ts";
-import { createManyTables } from "../support/many-tables.ts";
+import { createManyTables } from "../../lib/local/many-tables.ts";
 import { memorySource } from "../support/memory-source.ts";
 
 const PLAIN = 9_000;

@@ -15,7 +15,7 @@ import type { MigrateResult } from "../../lib/runner/migrate.ts";
 import { PgExecutor } from "../../lib/sql/pg-executor.ts";
 import { DynamoHistory } from "../../lib/state/dynamo-history.ts";
 import { VersionTable } from "../../lib/state/version-table.ts";
-import { startTestDynamo, type TestDynamo } from "../support/dynamo.ts";
+import { startLocalLockTable, type LocalLockTable } from "../../lib/local/dynamodb-table.ts";
 import { createTestDatabase, lockKeyOf, type TestDatabase } from "../support/postgres.ts";
 import { startTcpGate } from "../support/tcp-gate.ts";
 import { postgres } from "../../lib/dialect/postgres/index.ts";
@@ -25,13 +25,13 @@ const bin = path.join(root, "bin/retort.js");
 const fixtures = path.join(root, "test/fixtures/lock");
 const REVISIONS = ["10c0000000a1", "10c0000000a2", "10c0000000a3"];
 
-let dynamo: TestDynamo;
+let dynamo: LocalLockTable;
 let scratch: string;
 const cleanups: (() => Promise<void>)[] = [];
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  dynamo = await startTestDynamo();
+  dynamo = await startLocalLockTable();
   scratch = await mkdtemp(path.join(os.tmpdir(), "retort-lock-"));
 });
 afterAll(async () => {

@@ -15,15 +15,15 @@ import {
   type LockHolder,
   LockStoreError,
 } from "../../lib/state/lock.ts";
-import { dynamoClient, startTestDynamo, type TestDynamo } from "../support/dynamo.ts";
+import { localDynamoClient, startLocalLockTable, type LocalLockTable } from "../../lib/local/dynamodb-table.ts";
 
-let dynamo: TestDynamo;
+let dynamo: LocalLockTable;
 let n = 0;
 /** A lock key of its own per test, so tests share the table without meeting. */
 let key: string;
 
 beforeAll(async () => {
-  dynamo = await startTestDynamo();
+  dynamo = await startLocalLockTable();
 });
 afterAll(() => dynamo.close());
 beforeEach(() => {
@@ -83,7 +83,7 @@ describe("DynamoDB lock", () => {
   });
 
   it("a store that ignores ReturnValuesOnConditionCheckFailure still gets the holder, with one consistent read", async () => {
-    const client = dynamoClient(dynamo.local.url);
+    const client = localDynamoClient(dynamo.local.url);
     // Strip the item from the refusal, as an emulator without the feature would.
     client.middlewareStack.add(
       (next) => async (args) => {
@@ -246,7 +246,7 @@ describe("DynamoDB lock", () => {
         .acquire(key, holder("upgrade"))
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LockStoreError);
-      expect((error as Error).message).toMatch(/DynamoDB call on lock table retort-test failed for .* after retries: InternalServerError/);
+      expect((error as Error).message).toMatch(/DynamoDB call on lock table retort-local failed for .* after retries: InternalServerError/);
       expect(await manual().current(key)).toBeNull();
     });
 

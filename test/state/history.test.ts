@@ -10,7 +10,7 @@ import { type History, InMemoryHistory, type RevisionRecord, type RunRecord, Run
 import type { LockInfo } from "../../lib/state/lock.ts";
 import type { SqlExecutor } from "../../lib/sql/executor.ts";
 import { testDatabases } from "../support/databases.ts";
-import { startTestDynamo, type TestDynamo } from "../support/dynamo.ts";
+import { startLocalLockTable, type LocalLockTable } from "../../lib/local/dynamodb-table.ts";
 import { postgres } from "../../lib/dialect/postgres/index.ts";
 
 interface Adapter {
@@ -18,13 +18,13 @@ interface Adapter {
   open(): Promise<{ history: History; close(): Promise<void> }>;
 }
 
-let dynamo: TestDynamo | undefined;
+let dynamo: LocalLockTable | undefined;
 const adapters: Adapter[] = [
   { name: "memory", open: async () => ({ history: new InMemoryHistory(), close: async () => {} }) },
   {
     name: "DynamoDB",
     async open() {
-      dynamo ??= await startTestDynamo();
+      dynamo ??= await startLocalLockTable();
       return { history: new DynamoHistory({ table: dynamo.table, client: dynamo.client, retainDays: 30 }), close: async () => {} };
     },
   },
@@ -230,7 +230,7 @@ describe("history in a database whose table predates run numbers", () => {
 
 describe("history in DynamoDB", () => {
   it("one Query returns a target's newest runs (the key design), with a ttl for optional expiry", async () => {
-    dynamo ??= await startTestDynamo();
+    dynamo ??= await startLocalLockTable();
     const history = new DynamoHistory({ table: dynamo.table, client: dynamo.client, retainDays: 30 });
     const t = `data-api-cluster/app_${++targets}`;
     for (const token of [1, 2, 3]) await history.start(run(t, token));

