@@ -1,9 +1,10 @@
 // The DynamoDB client the lock and the history share, and how their calls survive DynamoDB's
-// faults: throttling and 5xx answers are retried here with jittered exponential backoff (the
-// SDK's own retries are off on the default client, so the policy is visible and testable, as the
+// faults: throttling and 5xx answers are retried here with jittered exponential backoff (lib/retry.ts;
+// the SDK's own retries are off on the default client, so the policy is visible and testable, as the
 // Data API adapter does); anything else, and faults that outlast the retries, fail the operation.
 // Also a call counter (an SDK middleware) for tests and benchmarks.
 import { ConditionalCheckFailedException, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type RetryPolicy, withRetry } from "../retry.ts";
 
 /** The default client: region, credentials and endpoint (AWS_ENDPOINT_URL_DYNAMODB) from the SDK's environment. */
 export function createDynamoClient(): DynamoDBClient {
@@ -18,6 +19,9 @@ export interface RetryOptions {
   /** Longest single backoff. @default 1000 */
   maxMs?: number;
 }
+
+/** The policy when RetryOptions leave it open: 5 calls, 50 ms doubling to 1 s. */
+export const DYNAMO_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 1000 };
 
 const RETRYABLE_NAMES = new Set([
   "ThrottlingException",
@@ -45,26 +49,17 @@ export function isRetryable(error: unknown): boolean {
   return typeof status === "number" && status >= 500;
 }
 
-/** Equal jitter: half the step fixed, half random, so contenders spread out but never stall. */
-export function jitteredBackoff(attempt: number, baseMs: number, maxMs: number): number {
-  const step = Math.min(maxMs, baseMs * 2 ** attempt);
-  return step / 2 + Math.random() * (step / 2);
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Runs `call`, retrying retryable faults; the last fault is thrown when the attempts run out. */
-export async function withRetry<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const attempts = Math.max(1, options.attempts ?? 5);
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      return await call();
-    } catch (error) {
-      if (attempt + 1 >= attempts || !isRetryable(error)) throw error;
-      await sleep(jitteredBackoff(attempt, options.baseMs ?? 50, options.maxMs ?? 1000));
-    }
-  }
+export function withDynamoRetry<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const retry: RetryPolicy = {
+    maxAttempts: options.attempts ?? DYNAMO_RETRY.maxAttempts,
+    baseDelayMs: options.baseMs ?? DYNAMO_RETRY.baseDelayMs,
+    maxDelayMs: options.maxMs ?? DYNAMO_RETRY.maxDelayMs,
+  };
+  return withRetry(call, { retry, retryable: isRetryable });
 }
+
+export { sleep } from "../retry.ts";
 
 export { describeAwsError } from "./aws-error.ts";
 

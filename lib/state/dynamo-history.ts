@@ -14,7 +14,7 @@ import {
   type UpdateItemCommandInput,
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
-import { createDynamoClient, type RetryOptions, sleep, withRetry } from "./dynamo-client.ts";
+import { createDynamoClient, type RetryOptions, sleep, withDynamoRetry } from "./dynamo-client.ts";
 import { attr, type Item, itemKey, keys, marshal, type Plain, TABLE_KEYS, TTL_ATTRIBUTE, unmarshal } from "./dynamo-table.ts";
 import {
   DEFAULT_RUNS_LIMIT,
@@ -119,7 +119,7 @@ export class DynamoHistory implements History {
 
   /** One call, with retries of throttling and 5xx. */
   private call<T>(send: (client: DynamoDBClient) => Promise<T>): Promise<T> {
-    return withRetry(() => send(this.client), this.options.retry);
+    return withDynamoRetry(() => send(this.client), this.options.retry);
   }
 
   private updateRun(target: string, token: number, input: Omit<UpdateItemCommandInput, "TableName" | "Key">) {

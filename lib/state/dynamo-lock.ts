@@ -14,15 +14,8 @@ import {
   type UpdateItemCommandInput,
 } from "@aws-sdk/client-dynamodb";
 import { randomUUID } from "node:crypto";
-import {
-  createDynamoClient,
-  describeAwsError,
-  isRetryable,
-  jitteredBackoff,
-  type RetryOptions,
-  sleep,
-  withRetry,
-} from "./dynamo-client.ts";
+import { createDynamoClient, describeAwsError, isRetryable, type RetryOptions, sleep, withDynamoRetry } from "./dynamo-client.ts";
+import { backoffDelay } from "../retry.ts";
 import { attr, type Item, itemKey, keys, read } from "./dynamo-table.ts";
 import {
   type AcquireOptions,
@@ -100,7 +93,7 @@ export class DynamoLock implements Lock {
       const waited = performance.now() - started;
       const remaining = (options.waitMs ?? 0) - waited;
       if (remaining <= 0) throw new LockConflictError(outcome.holder, options.waitMs ? waited : 0);
-      await sleep(Math.min(remaining, jitteredBackoff(attempt, poll.baseMs, poll.maxMs)));
+      await sleep(Math.min(remaining, backoffDelay(attempt + 1, { baseDelayMs: poll.baseMs, maxDelayMs: poll.maxMs })));
     }
   }
 
@@ -242,7 +235,7 @@ export class DynamoLock implements Lock {
   /** One call with retries; a missing table or a refusal becomes a LockStoreError naming it. */
   private async send<T>(key: string, call: () => Promise<T>): Promise<T> {
     try {
-      return await withRetry(call, this.options.retry);
+      return await withDynamoRetry(call, this.options.retry);
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) throw error;
       if (error instanceof ResourceNotFoundException) {

@@ -4,20 +4,11 @@
 
 import type { RDSDataClient } from "@aws-sdk/client-rds-data";
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_RETRY,
-  DataApiExecutor,
-  backoffDelay,
-  classifyFailure,
-  fromField,
-  isDdl,
-  normalizeTypeName,
-  parseSqlErrorMessage,
-  toDataApiTimestamp,
-  toQueryResult,
-  toSqlParameter,
-  toSqlParameters,
-} from "../../lib/sql/data-api-executor.ts";
+import { DEFAULT_RETRY, DataApiExecutor, isDdl } from "../../lib/sql/data-api-executor.ts";
+import { toDataApiTimestamp, toSqlParameter, toSqlParameters } from "../../lib/sql/data-api-parameters.ts";
+import { fromField, normalizeTypeName, toQueryResult } from "../../lib/sql/data-api-results.ts";
+import { classifyFailure, parseSqlErrorMessage } from "../../lib/sql/data-api-errors.ts";
+import { backoffDelay } from "../../lib/retry.ts";
 import { MultipleStatementsError } from "../../lib/sql/errors.ts";
 import { MissingParameterError } from "../../lib/sql/lexer.ts";
 import { encodeParam } from "../../lib/sql/values.ts";
