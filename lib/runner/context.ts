@@ -1,7 +1,6 @@
-// What every command runs over: the migration source, and for the commands that need a database
-// (DatabaseContext) its executor, dialect, version table, lock and history. Commands receive a
-// Context and return data; the CLI prints it, and the Lambda handlers (functions/) build their
-// own Context from the function's environment and return the data as their result.
+// What every command runs over: a Context (the migration source and, for commands that need a
+// database, a DatabaseContext: executor, dialect, version table, lock, history), and the graph loaded
+// from it. Built by session.ts (CLI, API), functions/context.ts (Lambda) and scratch-database.ts.
 import type { Dialect } from "../dialect/dialect.ts";
 import { RevisionMap } from "../revision/graph.ts";
 import type { RevisionError } from "../revision/errors.ts";

@@ -1,4 +1,6 @@
-// Errors the runner raises. Each names the revision, its file and the next command to run.
+// Errors the runner raises: a migration that failed, ran out of time or was stopped at the run's
+// deadline, a database ahead of the code or still being written, no database at all. Each message
+// says what happened and, where there is one, what to do next.
 import { RetortError } from "../errors.ts";
 import type { Migration } from "../revision/migration.ts";
 import { type BusyWriter, describeOtherIssuers, type OtherIssuer } from "../state/version-table.ts";
@@ -86,5 +88,43 @@ export class StatementStillRunningError extends RetortError {
         `or ${stop.join(", and ") || `stop it with SELECT pg_cancel_backend(<pid>)`} and run again` +
         (others.length ? `. ${describeOtherIssuers(others)}` : ""),
     );
+  }
+}
+
+/** A migration ran past its time limit (MigrateOptions.migrationTimeoutMs). */
+export class MigrationTimeoutError extends RetortError {
+  override readonly code: string = "migration-timeout";
+  protected override details(): Record<string, unknown> {
+    return { limitMs: this.limitMs };
+  }
+  override name = "MigrationTimeoutError";
+  constructor(
+    readonly limitMs: number,
+    transactional: boolean,
+  ) {
+    super(
+      `it did not finish within its time limit of ${describeMs(limitMs)} (--migration-timeout): ` +
+        (transactional ? "its transaction was rolled back (a statement still running was cancelled). " : "the run stopped waiting for it. ") +
+        "If it needs longer, give it more with --migration-timeout (RETORT_MIGRATION_TIMEOUT_SECONDS in the Lambda); " +
+        "if it should have finished, look for a promise it never settles (a missing await, an event it waits for)",
+    );
+  }
+}
+
+function describeMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+/**
+ * The run reached its deadline (MigrateOptions.deadline) with a migration in flight: cancelled and
+ * rolled back, so nothing of it is applied.
+ */
+export class DeadlineReachedError extends RetortError {
+  override readonly code: string = "deadline-reached";
+  override name = "DeadlineReachedError";
+  constructor(ranMs: number, options?: { cause?: unknown }) {
+    super(`stopped at this invocation's deadline after ${Math.round(ranMs / 1000)} s: its statement was cancelled and the transaction rolled back`, options);
   }
 }

@@ -1,39 +1,17 @@
-// `retort validate`: proves, on a scratch embedded database, that every migration applies, can run
-// twice (idempotent under safe-upgrade) and is undone by its downgrade (reversible). One PGlite is
-// used for the whole walk; every step goes through the runner's own engine (migrate.ts), so the
-// version table, the lock and combining statements into DO blocks are exercised as in production.
-//
-// Per revision, in upgrade-plan order (branches and merges included):
-//   1. snapshot A
-//   2. upgrade (strict), snapshot B
-//   3. stamp back and upgrade again in safe mode: schema and rows must still be B
-//   4. downgrade (as `retort downgrade`, safe mode): schema must be A again, object by object
-//   5. upgrade again (strict): must succeed and give B, which also catches what a downgrade left
-//      behind that snapshots do not show (a type, a sequence, a function)
-// A revision marked `irreversible` stops after step 3. A failed revision's descendants are not run;
-// after any failure the scratch database is rebuilt from the revisions that passed, so the walk
-// goes on with the other branches from a known state.
+// `retort validate`: proves, on a scratch database (scratch-database.ts), that every migration
+// applies, can run twice (idempotent under safe-upgrade) and is undone by its downgrade
+// (reversible): the walk over the revisions, the steps for each, and what it reports.
 import { performance } from "node:perf_hooks";
-import {
-  describeDifference,
-  diffSnapshots,
-  displayRelation,
-  type DifferenceWording,
-  type SchemaDifference,
-} from "../schema/diff.ts";
+import { describeDifference, diffSnapshots, type DifferenceWording, type SchemaDifference } from "../schema/diff.ts";
 import type { SchemaSnapshot } from "../schema/snapshot.ts";
 import type { ProblemData } from "../revision/errors.ts";
-import type { RevisionMap } from "../revision/graph.ts";
 import type { MigrationSource } from "../revision/loader.ts";
-import type { Migration } from "../revision/migration.ts";
+import { Direction, type Migration } from "../revision/migration.ts";
 import type { SqlExecutor } from "../sql/executor.ts";
-import { InProcessLock } from "../state/lock.ts";
 import { checkGraph } from "./check.ts";
 import { blocking, type Context, loadGraph } from "./context.ts";
-import { databaseContext } from "./database.ts";
-import { Direction } from "../revision/migration.ts";
-import { migrate, type MigrateResult } from "./migrate.ts";
-import { stamp } from "./stamp.ts";
+import type { MigrateResult } from "./migrate.ts";
+import { ScratchDatabase } from "./scratch-database.ts";
 
 export const ValidationStatus = {
   Ok: "ok",
@@ -125,12 +103,24 @@ const REUPGRADE: DifferenceWording = {
   changed: "differs after downgrade and upgrade",
 };
 
+/**
+ * One scratch database is used for the whole walk; every step goes through the runner's own
+ * engine (migrate.ts), so the version table, the lock and combining statements into DO blocks are
+ * exercised as in production. Per revision, in upgrade-plan order (branches and merges included):
+ *   1. snapshot A
+ *   2. upgrade (strict), snapshot B
+ *   3. stamp back and upgrade again in safe mode: schema and rows must still be B
+ *   4. downgrade (as `retort downgrade`, safe mode): schema must be A again, object by object
+ *   5. upgrade again (strict): must succeed and give B, which also catches what a downgrade left
+ *      behind that snapshots do not show (a type, a sequence, a function)
+ * A revision marked `irreversible` stops after step 3. A failed revision's descendants are not run;
+ * after any failure the scratch database is rebuilt from the revisions that passed, so the walk
+ * goes on with the other branches from a known state.
+ */
 export async function validate(ctx: Context, options: ValidateOptions = {}): Promise<ValidateResult> {
   const started = performance.now();
   const graph = await loadGraph(ctx);
   const problems = checkGraph(graph).problems;
-  // PGlite is loaded only when validate runs: it is slow to load and no other command needs it.
-  const open = options.open ?? (async () => (await import("../sql/pglite-executor.ts")).PgliteExecutor.open());
   const result: ValidateResult = { ok: false, database: "", from: [], problems, results: [], durationMs: 0 };
   const done = () => {
     result.durationMs = Math.round(performance.now() - started);
@@ -146,14 +136,15 @@ export async function validate(ctx: Context, options: ValidateOptions = {}): Pro
     load: async () => ({ migrations: graph.migrations, problems: [] }),
   };
   const from = options.from === undefined || options.from === "base" ? [] : map.resolve(options.from);
-  const scratch = new Scratch(map, source, open, ctx.database?.defaultSchema ?? "public");
-  await scratch.start();
+  const defaultSchema = ctx.database?.defaultSchema ?? "public";
+  const scratch = await ScratchDatabase.open({ command: "validate", map, source, defaultSchema, ...(options.open ? { open: options.open } : {}) });
+  const steps = new Steps(scratch, defaultSchema);
   result.database = scratch.description;
   result.from = from;
   try {
     /** Revisions applied and sound: what a rebuild of the scratch database replays. */
     const good = new Set<string>();
-    for (const head of from) await scratch.replayTo(head, "--from");
+    for (const head of from) await scratch.upgradeTo(head, "--from");
     for (const r of map.ancestors(from, true)) good.add(r);
 
     /** Revisions whose upgrade failed; everything after them is not run. */
@@ -179,7 +170,7 @@ export async function validate(ctx: Context, options: ValidateOptions = {}): Pro
       }
       const t0 = performance.now();
       try {
-        await scratch.check(migration, entry);
+        await steps.check(migration, entry);
         good.add(migration.revision);
       } catch (error) {
         if (!(error instanceof StepFailed)) throw error;
@@ -187,7 +178,7 @@ export async function validate(ctx: Context, options: ValidateOptions = {}): Pro
         entry.findings.push(error.finding);
         if (error.status === ValidationStatus.Failed) failed.add(migration.revision);
         else good.add(migration.revision);
-        await scratch.rebuild(good);
+        await steps.rebuild(good);
       }
       entry.durationMs = Math.round(performance.now() - t0);
     }
@@ -197,85 +188,40 @@ export async function validate(ctx: Context, options: ValidateOptions = {}): Pro
   return done();
 }
 
-/** The scratch database and the runner context over it. */
-class Scratch {
-  private executor: SqlExecutor | undefined;
-  private ctx!: Context;
-  /** The heads the version table holds now. */
-  private heads: string[] = [];
+/** The steps for each revision, on the scratch database. */
+class Steps {
   /** The schema now, when the last step left it known (saves a snapshot per revision). */
   private current: SchemaSnapshot | undefined;
-  description = "";
 
   constructor(
-    private readonly map: RevisionMap<Migration>,
-    private readonly source: MigrationSource,
-    private readonly open: () => Promise<SqlExecutor>,
+    private readonly scratch: ScratchDatabase,
     private readonly defaultSchema: string,
   ) {}
 
-  async start(): Promise<void> {
-    const executor = await this.open();
-    this.executor = executor;
-    this.description = executor.description;
-    this.heads = [];
-    this.ctx = {
-      source: this.source,
-      database: databaseContext(executor, {
-        defaultSchema: this.defaultSchema,
-        lock: new InProcessLock(),
-        lockKey: "retort validate",
-      }),
-    };
-  }
-
-  async close(): Promise<void> {
-    await this.executor?.close();
-    this.executor = undefined;
-  }
-
-  /**
-   * Puts the scratch database back to exactly the revisions in `good` (after a failure): every
-   * user schema is dropped (the version table with it) and the revisions are applied again. A
-   * fresh database is opened only when that reset itself fails.
-   */
+  /** Puts the scratch database back to exactly the revisions in `good` (after a failure). */
   async rebuild(good: ReadonlySet<string>): Promise<void> {
     this.current = undefined;
-    try {
-      const dialect = this.ctx.database!.dialect;
-      for (const sql of dialect.resetSchemas(await dialect.userSchemas(this.executor!), this.defaultSchema)) await this.executor!.query(sql);
-      this.heads = [];
-    } catch {
-      await this.close();
-      await this.start();
-    }
-    for (const head of this.map.headsOf(good)) await this.replayTo(head, "rebuilding the scratch database");
-  }
-
-  /** Upgrades to `target` without checks; a failure here is not a finding, it stops validate. */
-  async replayTo(target: string, why: string): Promise<void> {
-    const run = await this.migrate(Direction.Up, target, "strict");
-    if (run.error) throw new Error(`validate could not upgrade the scratch database to ${target} (${why}): ${run.error.message}`);
+    await this.scratch.rebuild(good);
   }
 
   /** The five steps for one revision; throws StepFailed at the first that fails. */
   async check(migration: Migration, entry: RevisionValidation): Promise<void> {
-    const before = this.heads;
-    const a = this.current ?? (await this.snapshot());
+    const scratch = this.scratch;
+    const before = scratch.heads;
+    const a = this.current ?? (await scratch.snapshot());
     this.current = undefined;
 
-    const up = await this.migrate(Direction.Up, migration.revision, "strict");
-    this.expectOne(up, migration);
+    const up = await scratch.migrate(Direction.Up, migration.revision, "strict");
+    expectOne(up, migration);
     if (up.error) throw new StepFailed(ValidationStatus.Failed, { step: ValidationStep.Upgrade, message: up.error.message });
-    const after = this.heads;
-    const b = await this.snapshot();
-    const rowsB = await this.fingerprints(b);
+    const after = scratch.heads;
+    const b = await scratch.snapshot();
+    const rowsB = await scratch.fingerprints(b);
 
     // As if the version-table update had been lost: the heads go back, safe-upgrade runs it again.
-    await stamp(this.ctx, { target: before });
-    this.heads = before;
-    const again = await this.migrate(Direction.Up, migration.revision, "safe");
-    this.expectOne(again, migration);
+    await scratch.stamp(before);
+    const again = await scratch.migrate(Direction.Up, migration.revision, "safe");
+    expectOne(again, migration);
     if (again.error) {
       throw new StepFailed(ValidationStatus.NotIdempotent, {
         step: ValidationStep.Rerun,
@@ -283,9 +229,9 @@ class Scratch {
       });
     }
     entry.reapplied = (again.results[0]?.operations ?? []).filter((o) => o.status === "applied").map((o) => o.operation);
-    const c = await this.snapshot();
+    const c = await scratch.snapshot();
     const schemaChanges = differences(b, c, RERUN, this.defaultSchema);
-    const rowsC = await this.fingerprints(c);
+    const rowsC = await scratch.fingerprints(c);
     const rowChanges = [...rowsB].filter(([table, rows]) => rowsC.has(table) && rowsC.get(table) !== rows).map(([table]) => table);
     if (schemaChanges.length > 0 || rowChanges.length > 0) {
       const parts = [
@@ -304,12 +250,12 @@ class Scratch {
       return;
     }
 
-    const down = await this.migrate(Direction.Down, "-1", "safe");
-    this.expectOne(down, migration);
+    const down = await scratch.migrate(Direction.Down, "-1", "safe");
+    expectOne(down, migration);
     if (down.error) {
       throw new StepFailed(ValidationStatus.NotReversible, { step: ValidationStep.Downgrade, message: down.error.message });
     }
-    const leftOver = differences(a, await this.snapshot(), DOWNGRADE, this.defaultSchema);
+    const leftOver = differences(a, await scratch.snapshot(), DOWNGRADE, this.defaultSchema);
     if (leftOver.length > 0) {
       throw new StepFailed(ValidationStatus.NotReversible, {
         step: ValidationStep.Downgrade,
@@ -318,8 +264,8 @@ class Scratch {
       });
     }
 
-    const reup = await this.migrate(Direction.Up, migration.revision, "strict");
-    this.expectOne(reup, migration);
+    const reup = await scratch.migrate(Direction.Up, migration.revision, "strict");
+    expectOne(reup, migration);
     if (reup.error) {
       throw new StepFailed(ValidationStatus.NotReversible, {
         step: ValidationStep.Reupgrade,
@@ -328,7 +274,7 @@ class Scratch {
           `snapshot does not show (a type, a sequence, a function, rows): ${reup.error.message}`,
       });
     }
-    const e = await this.snapshot();
+    const e = await scratch.snapshot();
     const drift = differences(b, e, REUPGRADE, this.defaultSchema);
     if (drift.length > 0) {
       throw new StepFailed(ValidationStatus.NotReversible, {
@@ -337,38 +283,16 @@ class Scratch {
         differences: drift,
       });
     }
-    if (this.heads.join() !== after.join()) throw new Error(`validate: heads ${this.heads} after the last step, expected ${after}`);
+    if (scratch.heads.join() !== after.join()) throw new Error(`validate: heads ${scratch.heads} after the last step, expected ${after}`);
     this.current = e;
   }
+}
 
-  private async migrate(direction: Direction, target: string, mode: "safe" | "strict"): Promise<MigrateResult> {
-    const run = await migrate(this.ctx, this.map, { command: "validate", direction, target, mode });
-    if (!run.error) this.heads = run.toHeads;
-    return run;
-  }
-
-  /** The engine must have run exactly this revision; anything else is a bug in validate's walk. */
-  private expectOne(run: MigrateResult, migration: Migration): void {
-    const ran = run.results.map((r) => r.revision);
-    if (ran.length !== 1 || ran[0] !== migration.revision) {
-      throw new Error(`validate expected to run ${migration.revision} alone, but the plan was [${ran.join(", ")}]`);
-    }
-  }
-
-  /** Every user schema, so objects a migration puts outside the default schema are compared too. */
-  private async snapshot(): Promise<SchemaSnapshot> {
-    const executor = this.executor!;
-    const dialect = this.ctx.database!.dialect;
-    return dialect.introspect(executor, await dialect.userSchemas(executor));
-  }
-
-  /** A fingerprint of each table's rows, by table name as messages show it. */
-  private async fingerprints(snapshot: SchemaSnapshot): Promise<Map<string, string>> {
-    if (snapshot.tables.length === 0) return new Map();
-    const query = this.ctx.database!.dialect.tableFingerprints(snapshot.tables);
-    const rows = (await this.executor!.query<{ fingerprints: string }>(query.sql)).rows;
-    const prints = JSON.parse(rows[0]!.fingerprints) as string[];
-    return new Map(snapshot.tables.map((t, i) => [displayRelation(t, this.defaultSchema), prints[i]!]));
+/** The engine must have run exactly this revision; anything else is a bug in validate's walk. */
+function expectOne(run: MigrateResult, migration: Migration): void {
+  const ran = run.results.map((r) => r.revision);
+  if (ran.length !== 1 || ran[0] !== migration.revision) {
+    throw new Error(`validate expected to run ${migration.revision} alone, but the plan was [${ran.join(", ")}]`);
   }
 }
 
