@@ -5,11 +5,10 @@
 import { RetortError } from "../errors.ts";
 import type { Dialect } from "../dialect/dialect.ts";
 import { normalizeSnapshot, type SchemaSnapshot } from "../schema/snapshot.ts";
-import { Direction, type Migration } from "../revision/migration.ts";
 import { mapNamedParameters } from "../sql/lexer.ts";
 import type { QueryResult, SqlParams, SqlValue } from "../sql/executor.ts";
 import type { LiteralValue } from "../schema/operation.ts";
-import { createOperations, type OperationsWithResults, type OpResult, type RunMode } from "./operations.ts";
+import { createOperations, type Operations, type OperationsWithResults, type OpResult, type RunMode } from "./operations.ts";
 import type { SinkStatement, StatementSink } from "./sink.ts";
 
 export class OfflineReadError extends RetortError {
@@ -27,13 +26,24 @@ export type OfflineReads = "refuse" | "simulate";
 
 export const NO_ROWS: QueryResult = { rows: [], columns: [], rowCount: 0 };
 
+/**
+ * What a dry run needs of a migration (a revision/migration.ts Migration is one): its name for
+ * messages and its two functions; ops does not depend on the revision model.
+ */
+export interface DryRunMigration {
+  readonly revision: string;
+  readonly file: string;
+  upgrade(op: Operations): Promise<void> | void;
+  downgrade(op: Operations): Promise<void> | void;
+}
+
 /** Collects statement text (and, when simulating, the reads). */
 class RecordingSink implements StatementSink {
   readonly statements: string[] = [];
   readonly reads: string[] = [];
   constructor(
     private readonly dialect: Dialect,
-    private readonly migration: Migration,
+    private readonly migration: DryRunMigration,
     private readonly readMode: OfflineReads,
     private readonly forward?: StatementSink,
   ) {}
@@ -99,8 +109,9 @@ export interface DryRunOptions {
 
 /** Runs one migration's upgrade or downgrade against a snapshot, without a database. */
 export async function dryRun(
-  migration: Migration,
-  direction: Direction,
+  migration: DryRunMigration,
+  /** Which of its functions runs (revision/migration.ts's Direction). */
+  direction: "upgrade" | "downgrade",
   snapshot: SchemaSnapshot,
   options: DryRunOptions,
   /** Also receives each statement as it is made (offlineSql's group transaction). */
@@ -111,6 +122,6 @@ export async function dryRun(
   let ops: OperationsWithResults | undefined;
   const dialect = reads === "simulate" ? simulatedDialect(options.dialect, () => ops?.snapshot ?? snapshot) : options.dialect;
   ops = createOperations({ snapshot, mode: options.mode, sink, defaultSchema: options.defaultSchema, dialect });
-  await (direction === Direction.Up ? migration.upgrade(ops) : migration.downgrade(ops));
+  await migration[direction](ops);
   return { statements: sink.statements, reads: sink.reads, results: ops.results, snapshot: ops.snapshot };
 }
