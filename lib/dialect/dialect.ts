@@ -1,12 +1,8 @@
-// What a SQL dialect provides to the rest of retort. PostgreSQL (lib/dialect/postgres) is the
-// only implementation, and `name` admits no other. A migration's operations become SQL only
-// through a dialect's `render`, and names are quoted and literals rendered only by the dialect's
-// functions. retort's own state tables are the exception to the first rule: the version and fence
-// tables (lib/state/version-table.ts) and the run history (lib/state/database-history.ts) write
-// their PostgreSQL as text themselves (CREATE TABLE, upserts, PL/pgSQL checks, pg_catalog
-// queries), quoting and rendering through the Dialect; another engine would need its own
-// versions of them too. The lint rules' suggested fixes quote with lib/dialect/postgres/quote.ts.
+// What a SQL dialect provides to the rest of retort: the Dialect interface and the types it
+// speaks in. PostgreSQL (lib/dialect/postgres) is the only implementation, and `name` admits no
+// other. Where retort writes SQL outside a dialect is listed on Dialect below.
 import type { QueryResult, SqlParams } from "../sql/executor.ts";
+import type { StatementClass } from "../sql/statement-class.ts";
 import type { ColumnSpec, LiteralValue, Operation } from "../schema/operation.ts";
 import type { QualifiedName } from "../schema/names.ts";
 import type { ColumnSnapshot, SchemaSnapshot } from "../schema/snapshot.ts";
@@ -23,16 +19,6 @@ export interface RenderHints {
   readonly columnTypes?: ReadonlyMap<string, string>;
 }
 
-/** How a statement may be sent, decided from its text. */
-export interface StatementClass {
-  /** Can be combined with others into one statement (a DO block) (no params, no result rows, ...). */
-  readonly combinable: boolean;
-  /** Can run inside a transaction block (CREATE INDEX CONCURRENTLY cannot). */
-  readonly transactional: boolean;
-  /** May change the schema (DDL), so a snapshot taken before it may be stale. */
-  readonly changesSchema: boolean;
-}
-
 export type ConstraintLabel = "pkey" | "key" | "fkey" | "check";
 
 /** What introspection needs of a session or a statement sink: one statement at a time. */
@@ -40,6 +26,17 @@ export interface SnapshotReader {
   query(sql: string, params?: SqlParams): Promise<QueryResult>;
 }
 
+/**
+ * A migration's operations become SQL only through `render`. Not all of retort's SQL is written by
+ * a dialect, though: the version and fence tables (lib/state/version-table.ts) and the run history
+ * (lib/state/database-history.ts) write their PostgreSQL as text themselves (CREATE TABLE, upserts,
+ * PL/pgSQL checks, pg_catalog queries), quoting names and rendering literals through the Dialect;
+ * the executors and the runner send a few catalog queries and session settings of their own
+ * (lib/sql, lib/runner/database.ts), and --sql scripts have their BEGIN/COMMIT
+ * (lib/runner/offline-sql.ts); the lint rules' suggested fixes quote with
+ * lib/dialect/postgres/quote.ts; and lib/local/many-tables.ts, a test and benchmark helper, creates
+ * its tables in PL/pgSQL. Another engine would need its own versions of all of these.
+ */
 export interface Dialect {
   readonly name: "postgresql";
   /** Quotes one identifier, always, so case, quotes and reserved words survive exactly. */
@@ -76,6 +73,7 @@ export interface Dialect {
   renderBlock(statements: readonly RenderedStatement[], procedural?: readonly string[], preamble?: readonly string[]): string | null;
   /** A statement ended for a script (psql): its terminator where no comment can swallow it. */
   terminate(sql: string): string;
+  /** How a statement may be sent (lib/sql/statement-class.ts: the executors classify by it too). */
   classifyStatement(sql: string): StatementClass;
   /**
    * Reads a snapshot of these schemas through `session`: as few statements as the Data API's

@@ -1,10 +1,6 @@
-// What the SqlExecutor adapters share, so they behave alike. All three use the single-statement
-// check and the transaction guard (no nesting, no use of the executor or of a finished `tx` from
-// inside a transaction). The two that talk to PostgreSQL directly, node-postgres and PGlite, also
-// use the parameter binding, the result building and the driver-error mapping here; the Data API
-// adapter cannot, because the Data API takes `:name` parameters and typed fields and reports
-// errors as text, so it binds and maps in its own module. test/sql/contract.ts checks the
-// resulting behaviour on every adapter.
+// What the SqlExecutor adapters share, so they behave alike (test/sql/contract.ts checks each): all
+// three use the single-statement check and the transaction guard; node-postgres and PGlite also the
+// binding, result building and error mapping here (the Data API's: data-api-parameters/-results/-errors.ts).
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ColumnMeta, QueryOptions, QueryResult, SqlParams, SqlResultValue, SqlSession } from "./executor.ts";

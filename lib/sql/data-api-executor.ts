@@ -25,6 +25,7 @@ import {
   type FailureClass,
 } from "./data-api-errors.ts";
 import { activityPrefix, BLOCKERS_SQL } from "./data-api-blockers.ts";
+import { classifyStatement } from "./statement-class.ts";
 
 /**
  * Backoff for calls that can be retried. The defaults wait at least ~26 s in all (up to ~53 s)
@@ -90,16 +91,6 @@ export function createDataApiClient(): RDSDataClient {
       connectionTimeout: 10_000,
     },
   });
-}
-
-// Statements that change the schema keep running past the 45 s call limit: cutting a DDL short
-// is what the service's documentation warns against.
-const DDL = /^(CREATE|ALTER|DROP|TRUNCATE|COMMENT|GRANT|REVOKE|REINDEX|CLUSTER|VACUUM|ANALYZE|REFRESH|SECURITY\s+LABEL)\b/i;
-
-/** True for a statement that should be sent with continueAfterTimeout. */
-export function isDdl(sql: string): boolean {
-  const stripped = sql.replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/|\()*/, "");
-  return DDL.test(stripped);
 }
 
 interface TransactionState {
@@ -205,7 +196,9 @@ export class DataApiExecutor implements SqlExecutor {
     }
     const input = this.#statementInput(sql, parameters);
     if (tx) input.transactionId = tx.id;
-    const runsOn = options?.continueAfterTimeout || isDdl(sql);
+    // DDL keeps running past the 45 s call limit (cutting one short is what the service's
+    // documentation warns against), and so does whole-table maintenance: the classification says.
+    const runsOn = options?.continueAfterTimeout || classifyStatement(sql).continueAfterTimeout;
     if (runsOn) input.continueAfterTimeout = true;
     try {
       const output = await this.#send("ExecuteStatement", () => this.#client.send(new ExecuteStatementCommand(input)), {

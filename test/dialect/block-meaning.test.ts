@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderBlock } from "../../lib/dialect/postgres/block.ts";
-import { classifyStatement } from "../../lib/dialect/postgres/statements.ts";
+import { classifyStatement } from "../../lib/dialect/postgres/index.ts";
 import { SqlError } from "../../lib/sql/errors.ts";
 import type { SqlExecutor, SqlSession } from "../../lib/sql/executor.ts";
 import { testDatabases } from "../support/databases.ts";

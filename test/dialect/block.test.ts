@@ -1,7 +1,7 @@
 // Combining DDL into one DO block (one Data API call), and telling which statements cannot be.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderBlock } from "../../lib/dialect/postgres/block.ts";
-import { classifyStatement, maskLiterals } from "../../lib/dialect/postgres/statements.ts";
+import { classifyStatement, maskLiterals } from "../../lib/dialect/postgres/index.ts";
 import { introspect } from "../../lib/dialect/postgres/introspect.ts";
 import { SqlError } from "../../lib/sql/errors.ts";
 import type { SqlExecutor } from "../../lib/sql/executor.ts";
@@ -9,23 +9,35 @@ import { testDatabases } from "../support/databases.ts";
 
 describe("classifyStatement", () => {
   it.each([
-    ["CREATE TABLE t (a int)", { combinable: true, transactional: true, changesSchema: true }],
-    ["  -- comment\n alter table t add column b int;", { combinable: true, transactional: true, changesSchema: true }],
-    ["INSERT INTO t (a) VALUES (1)", { combinable: true, transactional: true, changesSchema: false }],
-    ["UPDATE t SET a = 1", { combinable: true, transactional: true, changesSchema: false }],
-    ["CREATE INDEX CONCURRENTLY ix ON t (a)", { combinable: false, transactional: false, changesSchema: true }],
-    ["create unique index concurrently if not exists ix on t (a)", { combinable: false, transactional: false, changesSchema: true }],
-    ["DROP INDEX CONCURRENTLY ix", { combinable: false, transactional: false, changesSchema: true }],
-    ["VACUUM ANALYZE t", { combinable: false, transactional: false, changesSchema: false }],
-    ["REINDEX TABLE CONCURRENTLY t", { combinable: false, transactional: false, changesSchema: false }],
-    ["ALTER TYPE mood ADD VALUE 'x'", { combinable: true, transactional: true, changesSchema: true }],
-    ["SELECT 1", { combinable: false, transactional: true, changesSchema: false }],
-    ["WITH x AS (SELECT 1) SELECT * FROM x", { combinable: false, transactional: true, changesSchema: false }],
-    ["INSERT INTO t (a) VALUES (1) RETURNING a", { combinable: false, transactional: true, changesSchema: false }],
-    ["UPDATE t SET a = :a", { combinable: false, transactional: true, changesSchema: false }],
-    ["CREATE TABLE a (x int); CREATE TABLE b (x int)", { combinable: false, transactional: true, changesSchema: true }],
-    ["COMMIT", { combinable: false, transactional: false, changesSchema: false }],
-    ["CREATE TABLE t AS SELECT 1 INTO x", { combinable: false, transactional: true, changesSchema: true }],
+    ["CREATE TABLE t (a int)", { combinable: true, transactional: true, changesSchema: true, continueAfterTimeout: true }],
+    ["  -- comment\n alter table t add column b int;", { combinable: true, transactional: true, changesSchema: true, continueAfterTimeout: true }],
+    ["INSERT INTO t (a) VALUES (1)", { combinable: true, transactional: true, changesSchema: false, continueAfterTimeout: false }],
+    ["UPDATE t SET a = 1", { combinable: true, transactional: true, changesSchema: false, continueAfterTimeout: false }],
+    ["CREATE INDEX CONCURRENTLY ix ON t (a)", { combinable: false, transactional: false, changesSchema: true, continueAfterTimeout: true }],
+    ["create unique index concurrently if not exists ix on t (a)", { combinable: false, transactional: false, changesSchema: true, continueAfterTimeout: true }],
+    ["DROP INDEX CONCURRENTLY ix", { combinable: false, transactional: false, changesSchema: true, continueAfterTimeout: true }],
+    ["VACUUM ANALYZE t", { combinable: false, transactional: false, changesSchema: false, continueAfterTimeout: true }],
+    ["REINDEX TABLE CONCURRENTLY t", { combinable: false, transactional: false, changesSchema: false, continueAfterTimeout: true }],
+    ["ALTER TYPE mood ADD VALUE 'x'", { combinable: true, transactional: true, changesSchema: true, continueAfterTimeout: true }],
+    ["SELECT 1", { combinable: false, transactional: true, changesSchema: false, continueAfterTimeout: false }],
+    ["WITH x AS (SELECT 1) SELECT * FROM x", { combinable: false, transactional: true, changesSchema: false, continueAfterTimeout: false }],
+    ["INSERT INTO t (a) VALUES (1) RETURNING a", { combinable: false, transactional: true, changesSchema: false, continueAfterTimeout: false }],
+    ["UPDATE t SET a = :a", { combinable: false, transactional: true, changesSchema: false, continueAfterTimeout: false }],
+    ["CREATE TABLE a (x int); CREATE TABLE b (x int)", { combinable: false, transactional: true, changesSchema: true, continueAfterTimeout: true }],
+    ["COMMIT", { combinable: false, transactional: false, changesSchema: false, continueAfterTimeout: false }],
+    ["CREATE TABLE t AS SELECT 1 INTO x", { combinable: false, transactional: true, changesSchema: true, continueAfterTimeout: true }],
+    // What the Data API executor sends with continueAfterTimeout: DDL (the service warns that DDL cut
+    // short can leave errors and corrupted structures; DO and CALL may run some) and whole-table
+    // maintenance, which changes no schema. A nested comment hides the DROP.
+    ["IMPORT FOREIGN SCHEMA remote FROM SERVER s INTO app", { combinable: true, transactional: true, changesSchema: true, continueAfterTimeout: true }],
+    ["DO $$ BEGIN CREATE INDEX ix ON t (a); END $$", { combinable: true, transactional: true, changesSchema: true, continueAfterTimeout: true }],
+    ["CALL make_partitions()", { combinable: false, transactional: true, changesSchema: true, continueAfterTimeout: true }],
+    ["TRUNCATE t", { combinable: true, transactional: true, changesSchema: false, continueAfterTimeout: true }],
+    ["REFRESH MATERIALIZED VIEW mv", { combinable: true, transactional: true, changesSchema: false, continueAfterTimeout: true }],
+    ["CLUSTER t USING ix", { combinable: true, transactional: true, changesSchema: false, continueAfterTimeout: true }],
+    ["analyse t", { combinable: true, transactional: true, changesSchema: false, continueAfterTimeout: true }],
+    ["/* /* nested */ DROP */ SELECT 1", { combinable: false, transactional: true, changesSchema: false, continueAfterTimeout: false }],
+    ["(SELECT 1)", { combinable: false, transactional: true, changesSchema: false, continueAfterTimeout: false }],
   ])("%s", (sql, expected) => {
     expect(classifyStatement(sql)).toEqual(expected);
   });

@@ -38,6 +38,9 @@ describe("readStatement", () => {
     ],
     ["SELECT 1", []],
     ["-- DELETE FROM users\nSELECT 'DELETE FROM users'", []],
+    // PostgreSQL folds only A-Z: this table is "tÀble", and a DO body is one literal whatever its tag.
+    ["ALTER TABLE TÀBLE ADD COLUMN x int", [{ kind: "addColumn", table: t("tÀble"), column: "x" }]],
+    ["DELETE FROM café$$ WHERE x = 1", [{ kind: "delete", table: t("café$$"), where: true }]],
   ])("%s", (sql, facts) => {
     expect(readStatement(sql, "public")).toEqual(facts);
   });

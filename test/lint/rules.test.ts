@@ -223,6 +223,12 @@ describe("Data API", () => {
     await compliant(rules.longStatement, m(1, (op) => op.query("SELECT id FROM users WHERE id > :last ORDER BY id LIMIT 100", { last: 0 })));
   });
 
+  it("long-statement: a WHERE inside a dollar-quoted literal is no WHERE, whatever the tag ($$, $étiquette$)", async () => {
+    const read = (tag: string) => `SELECT id, ${tag} where clause ${tag} AS note FROM users`;
+    await nonCompliant(rules.longStatement, m(1, (op) => op.query(read("$$"))));
+    await nonCompliant(rules.longStatement, m(1, (op) => op.query(read("$étiquette$"))));
+  });
+
   it("multi-statement-execute: one statement per op.execute", async () => {
     const f = await nonCompliant(
       rules.multiStatementExecute,
@@ -268,6 +274,15 @@ describe("hygiene", () => {
         op.safeExecute("INSERT INTO users (id) VALUES (1)", { guard: { query: "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = 1)" } }),
       ),
     );
+  });
+
+  it("unguarded-execute: a function body is one literal whatever its dollar-quote tag ($$, $défini$)", async () => {
+    // PostgreSQL takes letters from U+0080 up in a tag: split at the `;` inside, the second INSERT
+    // would be taken for a statement of its own, without the OR REPLACE that makes it idempotent.
+    const fn = (tag: string) =>
+      `CREATE OR REPLACE FUNCTION seed() RETURNS void LANGUAGE sql AS ${tag} INSERT INTO users (id) VALUES (1); INSERT INTO users (id) VALUES (2) ${tag}`;
+    await compliant(rules.unguardedExecute, m(1, (op) => op.execute(fn("$$"))));
+    await compliant(rules.unguardedExecute, m(1, (op) => op.execute(fn("$défini$"))));
   });
 });
 

@@ -1,10 +1,10 @@
 // Unit tests for the Data API adapter's pure parts: named parameters -> typed SqlParameters,
 // typed fields -> the port's values, the service's SQL error text -> message + SQLState, failure
-// classes for the retry policy, backoff and the DDL detection behind continueAfterTimeout.
+// classes for the retry policy, backoff, and which statements are sent with continueAfterTimeout.
 
 import type { RDSDataClient } from "@aws-sdk/client-rds-data";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RETRY, DataApiExecutor, isDdl } from "../../lib/sql/data-api-executor.ts";
+import { DEFAULT_RETRY, DataApiExecutor } from "../../lib/sql/data-api-executor.ts";
 import { toDataApiTimestamp, toSqlParameter, toSqlParameters } from "../../lib/sql/data-api-parameters.ts";
 import { fromField, normalizeTypeName, toQueryResult } from "../../lib/sql/data-api-results.ts";
 import { classifyFailure, parseSqlErrorMessage } from "../../lib/sql/data-api-errors.ts";
@@ -12,6 +12,7 @@ import { backoffDelay } from "../../lib/retry.ts";
 import { MultipleStatementsError } from "../../lib/sql/errors.ts";
 import { MissingParameterError } from "../../lib/sql/lexer.ts";
 import { encodeParam } from "../../lib/sql/values.ts";
+import { classifyStatement } from "../../lib/sql/statement-class.ts";
 
 describe("toSqlParameter", () => {
   const param = (value: Parameters<typeof encodeParam>[0]) => toSqlParameter("p", encodeParam(value, "p"));
@@ -228,13 +229,43 @@ describe("backoffDelay", () => {
   });
 });
 
-describe("isDdl", () => {
-  it("recognises schema changes behind comments and whitespace", () => {
-    expect(isDdl("CREATE TABLE t (x int)")).toBe(true);
-    expect(isDdl("  -- why\n/* note */ alter table t add column y int")).toBe(true);
-    expect(isDdl("DROP INDEX IF EXISTS ix")).toBe(true);
-    expect(isDdl("SELECT 1")).toBe(false);
-    expect(isDdl("INSERT INTO t VALUES (1)")).toBe(false);
-    expect(isDdl("WITH x AS (SELECT 1) SELECT * FROM x")).toBe(false);
+describe("continueAfterTimeout", () => {
+  /** The continueAfterTimeout each statement was sent with, through an executor over a recording client. */
+  async function sentWith(statements: readonly string[]): Promise<boolean[]> {
+    const sent: boolean[] = [];
+    const client = {
+      send: async (command: { input: { continueAfterTimeout?: boolean } }) => {
+        sent.push(command.input.continueAfterTimeout === true);
+        return { numberOfRecordsUpdated: 0 };
+      },
+    } as unknown as RDSDataClient;
+    const db = new DataApiExecutor({
+      resourceArn: "arn:aws:rds:us-east-1:000000000000:cluster:c",
+      secretArn: "arn:aws:secretsmanager:us-east-1:000000000000:secret:s-AbCdEf",
+      client,
+    });
+    for (const sql of statements) await db.query(sql);
+    await db.close();
+    return sent;
+  }
+
+  it("is set for the statements the classification says must keep running, and only for those", async () => {
+    const statements = [
+      "CREATE TABLE t (x int)",
+      "  -- why\n/* note */ alter table t add column y int",
+      "DROP INDEX IF EXISTS ix",
+      "IMPORT FOREIGN SCHEMA remote FROM SERVER s INTO app",
+      "DO $$ BEGIN CREATE INDEX ix ON t (x); END $$",
+      "CALL make_partitions()",
+      "TRUNCATE t",
+      "VACUUM ANALYZE t",
+      "REFRESH MATERIALIZED VIEW mv",
+      "/* /* nested */ DROP */ SELECT 1",
+      "SELECT 1",
+      "INSERT INTO t VALUES (1)",
+      "WITH x AS (SELECT 1) SELECT * FROM x",
+    ];
+    expect(await sentWith(statements)).toEqual(statements.map((sql) => classifyStatement(sql).continueAfterTimeout));
+    expect(await sentWith(statements)).toEqual([true, true, true, true, true, true, true, true, true, false, false, false, false]);
   });
 });

@@ -1,9 +1,19 @@
-// The PostgreSQL lexer: statement splitting and :name -> $n rewriting must never be fooled by
-// literals, quoted identifiers, comments or dollar-quoted bodies.
+// The PostgreSQL lexer: statement splitting, :name -> $n rewriting and tokens must never be fooled
+// by literals, quoted identifiers, comments or dollar-quoted bodies, and read identifiers as
+// PostgreSQL does.
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MissingParameterError, mapNamedParameters, splitStatements, toPositional } from "../../lib/sql/lexer.ts";
+import {
+  MissingParameterError,
+  isPunct,
+  isWord,
+  mapNamedParameters,
+  maskLiterals,
+  splitStatements,
+  toPositional,
+  tokenize,
+} from "../../lib/sql/lexer.ts";
 
 describe("splitStatements", () => {
   it("splits on top-level semicolons, trims, and drops the trailing one", () => {
@@ -162,5 +172,124 @@ describe("splitStatements (property)", () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+// PostgreSQL's scanner (scan.l): an unquoted identifier starts with a letter, `_` or any character
+// from U+0080 up, and goes on with those, digits and `$`; dollar-quote tags take the same letters.
+// Each case below was checked against PostgreSQL (PGlite) for what it makes of the text.
+describe("PostgreSQL's identifier rules: characters from U+0080 up are letters", () => {
+  it("reads a dollar-quote tag with such letters as a tag ($défini$)", () => {
+    const fn = "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $défini$ BEGIN RETURN 1; END $défini$";
+    expect(splitStatements(`${fn}; SELECT 2`)).toEqual([fn, "SELECT 2"]);
+    expect(maskLiterals(fn)).toBe("CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$");
+  });
+
+  it("keeps a `$` after such a letter in the identifier, where it opens no dollar quote (né$$)", () => {
+    expect(splitStatements("SELECT 1 AS né$$; SELECT 2")).toEqual(["SELECT 1 AS né$$", "SELECT 2"]);
+  });
+
+  it("takes a word ending in such a letter as a word: :3 after it is an array slice (prix[quantité:3])", () => {
+    const sql = "SELECT prix[quantité:3] FROM t";
+    expect(toPositional(sql, {})).toEqual({ text: sql, values: [], names: [] });
+  });
+
+  it("does not read the END inside a word as the END of a BEGIN ATOMIC body (éend)", () => {
+    const fn = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 AS éend; END";
+    expect(splitStatements(`${fn}; SELECT 2`)).toEqual([fn, "SELECT 2"]);
+  });
+
+  it("reads E'...' after such a letter as an identifier and a standard string (caféE'\\')", () => {
+    expect(splitStatements("SELECT 1 AS caféE'\\'; SELECT 2")).toEqual(["SELECT 1 AS caféE'\\'", "SELECT 2"]);
+  });
+});
+
+describe("tokenize", () => {
+  const words = (sql: string) => tokenize(sql).map((t) => `${t.type}:${t.value}`);
+
+  it("reads identifiers as PostgreSQL does, folding only A-Z to lower case", () => {
+    expect(words("CREATE TABLE café (x int)")).toEqual([
+      "word:create", "word:table", "word:café", "punct:(", "word:x", "word:int", "punct:)",
+    ]);
+    expect(words('ALTER TABLE TÀBLE ADD "Ç""q" int')).toEqual([
+      "word:alter", "word:table", "word:tÀble", "word:add", 'quoted:Ç"q', "word:int",
+    ]);
+    expect(words("SELECT a$b, né$$, _x1")).toEqual(["word:select", "word:a$b", "punct:,", "word:né$$", "punct:,", "word:_x1"]);
+  });
+
+  it("drops comments and keeps each literal whole", () => {
+    expect(
+      words("DO $défini$ BEGIN DELETE FROM t; END $défini$ -- c\n/* a /* nested */ b */ E'it\\'s' 'x''y' $$;$$ 1.5e-3 .5 42"),
+    ).toEqual([
+      "word:do",
+      "literal:$défini$ BEGIN DELETE FROM t; END $défini$",
+      "literal:E'it\\'s'",
+      "literal:'x''y'",
+      "literal:$$;$$",
+      "literal:1.5e-3",
+      "literal:.5",
+      "literal:42",
+    ]);
+    expect(words("FOR i IN 1..10 LOOP")).toEqual(["word:for", "word:i", "word:in", "literal:1", "punct:..", "literal:10", "word:loop"]);
+  });
+
+  it("reads parameters as the lexer's other scans do: :name and :1, but not a cast or a slice", () => {
+    expect(words("WHERE a = :id AND b = :1 AND c::text = x[n:2]")).toEqual([
+      "word:where", "word:a", "punct:=", "param:id", "word:and", "word:b", "punct:=", "param:1",
+      "word:and", "word:c", "punct:::", "word:text", "punct:=", "word:x", "punct:[", "word:n", "punct::", "literal:2", "punct:]",
+    ]);
+  });
+
+  it("has helpers for keywords and punctuation", () => {
+    const [select, star] = tokenize("SELECT *");
+    expect(isWord(select, "insert", "select")).toBe(true);
+    expect(isWord(star, "select")).toBe(false);
+    expect(isPunct(star, "*")).toBe(true);
+    expect(isPunct(undefined, "*")).toBe(false);
+  });
+});
+
+describe("tokenize and the other scans (property)", () => {
+  const piece = fc.constantFrom(
+    "SELECT", "café", "TÀBLE", "né$$", "a$b", "x", "'a;b'", "E'x\\';y'", "caféE'\\'", '"Q"";q"', "$$ ; $$", "$défini$ ;$$; $défini$",
+    "-- c;\n", "/* a /* ; */ ; */", ":p", ":é1", ":1", "x[n:2]", "1.5e3", "$1", "(", ")", ";", "::int", "\u00a0",
+  );
+  const script = fc.array(piece, { maxLength: 14 }).map((parts) => parts.join(" "));
+
+  it("finds the parameters mapNamedParameters finds", () => {
+    fc.assert(
+      fc.property(script, (sql) => {
+        const named: string[] = [];
+        mapNamedParameters(sql, (name) => (named.push(name), ""));
+        expect(tokenize(sql).filter((t) => t.type === "param").map((t) => t.value)).toEqual(named);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("ends statements where splitStatements does", () => {
+    fc.assert(
+      fc.property(script, (sql) => {
+        let depth = 0;
+        let statements = 0;
+        let content = false;
+        for (const t of tokenize(sql)) {
+          if (isPunct(t, ";") && depth === 0) {
+            if (content) statements += 1;
+            content = false;
+            continue;
+          }
+          if (isPunct(t, "(")) depth += 1;
+          else if (isPunct(t, ")") && depth > 0) depth -= 1;
+          content = true;
+        }
+        expect(splitStatements(sql)).toHaveLength(statements + (content ? 1 : 0));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("takes parameter names with letters from U+0080 up, as psql takes variable names", () => {
+    expect(toPositional("SELECT :café, :café", { café: 1 })).toEqual({ text: "SELECT $1, $1", values: [1], names: ["café"] });
   });
 });

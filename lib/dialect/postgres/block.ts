@@ -3,7 +3,7 @@
 // atomic on its own: when its third statement fails, the first two are undone with it, and the
 // error is PostgreSQL's own (it names the object) with the failing line as context.
 import type { RenderedStatement } from "../dialect.ts";
-import { classifyStatement } from "./statements.ts";
+import { classifyStatement } from "../../sql/statement-class.ts";
 
 /**
  * One statement running all of `statements` in order, or null when they cannot be combined: one

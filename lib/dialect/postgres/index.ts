@@ -1,5 +1,6 @@
 // The PostgreSQL dialect: quoting, literals, type names, DDL rendering, combining statements into DO blocks and
-// introspection, gathered into one Dialect object (lib/dialect/dialect.ts).
+// introspection, gathered into one Dialect object (lib/dialect/dialect.ts). Its statement
+// classification is lib/sql/statement-class.ts, which the executors share.
 import type { Dialect } from "../dialect.ts";
 import { renderBlock, terminate } from "./block.ts";
 import { resetSchemas, tableFingerprints, userSchemas } from "./contents.ts";
@@ -9,7 +10,7 @@ import { constraintName } from "./naming.ts";
 import { checkExpression, checkType } from "./fragments.ts";
 import { checkIdentifier, MAX_IDENTIFIER_BYTES, quoteIdentifier, quoteName, renderLiteral } from "./quote.ts";
 import { render } from "./render.ts";
-import { classifyStatement } from "./statements.ts";
+import { classifyStatement } from "../../sql/statement-class.ts";
 import { normalizeType } from "./types.ts";
 
 export const postgres: Dialect = {
@@ -48,5 +49,6 @@ export {
   renderLiteral,
 } from "./quote.ts";
 export { MAX_PARAMS_PER_INSERT, render, renderConstraint, renderDefault } from "./render.ts";
-export { classifyStatement, maskLiterals } from "./statements.ts";
+export { classifyStatement } from "../../sql/statement-class.ts";
+export { maskLiterals } from "../../sql/lexer.ts";
 export { isSerialType, normalizeType } from "./types.ts";

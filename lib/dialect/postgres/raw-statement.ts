@@ -2,7 +2,7 @@
 // `retort lint` to see a DELETE without WHERE, an index built without CONCURRENTLY, a constraint
 // added without NOT VALID. Statements it does not recognise give no facts; nothing here is run.
 import { resolveName, type QualifiedName } from "../../schema/names.ts";
-import { isPunct, isWord, type Token, tokenize } from "./tokens.ts";
+import { isPunct, isWord, type Token, tokenize } from "../../sql/lexer.ts";
 
 export type RawFact =
   | { readonly kind: "createTable"; readonly table: QualifiedName }

@@ -2,7 +2,7 @@
 // non-volatile default (a constant, now()) is evaluated once and stored in the catalog, a
 // volatile one (random(), gen_random_uuid(), nextval(), any function of unknown volatility) is
 // evaluated per row, which rewrites the whole table.
-import { isPunct, tokenize } from "./tokens.ts";
+import { isPunct, tokenize } from "../../sql/lexer.ts";
 
 /** Functions known to be volatile: evaluated again for every row. */
 const VOLATILE = new Set([

@@ -2,7 +2,7 @@
 // object skip what exists; raw SQL cannot be skipped unless it has a guard or is idempotent by
 // itself (IF [NOT] EXISTS, ON CONFLICT, CREATE OR REPLACE, DELETE). Every upgrade can be run by
 // safe-upgrade (the deploy-time custom resource runs it), so every raw execute is checked.
-import { isWord, tokenize } from "../../dialect/postgres/tokens.ts";
+import { isWord, tokenize } from "../../sql/lexer.ts";
 import { COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 
 /** Statements that do the same thing when run twice, whatever they say after the first words. */

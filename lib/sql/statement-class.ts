@@ -1,10 +1,28 @@
-// Classifies a statement by its text: can it be combined into a DO block, can it run inside a
-// transaction, may it change the schema. The runner combines statements by it and the planner uses it to know
-// when a raw `execute` has made the in-memory snapshot stale.
-import { maskLiterals } from "../../sql/lexer.ts";
-import type { StatementClass } from "../dialect.ts";
+// How a PostgreSQL statement may be sent, decided from its text: can it be combined into a DO
+// block, can it run inside a transaction, may it change the schema, should it keep running when
+// the call that sent it gives up. retort's one classification: the dialect offers it as
+// Dialect.classifyStatement (the runner combines statements by it, the planner knows when a raw
+// `execute` has made its snapshot stale), and the Data API executor sends by it. It lives in
+// lib/sql, beside the lexer it reads with, because lib/sql may not import lib/dialect.
+import { maskLiterals } from "./lexer.ts";
 
-export { maskLiterals };
+/** How a statement may be sent, decided from its text. */
+export interface StatementClass {
+  /** Can be combined with others into one statement (a DO block) (no params, no result rows, ...). */
+  readonly combinable: boolean;
+  /** Can run inside a transaction block (CREATE INDEX CONCURRENTLY cannot). */
+  readonly transactional: boolean;
+  /** May change the schema (DDL, or DO and CALL, which may run some), so a snapshot taken before it may be stale. */
+  readonly changesSchema: boolean;
+  /**
+   * Should keep running when the call that sent it stops waiting (the Data API's
+   * continueAfterTimeout, past its 45 s per call): it may change the schema, and the Data API's
+   * documentation warns that DDL cut short can leave errors and corrupted structures; or it is
+   * maintenance over whole tables (TRUNCATE, VACUUM, ANALYZE, CLUSTER, REINDEX, REFRESH
+   * MATERIALIZED VIEW), whose work would otherwise be thrown away each time.
+   */
+  readonly continueAfterTimeout: boolean;
+}
 
 /** Statements PostgreSQL refuses inside a transaction block (and so inside a DO block). */
 const NON_TRANSACTIONAL: readonly RegExp[] = [
@@ -40,13 +58,17 @@ const NOT_IN_DO_BLOCK =
 const PLPGSQL_VARIABLE = /\bFOUND\b/;
 const QUOTED_PLPGSQL_VARIABLE = /"found"/;
 
+/** DDL (IMPORT FOREIGN SCHEMA creates foreign tables), and DO and CALL, which may run some. */
 const SCHEMA_CHANGING = /^(CREATE|ALTER|DROP|COMMENT|IMPORT|DO|CALL|SECURITY LABEL|GRANT|REVOKE)\b/;
 
+/** Maintenance over whole tables, which has no rows to return and is wasted if cut short. */
+const WHOLE_TABLE_MAINTENANCE = /^(TRUNCATE|VACUUM|ANALYZE|ANALYSE|CLUSTER|REINDEX|REFRESH MATERIALIZED VIEW)\b/;
+
 /**
- * Statements are classified when queued and again when combined: remembering the last few
- * thousand makes the second time free. Bounded by count and by total length (it starts over when
- * full). Texts longer than V8 hashes in full (16383 characters) are left out: equal-length ones
- * would all collide in the Map, and classifying them again is cheap enough.
+ * Statements are classified when queued, again when combined, and once more when sent: remembering
+ * the last few thousand makes the later times free. Bounded by count and by total length (it
+ * starts over when full). Texts longer than V8 hashes in full (16383 characters) are left out:
+ * equal-length ones would all collide in the Map, and classifying them again is cheap enough.
  */
 const MEMO_ENTRIES = 4096;
 const MEMO_CHARS = 4 * 1024 * 1024;
@@ -76,6 +98,7 @@ function classify(sql: string): StatementClass {
   const code = (spaced.endsWith(";") ? spaced.slice(0, -1) : spaced).toUpperCase();
   const transactional = !ANY_NON_TRANSACTIONAL.test(code);
   const changesSchema = SCHEMA_CHANGING.test(code);
+  const continueAfterTimeout = changesSchema || WHOLE_TABLE_MAINTENANCE.test(code);
   const combinable =
     code !== "" &&
     transactional &&
@@ -88,5 +111,5 @@ function classify(sql: string): StatementClass {
     // PL/pgSQL takes a result-returning clause or a stray INTO as its own INTO target.
     !/\bRETURNING\b/.test(code) &&
     !/\bINTO\b/.test(code.replace(/^(INSERT|MERGE) INTO\b/, "").replace(/^IMPORT FOREIGN SCHEMA\b.*/, ""));
-  return Object.freeze({ combinable, transactional, changesSchema });
+  return Object.freeze({ combinable, transactional, changesSchema, continueAfterTimeout });
 }
