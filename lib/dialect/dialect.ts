@@ -19,6 +19,44 @@ export interface RenderHints {
   readonly columnTypes?: ReadonlyMap<string, string>;
 }
 
+/** What one raw SQL statement (an `op.execute`) does to a table, as far as its text tells (lint reads these). */
+export type RawFact =
+  | { readonly kind: "createTable"; readonly table: QualifiedName }
+  | { readonly kind: "dropTable"; readonly tables: readonly QualifiedName[] }
+  | { readonly kind: "truncate"; readonly tables: readonly QualifiedName[] }
+  | { readonly kind: "delete"; readonly table: QualifiedName; readonly where: boolean }
+  | { readonly kind: "update"; readonly table: QualifiedName; readonly where: boolean }
+  /** INSERT ... SELECT: copies rows from other tables. */
+  | { readonly kind: "insertSelect"; readonly table: QualifiedName; readonly where: boolean }
+  | {
+      readonly kind: "createIndex";
+      readonly index: string | null;
+      readonly table: QualifiedName;
+      readonly concurrently: boolean;
+    }
+  | {
+      readonly kind: "addConstraint";
+      readonly table: QualifiedName;
+      readonly name: string | null;
+      readonly constraint: "check" | "foreignKey";
+      readonly notValid: boolean;
+      /** A check's expression, tokens joined by spaces without parentheses ("email is not null"). */
+      readonly expression: string | null;
+    }
+  | { readonly kind: "validateConstraint"; readonly table: QualifiedName; readonly name: string }
+  | { readonly kind: "addColumn"; readonly table: QualifiedName; readonly column: string }
+  | { readonly kind: "dropColumn"; readonly table: QualifiedName; readonly column: string }
+  | { readonly kind: "alterColumnType"; readonly table: QualifiedName; readonly column: string }
+  | { readonly kind: "setNotNull"; readonly table: QualifiedName; readonly column: string };
+
+/** What changing a column's type costs. */
+export interface TypeChange {
+  /** The table (or at least every row) is rewritten or scanned while writes are blocked. */
+  readonly rewrite: boolean;
+  /** Some values of the old type have no equal value in the new one: the change may fail or lose data. */
+  readonly narrowing: boolean;
+}
+
 export type ConstraintLabel = "pkey" | "key" | "fkey" | "check";
 
 /** What introspection needs of a session or a statement sink: one statement at a time. */
@@ -89,4 +127,16 @@ export interface Dialect {
    * (equal hashes, equal contents). It reads every row: for scratch databases.
    */
   tableFingerprints(tables: readonly QualifiedName[]): RenderedStatement;
+
+  // What lint asks about SQL text retort did not render (raw `op.execute`, expressions, types).
+  /** The facts of one raw statement; none for a statement it does not recognise. */
+  readStatement(sql: string, defaultSchema: string): RawFact[];
+  /** An expression as comparable text, so two spellings of one check compare equal. */
+  expressionText(sql: string): string;
+  /** Whether changing a column from `from` to `to` (with a USING conversion or not) rewrites the table or narrows it. */
+  typeChange(from: string, to: string, using?: boolean): TypeChange;
+  /** The first volatile function an expression calls (such a default fills every row one by one), if any. */
+  volatileCall(expression: string): string | undefined;
+  /** Whether a type is shorthand for an integer column owning a sequence (serial). */
+  isSerialType(type: string): boolean;
 }

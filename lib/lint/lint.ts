@@ -3,7 +3,6 @@
 // do into targets, asks every rule about every target, and applies each migration's
 // `lint: { allow: ["code: reason"] }`. Pure apart from running the migrations' own functions.
 import type { Dialect } from "../dialect/dialect.ts";
-import { readStatement } from "../dialect/postgres/raw-statement.ts";
 import { emptySnapshot, type SchemaSnapshot } from "../schema/snapshot.ts";
 import { describeOperation } from "../ops/describe.ts";
 import type { ExecuteOp } from "../schema/operation.ts";
@@ -135,7 +134,7 @@ export async function lintMigrations(map: RevisionMap<Migration>, options: LintO
     }
     const used = new Set<string>();
     for (const target of targetsOf(m)) {
-      const subject: LintSubject = { target, migration: m, all: linted, defaultSchema };
+      const subject: LintSubject = { target, migration: m, all: linted, defaultSchema, dialect };
       for (const rule of rules) {
         const verdict = rule.check(subject);
         if (verdict.kind !== "non-compliant") continue;
@@ -205,7 +204,7 @@ function lintedMigration(
 function rawStatements(op: ExecuteOp, dialect: Dialect, defaultSchema: string): RawStatement[] {
   return splitStatements(op.sql).map((sql) => ({
     sql,
-    facts: readStatement(sql, defaultSchema),
+    facts: dialect.readStatement(sql, defaultSchema),
     transactional: dialect.classifyStatement(sql).transactional,
   }));
 }

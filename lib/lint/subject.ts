@@ -4,7 +4,7 @@
 // migrations, for rules that look across them (a NOT VALID constraint validated later).
 import { displayRelation } from "../schema/diff.ts";
 import { sameName, type QualifiedName } from "../schema/names.ts";
-import type { RawFact } from "../dialect/postgres/raw-statement.ts";
+import type { Dialect, RawFact } from "../dialect/dialect.ts";
 import { findColumn, findTable, type ColumnSnapshot, type SchemaSnapshot } from "../schema/snapshot.ts";
 import type { AlterColumnOp, Operation } from "../schema/operation.ts";
 
@@ -62,6 +62,8 @@ export interface LintSubject {
   readonly all: readonly LintedMigration[];
   /** Names in this schema are shown unqualified. */
   readonly defaultSchema: string;
+  /** The database's language: quoting for suggested fixes, and what raw SQL, types and expressions mean. */
+  readonly dialect: Dialect;
 }
 
 /** `users`, or `app.users` outside the default schema. */

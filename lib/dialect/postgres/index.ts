@@ -11,7 +11,10 @@ import { checkExpression, checkType } from "./fragments.ts";
 import { checkIdentifier, MAX_IDENTIFIER_BYTES, quoteIdentifier, quoteName, renderLiteral } from "./quote.ts";
 import { render } from "./render.ts";
 import { classifyStatement } from "../../sql/statement-class.ts";
-import { normalizeType } from "./types.ts";
+import { isSerialType, normalizeType } from "./types.ts";
+import { expressionText, readStatement } from "./raw-statement.ts";
+import { typeChange } from "./type-change.ts";
+import { volatileCall } from "./volatility.ts";
 
 export const postgres: Dialect = {
   name: "postgresql",
@@ -33,6 +36,11 @@ export const postgres: Dialect = {
   userSchemas,
   resetSchemas,
   tableFingerprints,
+  readStatement,
+  expressionText,
+  typeChange,
+  volatileCall,
+  isSerialType,
 };
 
 export { renderBlock, terminate } from "./block.ts";

@@ -3,35 +3,7 @@
 // added without NOT VALID. Statements it does not recognise give no facts; nothing here is run.
 import { resolveName, type QualifiedName } from "../../schema/names.ts";
 import { isPunct, isWord, type Token, tokenize } from "../../sql/lexer.ts";
-
-export type RawFact =
-  | { readonly kind: "createTable"; readonly table: QualifiedName }
-  | { readonly kind: "dropTable"; readonly tables: readonly QualifiedName[] }
-  | { readonly kind: "truncate"; readonly tables: readonly QualifiedName[] }
-  | { readonly kind: "delete"; readonly table: QualifiedName; readonly where: boolean }
-  | { readonly kind: "update"; readonly table: QualifiedName; readonly where: boolean }
-  /** INSERT ... SELECT: copies rows from other tables. */
-  | { readonly kind: "insertSelect"; readonly table: QualifiedName; readonly where: boolean }
-  | {
-      readonly kind: "createIndex";
-      readonly index: string | null;
-      readonly table: QualifiedName;
-      readonly concurrently: boolean;
-    }
-  | {
-      readonly kind: "addConstraint";
-      readonly table: QualifiedName;
-      readonly name: string | null;
-      readonly constraint: "check" | "foreignKey";
-      readonly notValid: boolean;
-      /** A check's expression, tokens joined by spaces without parentheses ("email is not null"). */
-      readonly expression: string | null;
-    }
-  | { readonly kind: "validateConstraint"; readonly table: QualifiedName; readonly name: string }
-  | { readonly kind: "addColumn"; readonly table: QualifiedName; readonly column: string }
-  | { readonly kind: "dropColumn"; readonly table: QualifiedName; readonly column: string }
-  | { readonly kind: "alterColumnType"; readonly table: QualifiedName; readonly column: string }
-  | { readonly kind: "setNotNull"; readonly table: QualifiedName; readonly column: string };
+import type { RawFact } from "../dialect.ts";
 
 /** The facts of one statement (an ALTER TABLE with several actions gives several). */
 export function readStatement(sql: string, defaultSchema: string): RawFact[] {

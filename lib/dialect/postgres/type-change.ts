@@ -1,14 +1,9 @@
 // What changing a column's type costs in PostgreSQL: whether ALTER COLUMN ... TYPE rewrites the
 // table (and its indexes) under an ACCESS EXCLUSIVE lock, and whether the new type is narrower
 // than the old one (existing values may not fit). Types are compared in normalizeType's spelling.
+import type { TypeChange } from "../dialect.ts";
 import { normalizeType } from "./types.ts";
 
-export interface TypeChange {
-  /** The table (or at least every row) is rewritten or scanned while writes are blocked. */
-  readonly rewrite: boolean;
-  /** Some values of the old type have no equal value in the new one: the change may fail or lose data. */
-  readonly narrowing: boolean;
-}
 
 interface ParsedType {
   readonly name: string;

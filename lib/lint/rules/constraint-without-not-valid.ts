@@ -4,7 +4,7 @@
 // migration, which scans without blocking writes. Validating in the same transaction gains
 // nothing: the first lock is held until commit.
 import { sameName, type QualifiedName } from "../../schema/names.ts";
-import { quoteIdentifier, quoteName } from "../../dialect/postgres/quote.ts";
+import type { Dialect } from "../../dialect/dialect.ts";
 import { type Compliance, COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 import { type LintSubject, tableExisted, tableName } from "../subject.ts";
 
@@ -22,10 +22,11 @@ export const constraintWithoutNotValid: LintRule = {
       if (op.kind === "addCheckConstraint") {
         if (!tableExisted(subject.migration, op.table)) return COMPLIANT;
         const t = tableName(subject, op.table);
+        const sql = subject.dialect;
         return nonCompliant(
           `adds check ${op.name} on ${t}, reading every row of ${t} under an ACCESS EXCLUSIVE lock (reads and writes wait)`,
-          `add it NOT VALID in raw SQL: op.execute(${JSON.stringify(`ALTER TABLE ${quoteName(op.table)} ADD CONSTRAINT ${quoteIdentifier(op.name)} CHECK (${op.expression}) NOT VALID`)}), ` +
-            `then validate it in a later migration: op.execute(${JSON.stringify(validateSql(op.table, op.name))})`,
+          `add it NOT VALID in raw SQL: op.execute(${JSON.stringify(`ALTER TABLE ${sql.quoteName(op.table)} ADD CONSTRAINT ${sql.quoteIdentifier(op.name)} CHECK (${op.expression}) NOT VALID`)}), ` +
+            `then validate it in a later migration: op.execute(${JSON.stringify(validateSql(subject.dialect, op.table, op.name))})`,
         );
       }
       return NOT_APPLICABLE;
@@ -39,8 +40,8 @@ export const constraintWithoutNotValid: LintRule = {
   },
 };
 
-function validateSql(table: QualifiedName, name: string): string {
-  return `ALTER TABLE ${quoteName(table)} VALIDATE CONSTRAINT ${quoteIdentifier(name)}`;
+function validateSql(dialect: Dialect, table: QualifiedName, name: string): string {
+  return `ALTER TABLE ${dialect.quoteName(table)} VALIDATE CONSTRAINT ${dialect.quoteIdentifier(name)}`;
 }
 
 function verdict(
@@ -55,7 +56,7 @@ function verdict(
   if (!tableExisted(migration, table)) return COMPLIANT;
   const t = tableName(subject, table);
   const shown = name ?? "(unnamed)";
-  const later = name === null ? "then validate it in a later migration" : `then validate it in a later migration: op.execute(${JSON.stringify(validateSql(table, name))})`;
+  const later = name === null ? "then validate it in a later migration" : `then validate it in a later migration: op.execute(${JSON.stringify(validateSql(subject.dialect, table, name))})`;
   if (!notValid) {
     return nonCompliant(
       `adds ${kind} ${shown} on ${t}, checking every existing row while writes to ${t} wait`,
@@ -69,7 +70,7 @@ function verdict(
   if (found === undefined) {
     return nonCompliant(
       `adds ${kind} ${name} on ${t} NOT VALID and no later migration validates it: existing rows stay unchecked`,
-      `add a later migration that runs op.execute(${JSON.stringify(validateSql(table, name))})`,
+      `add a later migration that runs op.execute(${JSON.stringify(validateSql(subject.dialect, table, name))})`,
     );
   }
   if (found === "same" && migration.transactional) {

@@ -9,7 +9,7 @@
 // SELECT without WHERE, an index build, a validation or type change on an existing table) and a
 // read of a table without WHERE or LIMIT. Operations of the op object are covered by the locking
 // rules, whose safer ways (CONCURRENTLY, NOT VALID, transactional: false) also avoid the limit.
-import type { RawFact } from "../../dialect/postgres/raw-statement.ts";
+import type { RawFact } from "../../dialect/dialect.ts";
 import { isPunct, isWord, tokenize } from "../../sql/lexer.ts";
 import { COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 import { type LintedMigration, type LintSubject, tableExisted, tableName } from "../subject.ts";

@@ -1,6 +1,5 @@
 // destructive: changing a column to a narrower type (varchar(100) -> varchar(50), bigint ->
 // integer, text -> integer) fails on values that do not fit, or cuts them.
-import { typeChange } from "../../dialect/postgres/type-change.ts";
 import { COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 import { existingColumnTypeChange, tableName } from "../subject.ts";
 
@@ -12,7 +11,7 @@ export const narrowType: LintRule = {
     const change = existingColumnTypeChange(subject);
     if (change === undefined) return NOT_APPLICABLE;
     const { op, before } = change;
-    if (!typeChange(before.type, op.type, op.using !== undefined).narrowing) return COMPLIANT;
+    if (!subject.dialect.typeChange(before.type, op.type, op.using !== undefined).narrowing) return COMPLIANT;
     const name = `${tableName(subject, op.table)}.${op.column}`;
     return nonCompliant(
       `changes ${name} from ${before.type} to ${op.type}: existing values may not fit, so the migration fails or values are cut`,

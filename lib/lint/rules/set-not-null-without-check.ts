@@ -3,8 +3,6 @@
 // (PostgreSQL 12+ then skips the scan). The safe sequence: add the check NOT VALID, validate it,
 // then SET NOT NULL (and drop the check), each in its own migration.
 import { sameName, type QualifiedName } from "../../schema/names.ts";
-import { expressionText } from "../../dialect/postgres/raw-statement.ts";
-import { quoteIdentifier, quoteName } from "../../dialect/postgres/quote.ts";
 import { findTable } from "../../schema/snapshot.ts";
 import { type Compliance, COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 import { columnBefore, columnExisted, type LintSubject, tableName } from "../subject.ts";
@@ -31,10 +29,11 @@ function verdict(subject: LintSubject, table: QualifiedName, column: string): Co
   if (!columnExisted(subject.migration, table, column)) return COMPLIANT;
   if (provenNotNull(subject, table, column)) return COMPLIANT;
   const t = tableName(subject, table);
+  const sql = subject.dialect;
   const check = `${table.name}_${column}_not_null`;
   return nonCompliant(
     `sets ${t}.${column} NOT NULL, reading every row of ${t} under an ACCESS EXCLUSIVE lock (reads and writes wait)`,
-    `first add op.execute(${JSON.stringify(`ALTER TABLE ${quoteName(table)} ADD CONSTRAINT ${quoteIdentifier(check)} CHECK (${quoteIdentifier(column)} IS NOT NULL) NOT VALID`)}), ` +
+    `first add op.execute(${JSON.stringify(`ALTER TABLE ${sql.quoteName(table)} ADD CONSTRAINT ${sql.quoteIdentifier(check)} CHECK (${sql.quoteIdentifier(column)} IS NOT NULL) NOT VALID`)}), ` +
       `validate it in a later migration (ALTER TABLE ... VALIDATE CONSTRAINT ${check}), then set NOT NULL and drop the check`,
   );
 }
@@ -43,7 +42,7 @@ function verdict(subject: LintSubject, table: QualifiedName, column: string): Co
 function provenNotNull(subject: LintSubject, table: QualifiedName, column: string): boolean {
   const wanted = new Set([`${column} is not null`]);
   const known = findTable(subject.migration.before, table);
-  if (known?.constraints.some((c) => c.kind === "check" && c.validated && wanted.has(expressionText(c.expression)))) return true;
+  if (known?.constraints.some((c) => c.kind === "check" && c.validated && wanted.has(subject.dialect.expressionText(c.expression)))) return true;
   // Checks added and validated by raw SQL in earlier migrations (the simulation cannot see them).
   const earlier = subject.all.filter((m) => m.position < subject.migration.position);
   const facts = earlier.flatMap((m) => m.operations.flatMap((o) => o.statements.flatMap((s) => s.facts)));

@@ -1,7 +1,6 @@
 // locking: changing a column's type rewrites the table and rebuilds its indexes under an ACCESS
 // EXCLUSIVE lock, except for the few changes PostgreSQL makes in the catalog only (raising a
 // varchar limit, varchar -> text, numeric precision up).
-import { typeChange } from "../../dialect/postgres/type-change.ts";
 import { COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 import { existingColumnTypeChange, tableExisted, tableName } from "../subject.ts";
 
@@ -26,7 +25,7 @@ export const typeChangeRewrite: LintRule = {
     const change = existingColumnTypeChange(subject);
     if (change === undefined) return NOT_APPLICABLE;
     const { op, before } = change;
-    if (!typeChange(before.type, op.type, op.using !== undefined).rewrite) return COMPLIANT;
+    if (!subject.dialect.typeChange(before.type, op.type, op.using !== undefined).rewrite) return COMPLIANT;
     return nonCompliant(
       `changes ${tableName(subject, op.table)}.${op.column} from ${before.type} to ${op.type}: PostgreSQL rewrites ` +
         `${tableName(subject, op.table)} and its indexes under an ACCESS EXCLUSIVE lock, blocking reads and writes`,

@@ -2,8 +2,6 @@
 // function of unknown volatility), or an identity or serial column, to an existing table makes
 // PostgreSQL compute a value per row: the whole table is rewritten under an ACCESS EXCLUSIVE lock.
 // A constant or stable default (false, now()) is stored once in the catalog and costs nothing.
-import { isSerialType } from "../../dialect/postgres/types.ts";
-import { volatileCall } from "../../dialect/postgres/volatility.ts";
 import { isSqlExpression } from "../../schema/operation.ts";
 import { COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 import { tableExisted, tableName } from "../subject.ts";
@@ -19,13 +17,13 @@ export const volatileDefault: LintRule = {
     if (op.kind !== "addColumn") return NOT_APPLICABLE;
     if (!tableExisted(subject.migration, op.table)) return COMPLIANT;
     const name = `${tableName(subject, op.table)}.${op.column.name}`;
-    const call = op.column.default !== undefined && isSqlExpression(op.column.default) ? volatileCall(op.column.default.sql) : undefined;
+    const call = op.column.default !== undefined && isSqlExpression(op.column.default) ? subject.dialect.volatileCall(op.column.default.sql) : undefined;
     const why =
       call !== undefined
         ? `the volatile default ${call}()`
         : op.column.identity !== null
           ? "an identity"
-          : isSerialType(op.column.type)
+          : subject.dialect.isSerialType(op.column.type)
             ? `the serial type ${op.column.type}`
             : undefined;
     if (why === undefined) return COMPLIANT;
