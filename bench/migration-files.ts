@@ -1,7 +1,8 @@
 // The generated set (generate.ts) written out as real migration files, once per tool, so each
 // tool's own CLI loads them the way it loads a user's: TypeScript modules for retort (safe
-// operations), ES modules for node-pg-migrate (its `ifNotExists` where it has one), and an
-// Alembic script directory (Alembic 1.8 has no if-not-exists forms).
+// operations), ES modules for node-pg-migrate (its `ifNotExists` where it has one), an Alembic
+// script directory (Alembic 1.8 has no if-not-exists forms), ES modules on Kysely's schema builder,
+// and a drizzle migrations folder (SQL files and meta/_journal.json, as drizzle-kit writes them).
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type BenchColumn, type BenchOp, type BenchType, type MigrationSpec, retortColumn } from "./generate.ts";
@@ -11,6 +12,16 @@ const q = (s: string) => JSON.stringify(s);
 async function freshDirectory(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
+}
+
+/** One file a migration in `dir`: the tool's file name and text for the i-th. */
+async function writeEach(
+  dir: string,
+  specs: readonly MigrationSpec[],
+  name: (spec: MigrationSpec, i: number) => string,
+  text: (spec: MigrationSpec) => string,
+): Promise<void> {
+  await Promise.all(specs.map((spec, i) => writeFile(path.join(dir, name(spec, i)), text(spec))));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -47,11 +58,8 @@ function retortOp(o: BenchOp): string {
 export async function writeRetortFiles(dir: string, specs: readonly MigrationSpec[]): Promise<void> {
   await freshDirectory(dir);
   const body = (ops: BenchOp[]) => ops.map((o) => `    await ${retortOp(o)};`).join("\n");
-  await Promise.all(
-    specs.map((spec, i) =>
-      writeFile(
-        path.join(dir, `20260101_g${String(i).padStart(4, "0")}.ts`),
-        `import { defineMigration } from "retort-migrate";
+  await writeEach(dir, specs, (_, i) => `20260101_g${String(i).padStart(4, "0")}.ts`, (spec) =>
+    `import { defineMigration } from "retort-migrate";
 
 export default defineMigration({
   revision: ${q(spec.revision)},
@@ -66,8 +74,6 @@ ${body(spec.downgrade)}
   },
 });
 `,
-      ),
-    ),
   );
 }
 
@@ -120,11 +126,8 @@ function pgmOp(o: BenchOp): string {
 export async function writeNodePgMigrateFiles(dir: string, specs: readonly MigrationSpec[]): Promise<void> {
   await freshDirectory(dir);
   const body = (ops: BenchOp[]) => ops.map((o) => `  ${pgmOp(o)};`).join("\n");
-  await Promise.all(
-    specs.map((spec, i) =>
-      writeFile(
-        path.join(dir, `${1767225600000 + i}_generated-${i}.mjs`),
-        `// ${spec.message}
+  await writeEach(dir, specs, (_, i) => `${1767225600000 + i}_generated-${i}.mjs`, (spec) =>
+    `// ${spec.message}
 export const up = (pgm) => {
 ${body(spec.upgrade)}
 };
@@ -133,8 +136,6 @@ export const down = (pgm) => {
 ${body(spec.downgrade)}
 };
 `,
-      ),
-    ),
   );
 }
 
@@ -211,11 +212,8 @@ export async function writeAlembicFiles(dir: string, specs: readonly MigrationSp
   await writeFile(ini, `[alembic]\nscript_location = ${dir}\n`);
   await writeFile(path.join(dir, "env.py"), ENV_PY);
   const body = (ops: BenchOp[]) => (ops.length ? ops.map((o) => `    ${alembicOp(o)}`).join("\n") : "    pass");
-  await Promise.all(
-    specs.map((spec, i) =>
-      writeFile(
-        path.join(dir, "versions", `${spec.revision}_generated_${i}.py`),
-        `"""${spec.message}"""
+  await writeEach(path.join(dir, "versions"), specs, (spec, i) => `${spec.revision}_generated_${i}.py`, (spec) =>
+    `"""${spec.message}"""
 from alembic import op
 import sqlalchemy as sa
 
@@ -232,8 +230,147 @@ ${body(spec.upgrade)}
 def downgrade():
 ${body(spec.downgrade)}
 `,
-      ),
-    ),
   );
   return ini;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kysely
+
+/** A Kysely column builder callback for the column's constraints; "" when it has none. */
+function kyselyColumnBuilder(c: BenchColumn, ifNotExists: boolean): string {
+  const calls: string[] = [];
+  if (c.identityKey) calls.push("primaryKey()", "generatedByDefaultAsIdentity()");
+  if (c.nullable === false) calls.push("notNull()");
+  if (c.default !== undefined) {
+    calls.push(`defaultTo(${typeof c.default === "object" ? `sql\`${c.default.sql}\`` : JSON.stringify(c.default)})`);
+  }
+  if (ifNotExists) calls.push("ifNotExists()");
+  return calls.length ? `, (col) => col.${calls.join(".")}` : "";
+}
+
+function kyselyOp(o: BenchOp): string {
+  const alter = (t: string) => `db.schema.alterTable(${q(t)})`;
+  switch (o.op) {
+    case "createTable":
+      return `db.schema.createTable(${q(o.table)}).ifNotExists()${o.columns
+        .map((c) => `\n    .addColumn(${q(c.name)}, ${q(c.type)}${kyselyColumnBuilder(c, false)})`)
+        .join("")}\n    .execute()`;
+    case "dropTable":
+      return `db.schema.dropTable(${q(o.table)}).ifExists().execute()`;
+    case "addColumn":
+      return `${alter(o.table)}.addColumn(${q(o.column.name)}, ${q(o.column.type)}${kyselyColumnBuilder(o.column, true)}).execute()`;
+    case "dropColumn":
+      return `${alter(o.table)}.dropColumn(${q(o.column)}).execute()`;
+    case "createIndex":
+      return `db.schema.createIndex(${q(o.name)}).ifNotExists().on(${q(o.table)}).columns(${JSON.stringify(o.columns)}).execute()`;
+    case "dropIndex":
+      return `db.schema.dropIndex(${q(o.name)}).ifExists().execute()`;
+    case "createForeignKey":
+      return `${alter(o.table)}.addForeignKeyConstraint(${q(o.name)}, [${q(o.column)}], ${q(o.refTable)}, ["id"]).onDelete("set null").execute()`;
+    case "addCheck":
+      return `${alter(o.table)}.addCheckConstraint(${q(o.name)}, sql\`${o.expression}\`).execute()`;
+    case "dropConstraint":
+      return `${alter(o.table)}.dropConstraint(${q(o.name)}).ifExists().execute()`;
+    case "setNullable":
+      return `${alter(o.table)}.alterColumn(${q(o.column)}, (col) => col.${o.nullable ? "dropNotNull" : "setNotNull"}()).execute()`;
+    case "fillNulls":
+      // The query builder binds the value as a parameter (`:0` through kysely-data-api).
+      return `db.updateTable(${q(o.table)}).set({ ${q(o.column)}: ${q(o.value)} }).where(${q(o.column)}, "is", null).execute()`;
+  }
+}
+
+/**
+ * `<0000>_generated-<i>.mjs` ES modules exporting `up(db)` and `down(db)` for Kysely's
+ * FileMigrationProvider (it runs them in name order): the schema builder, with its
+ * ifNotExists/ifExists where it has one, as node-pg-migrate's files do.
+ */
+export async function writeKyselyFiles(dir: string, specs: readonly MigrationSpec[]): Promise<void> {
+  await freshDirectory(dir);
+  const body = (ops: BenchOp[]) => ops.map((o) => `  await ${kyselyOp(o)};`).join("\n");
+  await writeEach(dir, specs, (_, i) => `${String(i).padStart(4, "0")}_generated-${i}.mjs`, (spec) =>
+    `// ${spec.message}
+import { sql } from "kysely";
+
+export async function up(db) {
+${body(spec.upgrade)}
+}
+
+export async function down(db) {
+${body(spec.downgrade)}
+}
+`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// drizzle
+
+const ident = (name: string) => `"${name}"`;
+
+/** A column as drizzle-kit writes it in CREATE TABLE and ADD COLUMN. */
+function drizzleColumn(table: string, c: BenchColumn): string {
+  const type = c.type === "timestamptz" ? "timestamp with time zone" : c.type;
+  let out = `${ident(c.name)} ${type}`;
+  if (c.identityKey) {
+    out +=
+      ` PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY (sequence name "${table}_${c.name}_seq" INCREMENT BY 1 ` +
+      "MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1)";
+  }
+  if (c.default !== undefined) {
+    out += ` DEFAULT ${typeof c.default === "object" ? c.default.sql : typeof c.default === "string" ? `'${c.default}'` : String(c.default)}`;
+  }
+  if (c.nullable === false) out += " NOT NULL";
+  return out;
+}
+
+/** One statement in drizzle-kit's words (`drizzle-kit generate` for PostgreSQL, 0.31). */
+function drizzleStatement(o: BenchOp): string {
+  const alter = (t: string) => `ALTER TABLE ${ident(t)}`;
+  switch (o.op) {
+    case "createTable":
+      return `CREATE TABLE ${ident(o.table)} (\n${o.columns.map((c) => `\t${drizzleColumn(o.table, c)}`).join(",\n")}\n);\n`;
+    case "dropTable":
+      return `DROP TABLE ${ident(o.table)} CASCADE;`;
+    case "addColumn":
+      return `${alter(o.table)} ADD COLUMN ${drizzleColumn(o.table, o.column)};`;
+    case "dropColumn":
+      return `${alter(o.table)} DROP COLUMN ${ident(o.column)};`;
+    case "createIndex":
+      return `CREATE INDEX ${ident(o.name)} ON ${ident(o.table)} USING btree (${o.columns.map(ident).join(",")});`;
+    case "dropIndex":
+      return `DROP INDEX ${ident(o.name)};`;
+    case "createForeignKey":
+      return (
+        `${alter(o.table)} ADD CONSTRAINT ${ident(o.name)} FOREIGN KEY (${ident(o.column)}) ` +
+        `REFERENCES "public".${ident(o.refTable)}("id") ON DELETE set null ON UPDATE no action;`
+      );
+    case "addCheck":
+      return `${alter(o.table)} ADD CONSTRAINT ${ident(o.name)} CHECK (${o.expression});`;
+    case "dropConstraint":
+      return `${alter(o.table)} DROP CONSTRAINT ${ident(o.name)};`;
+    case "setNullable":
+      return `${alter(o.table)} ALTER COLUMN ${ident(o.column)} ${o.nullable ? "DROP" : "SET"} NOT NULL;`;
+    case "fillNulls":
+      // drizzle-kit writes no data changes: a hand-added statement (`generate --custom`), a literal.
+      return `UPDATE ${ident(o.table)} SET ${ident(o.column)} = '${o.value}' WHERE ${ident(o.column)} IS NULL;`;
+  }
+}
+
+/**
+ * A drizzle migrations folder as `drizzle-kit generate` leaves it: `<0000>_<tag>.sql` files whose
+ * statements are separated by `--> statement-breakpoint`, and `meta/_journal.json` listing them.
+ * drizzle's migrator has no down migrations, so only the upgrades are written.
+ */
+export async function writeDrizzleFiles(dir: string, specs: readonly MigrationSpec[]): Promise<void> {
+  await freshDirectory(dir);
+  await mkdir(path.join(dir, "meta"));
+  const tag = (i: number) => `${String(i).padStart(4, "0")}_generated_${i}`;
+  const journal = {
+    version: "7",
+    dialect: "postgresql",
+    entries: specs.map((_, i) => ({ idx: i, version: "7", when: 1767225600000 + i, tag: tag(i), breakpoints: true })),
+  };
+  await writeFile(path.join(dir, "meta", "_journal.json"), `${JSON.stringify(journal, null, 2)}\n`);
+  await writeEach(dir, specs, (_, i) => `${tag(i)}.sql`, (spec) => spec.upgrade.map(drizzleStatement).join("--> statement-breakpoint\n"));
 }

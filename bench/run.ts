@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark, one after another, with the machine they ran on.
 import { benchBundle } from "./bundle.ts";
+import { benchDataApiPeers } from "./data-api-peers.ts";
 import { benchGraph } from "./graph.ts";
 import { benchLock } from "./lock.ts";
 import { benchPackage } from "./package.ts";
@@ -12,6 +13,7 @@ console.log(`retort benchmarks on ${machine()}`);
 await benchGraph();
 await benchRoundTrips();
 await benchUpgrade();
+await benchDataApiPeers();
 await benchValidate();
 await benchLock();
 await benchBundle();
