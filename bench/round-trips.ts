@@ -152,6 +152,7 @@ export async function benchRoundTrips(): Promise<void> {
       `(${Object.entries(lockedByOperation).map(([op, n]) => `${op} ${n}`).join(", ")}) ` +
       `(${((lockedCalls - oursCalls + lockedDynamo) / migrations.length).toFixed(2)} per migration here)`,
   );
+  await benchSchemaSize();
 }
 
 /** Runs every upgrade against an empty snapshot with a sink that only counts. */
@@ -172,7 +173,6 @@ async function countOperations(migrations: Migration[]): Promise<number> {
     snapshot = ops.snapshot;
   }
   return count;
-  await benchSchemaSize();
 }
 
 /**

@@ -3,11 +3,16 @@
 // CLI in a fresh process (process start to exit, loading the migration files included), then
 // the same command again on the up-to-date database. Medians of several runs; the tools take
 // turns so drift in the machine's speed hits them alike. Goal: retort <= 0.5x both peers.
-// Beside them, the database alone: the DDL and data update of the same migrations (from the SQL
-// `retort upgrade --sql` prints, without retort's version-table statements), sent as one
-// transaction on an open connection. It is the work PostgreSQL does for every tool alike, so each
+// Beside them, the database alone: the DDL and data update of the same migrations (each
+// migration's statements from a dry run, bound values as literals, without retort's bookkeeping),
+// sent as one transaction on an open connection. It is the work PostgreSQL does for every tool alike, so each
 // tool's own cost is its total above that floor.
 import { spawn, spawnSync } from "node:child_process";
+import { postgres } from "../lib/dialect/postgres/index.ts";
+import { dryRun } from "../lib/ops/dry-run.ts";
+import { DirectorySource } from "../lib/revision/loader.ts";
+import { Direction, type Migration } from "../lib/revision/migration.ts";
+import { emptySnapshot } from "../lib/schema/snapshot.ts";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -81,7 +86,7 @@ export async function benchUpgrade(options: UpgradeBenchOptions = {}): Promise<v
     });
   }
 
-  const script = offlineScript(retortDir);
+  const script = await floorScript(retortDir);
   const server = await startBenchServer();
   const timings = new Map<Tool, Timing[]>(tools.map((t) => [t, []]));
   const fingerprints = new Map<Tool, string>();
@@ -148,7 +153,7 @@ export async function benchUpgrade(options: UpgradeBenchOptions = {}): Promise<v
     ],
   );
   console.log(
-    `floor: the migrations' ${(script.length / 1024).toFixed(0)} KiB of SQL (from \`retort upgrade --sql\`, without retort's ` +
+    `floor: the migrations' ${(script.length / 1024).toFixed(0)} KiB of SQL (each migration's statements from a dry run, without retort's ` +
       "version-table statements) as one transaction on an open connection to a fresh database: no tool, no process start",
   );
   console.log(`schema after each tool: ${expected} (identical)`);
@@ -218,24 +223,38 @@ function timeProcess(name: string, file: string, args: string[], env: Record<str
 }
 
 /**
- * The migrations' own statements as one transaction: what `retort upgrade --sql` prints (no
- * database involved), less its per-migration BEGIN/COMMIT and the DO blocks that update
- * retort_version (the generated set has no DO blocks of its own).
+ * The migrations' own statements as one transaction: each migration's upgrade dry-run against the
+ * schema so far (no database involved), bound values as literals, in graph order, without the
+ * version-table statements and DO blocks a run adds.
  */
-function offlineScript(dir: string): string {
-  const result = spawnSync(process.execPath, [path.join(REPO, "bin/retort.js"), "upgrade", "--sql", "--dir", dir], {
-    cwd: REPO,
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (result.status !== 0) throw new Error(`retort upgrade --sql failed:\n${result.stderr}`);
-  const statements = result.stdout
-    .replace(/^DO (\$retort_\d+\$)\n[\s\S]*?\n\1;\n/gm, (block) => {
-      if (!block.includes("retort_version")) throw new Error(`unexpected DO block in the generated set:\n${block}`);
-      return "";
-    })
-    .replace(/^(BEGIN|COMMIT);\n/gm, "");
-  return `BEGIN;\n${statements}COMMIT;\n`;
+async function floorScript(dir: string): Promise<string> {
+  const { migrations, problems } = await new DirectorySource(dir).load();
+  if (problems.length > 0) throw new Error(`the generated set does not load: ${problems.map((p) => p.message).join("; ")}`);
+  const statements: string[] = [];
+  let snapshot = emptySnapshot(["public"]);
+  for (const m of graphOrder(migrations)) {
+    const run = await dryRun(m, Direction.Up, snapshot, { dialect: postgres, defaultSchema: "public", mode: "safe", reads: "simulate" });
+    statements.push(...run.statements.map((sql) => postgres.terminate(sql)));
+    snapshot = run.snapshot;
+  }
+  return `BEGIN;\n${statements.join("\n")}\nCOMMIT;\n`;
+}
+
+/** Bases first, each migration after every revision it revises or depends on. */
+function graphOrder(migrations: readonly Migration[]): Migration[] {
+  const done = new Set<string>();
+  const out: Migration[] = [];
+  let pending = [...migrations];
+  while (pending.length > 0) {
+    const ready = pending.filter((m) => [...m.revises, ...m.dependsOn].every((r) => done.has(r)));
+    if (ready.length === 0) throw new Error("the generated set has a revision whose parent is missing");
+    for (const m of ready) {
+      out.push(m);
+      done.add(m.revision);
+    }
+    pending = pending.filter((m) => !done.has(m.revision));
+  }
+  return out;
 }
 
 /** How long the server takes to run `script` (simple query protocol: many statements, one message). */
