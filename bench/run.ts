@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark, one after another, with the machine they ran on.
 import { benchBundle } from "./bundle.ts";
+import { benchCliGraph } from "./cli-graph.ts";
 import { benchDataApiPeers } from "./data-api-peers.ts";
 import { benchGraph } from "./graph.ts";
 import { benchLock } from "./lock.ts";
@@ -11,6 +12,7 @@ import { benchValidate } from "./validate.ts";
 
 console.log(`retort benchmarks on ${machine()}`);
 await benchGraph();
+await benchCliGraph();
 await benchRoundTrips();
 await benchUpgrade();
 await benchDataApiPeers();

@@ -187,7 +187,7 @@ type AlembicProbe =
   | { found: false; hint: string };
 
 /** A python3 that can import alembic and psycopg2: the one on PATH (maybe pyenv's), or the system's. */
-function findAlembic(): AlembicProbe {
+export function findAlembic(): AlembicProbe {
   for (const python of ["python3", "/usr/bin/python3"]) {
     const probe = spawnSync(python, ["-c", "import sys, alembic, psycopg2; print(alembic.__version__, sys.version.split()[0])"], {
       encoding: "utf8",
@@ -206,7 +206,7 @@ function findAlembic(): AlembicProbe {
 }
 
 /** Wall time from spawning `file` to its exit; a failure throws with the tail of its output. */
-function timeProcess(name: string, file: string, args: string[], env: Record<string, string> = {}): Promise<number> {
+export function timeProcess(name: string, file: string, args: string[], env: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(file, args, { cwd: REPO, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });

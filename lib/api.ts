@@ -46,13 +46,13 @@ export async function history(options: ProjectOptions = {}): Promise<{ revisions
 /** Code heads against database heads: pending, drift, unknown revisions, the lock (`retort status`). */
 export async function status(options: DatabaseOptions = {}): Promise<StatusResult> {
   const [{ withDatabase }, runner] = await Promise.all([session(), import("./runner/status.ts")]);
-  return withDatabase(options, runner.status);
+  return withDatabase(options, runner.status, "metadata");
 }
 
 /** The database's heads (`retort current`). */
 export async function current(options: DatabaseOptions = {}): Promise<{ heads: string[] }> {
   const [{ withDatabase }, runner] = await Promise.all([session(), import("./runner/status.ts")]);
-  return withDatabase(options, runner.current);
+  return withDatabase(options, runner.current, "metadata");
 }
 
 /**
@@ -90,7 +90,7 @@ export async function downgrade(options: MigrateOptions & { target: string }): P
 /** Records the database as being at `target` without running migrations (`retort stamp`). */
 export async function stamp(options: DatabaseOptions & { target: string; purge?: boolean }): Promise<StampResult> {
   const [{ withDatabase }, runner] = await Promise.all([session(), import("./runner/stamp.ts")]);
-  return withDatabase(options, (ctx) => runner.stamp(ctx, { target: options.target, purge: Boolean(options.purge) }));
+  return withDatabase(options, (ctx) => runner.stamp(ctx, { target: options.target, purge: Boolean(options.purge) }), "metadata");
 }
 
 /** Every migration on a scratch embedded database: upgrade, re-run, downgrade, upgrade (`retort validate`). */

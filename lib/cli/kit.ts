@@ -2,6 +2,7 @@
 // builders, `run` (which records --json and the exit code for main.ts), `respond` (--json or
 // human output), the Context helpers, and the parsers of option values.
 import { Command, InvalidArgumentError, Option } from "commander";
+import type { LoadNeed } from "../revision/loader.ts";
 import type { Context } from "../runner/context.ts";
 import { defaultDirectory, projectContext, withDatabase as withSession } from "../runner/session.ts";
 import { defaultDatabaseUrl } from "../sql/connect.ts";
@@ -57,8 +58,11 @@ export interface CliKit {
   /** Prints `result` as JSON (of `json(result)` when given) under --json, otherwise with `human`. */
   respond<T>(options: { json?: boolean }, result: T, human: (result: T) => void, json?: (result: T) => unknown): void;
   context(options: CommonOptions & { db?: string }): Context;
-  /** Runs `body` with a Context that has the database of --db, closing it afterwards. */
-  withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>): Promise<T>;
+  /**
+   * Runs `body` with a Context that has the database of --db, closing it afterwards; `need`: how
+   * much of the migrations it needs. @default LoadNeed.Code
+   */
+  withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>, need?: LoadNeed): Promise<T>;
 }
 
 export function cliKit(program: Command, output: Output): CliKit {
@@ -128,9 +132,9 @@ function context(options: CommonOptions & { db?: string }): Context {
   return projectContext({ dir: options.dir, ...(options.db ? { db: options.db } : {}) });
 }
 
-function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>): Promise<T> {
+function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>, need?: LoadNeed): Promise<T> {
   const { dir, db, schema, lockTable, wait, lease } = options;
-  return withSession({ dir, db, ...(schema !== undefined ? { schema } : {}), ...(lockTable ? { lockTable } : {}), ...(wait !== undefined ? { waitMs: wait } : {}), ...(lease !== undefined ? { leaseMs: lease } : {}) }, body);
+  return withSession({ dir, db, ...(schema !== undefined ? { schema } : {}), ...(lockTable ? { lockTable } : {}), ...(wait !== undefined ? { waitMs: wait } : {}), ...(lease !== undefined ? { leaseMs: lease } : {}) }, body, need);
 }
 
 /** --migration-timeout: a duration of at least 1s, in ms. */

@@ -15,13 +15,14 @@
 // while loading, a source using what a bundle changes (import.meta, __dirname, require, exports).
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { isBuiltin, SourceMap, type SourceMapPayload } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Plugin } from "esbuild";
 import { ownFile, PACKAGE_NAME } from "../own-files.ts";
+import { privateCacheDirectory, writeWhole } from "./cache-directory.ts";
 
 export type ModuleNamespace = { default?: unknown };
 
@@ -295,19 +296,9 @@ class MigrationCache {
   ) {}
 
   static async open(directory: string): Promise<MigrationCache | undefined> {
-    const user = process.getuid?.() ?? os.userInfo().username;
-    const dir = path.join(os.tmpdir(), `retort-${user}`, "migrations");
-    try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      // Code is imported from here: only a directory of our own, closed to others, will do.
-      for (const d of [dir, path.dirname(dir)]) {
-        const s = await lstat(d);
-        if (!s.isDirectory() || (process.getuid && s.uid !== process.getuid()) || (s.mode & 0o022) !== 0) return undefined;
-      }
-    } catch {
-      return undefined;
-    }
-    return new MigrationCache(dir, sha256(directory).slice(0, 24));
+    // Code is imported from here: only a directory of our own, closed to others, will do.
+    const dir = await privateCacheDirectory("migrations");
+    return dir ? new MigrationCache(dir, sha256(directory).slice(0, 24)) : undefined;
   }
 
   /** The cached module's path when it was compiled from exactly these files. */
@@ -333,17 +324,11 @@ class MigrationCache {
     // Named by content: Node keeps a module per URL for the process, so new code needs a new name.
     const module = `${this.name}-${sha256(compiled.code).slice(0, 16)}.mjs`;
     const target = path.join(this.dir, module);
-    await this.writeWhole(target, compiled.code);
+    await writeWhole(target, compiled.code);
     const entry: CacheEntry = { key, module, others };
-    await this.writeWhole(path.join(this.dir, `${this.name}.json`), JSON.stringify(entry));
+    await writeWhole(path.join(this.dir, `${this.name}.json`), JSON.stringify(entry));
     await this.prune(module).catch(() => undefined);
     return target;
-  }
-
-  private async writeWhole(file: string, text: string): Promise<void> {
-    const partial = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.partial`;
-    await writeFile(partial, text, { mode: 0o600 });
-    await rename(partial, file);
   }
 
   /** Drops this directory's older modules, and every file written more than CACHE_DAYS ago. */

@@ -61,6 +61,9 @@ export interface Migration {
   downgrade: MigrationDefinition["downgrade"];
 }
 
+/** What the revision graph needs of a migration: everything but its file and its code. */
+export type MigrationMetadata = Omit<Migration, "file" | "checksum" | "upgrade" | "downgrade">;
+
 /** Which way a migration runs: its upgrade or its downgrade. */
 export const Direction = { Up: "upgrade", Down: "downgrade" } as const;
 export type Direction = (typeof Direction)[keyof typeof Direction];

@@ -1,6 +1,7 @@
 // `retort check`: every consistency problem of the migrations, without a database, in one run.
 import type { BundleManifest } from "../revision/bundle.ts";
 import { MultipleHeadsError, type ProblemData } from "../revision/errors.ts";
+import { LoadNeed } from "../revision/loader.ts";
 import { type Context, type LoadedGraph, loadGraph } from "./context.ts";
 
 export interface CheckResult {
@@ -13,7 +14,7 @@ export interface CheckResult {
 }
 
 export async function check(ctx: Context): Promise<CheckResult> {
-  const result = checkGraph(await loadGraph(ctx));
+  const result = checkGraph(await loadGraph(ctx, LoadNeed.Checked));
   return ctx.source.manifest ? { ...result, bundle: ctx.source.manifest } : result;
 }
 

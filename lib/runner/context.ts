@@ -4,7 +4,7 @@
 import type { Dialect } from "../dialect/dialect.ts";
 import { RevisionMap } from "../revision/graph.ts";
 import type { RevisionError } from "../revision/errors.ts";
-import type { MigrationSource } from "../revision/loader.ts";
+import { LoadNeed, type MigrationSource } from "../revision/loader.ts";
 import type { Migration } from "../revision/migration.ts";
 import type { SqlExecutor } from "../sql/executor.ts";
 import type { History } from "../state/history.ts";
@@ -78,8 +78,9 @@ export interface LoadedGraph {
   problems: RevisionError[];
 }
 
-export async function loadGraph(ctx: Context): Promise<LoadedGraph> {
-  const { migrations, problems } = await ctx.source.load();
+/** The graph of the migrations, loaded as far as `need` (LoadNeed: metadata only for the graph commands). */
+export async function loadGraph(ctx: Context, need: LoadNeed = LoadNeed.Code): Promise<LoadedGraph> {
+  const { migrations, problems } = await ctx.source.load(need);
   const map = new RevisionMap(migrations);
   return { migrations, map, problems: [...problems, ...map.problems] };
 }
@@ -90,8 +91,8 @@ export function blocking(problems: readonly RevisionError[]): RevisionError[] {
 }
 
 /** Loads the graph and throws the first problem that would make any answer wrong. */
-export async function loadSoundGraph(ctx: Context): Promise<LoadedGraph> {
-  const graph = await loadGraph(ctx);
+export async function loadSoundGraph(ctx: Context, need: LoadNeed = LoadNeed.Code): Promise<LoadedGraph> {
+  const graph = await loadGraph(ctx, need);
   const first = blocking(graph.problems)[0];
   if (first) throw first;
   return graph;

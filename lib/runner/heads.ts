@@ -1,9 +1,10 @@
 // `retort heads`, `retort history`: read the graph.
 import type { Migration } from "../revision/migration.ts";
+import { LoadNeed } from "../revision/loader.ts";
 import { type Context, loadSoundGraph } from "./context.ts";
 
 export async function heads(ctx: Context): Promise<{ heads: Migration[] }> {
-  const { map } = await loadSoundGraph(ctx);
+  const { map } = await loadSoundGraph(ctx, LoadNeed.Metadata);
   return { heads: map.heads() };
 }
 
@@ -16,7 +17,7 @@ export interface HistoryEntry {
 
 /** Every revision, bases first; each comes after everything it revises or depends on. */
 export async function history(ctx: Context): Promise<{ revisions: HistoryEntry[] }> {
-  const { map } = await loadSoundGraph(ctx);
+  const { map } = await loadSoundGraph(ctx, LoadNeed.Metadata);
   const headIds = new Set(map.heads().map((h) => h.revision));
   const branchIds = new Set(map.branchPoints().map((b) => b.revision));
   return {

@@ -8,6 +8,7 @@ import type { RevisionMap } from "../revision/graph.ts";
 import { displayPath, slugify } from "../revision/loader.ts";
 import type { Migration } from "../revision/migration.ts";
 import { migrationTemplate } from "../revision/template.ts";
+import { LoadNeed } from "../revision/loader.ts";
 import { type Context, loadSoundGraph } from "./context.ts";
 
 export interface WrittenRevision {
@@ -29,7 +30,7 @@ export async function revision(ctx: Context, options: { message: string; head?: 
   if (!message) throw new UsageError('A message is required: retort revision -m "add email to users"');
   // A project's first revision: the directory does not exist yet, and there is nothing to load.
   const createdDirectory = await createMissingDirectory(ctx.directory);
-  const { map } = await loadSoundGraph(ctx);
+  const { map } = await loadSoundGraph(ctx, LoadNeed.Metadata);
   let revises: string[];
   if (options.head !== undefined) {
     revises = options.head === "base" ? [] : map.resolve(options.head);
@@ -65,7 +66,7 @@ export async function resetHeads(
   ctx: Context,
   options: { message?: string } = {},
 ): Promise<{ heads: string[]; written: WrittenRevision | null }> {
-  const { map } = await loadSoundGraph(ctx);
+  const { map } = await loadSoundGraph(ctx, LoadNeed.Metadata);
   const heads = map.heads().map((h) => h.revision);
   if (heads.length <= 1) return { heads, written: null };
   const written = await writeRevision(ctx, map, { message: options.message ?? "merge heads", revises: heads });

@@ -2,7 +2,7 @@
 // migrations of a directory, and for database commands the database a URL names, opened while
 // the files load and closed when the command is done. Options are checked before anything is
 // opened: a bad one is a UsageError.
-import { DirectorySource, loadingNow } from "../revision/loader.ts";
+import { DirectorySource, LoadNeed, loadingNow } from "../revision/loader.ts";
 import { defaultDatabaseUrl } from "../sql/connect.ts";
 import type { Context } from "./context.ts";
 import { dialectOf, openDatabase } from "./database.ts";
@@ -48,12 +48,14 @@ export function projectContext(options: ProjectOptions & { db?: string } = {}): 
   return { source: new DirectorySource(directory), directory, ...(dialect ? { dialect } : {}) };
 }
 
-/** Runs `body` with a Context that has the database of `options.db`, closing it afterwards. */
-export async function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>): Promise<T> {
+/**
+ * Runs `body` with a Context that has the database of `options.db`, closing it afterwards; `need`
+ * is how much of the migrations `body` needs (LoadNeed), loaded while the database connects.
+ */
+export async function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promise<T>, need: LoadNeed = LoadNeed.Code): Promise<T> {
   checkDatabaseOptions(options);
-  // The files load while the database connects.
   const base = projectContext(options);
-  const ctx = { ...base, source: loadingNow(base.source) };
+  const ctx = { ...base, source: loadingNow(base.source, need) };
   const lockTable = options.lockTable ?? (process.env["RETORT_LOCK_TABLE"]?.trim() || undefined);
   const database = await openDatabase(options.db ?? defaultDatabaseUrl(), {
     ...(options.schema !== undefined ? { versionSchema: options.schema } : {}),

@@ -1,6 +1,7 @@
 // `retort stamp <rev|heads> [--purge]`: record the database as being at a revision without
 // running any migration (a database built by hand, or restored). Under the lock, fenced, in one
 // statement, and recorded in the history like any run.
+import { LoadNeed } from "../revision/loader.ts";
 import { type Context, loadSoundGraph, requireDatabase } from "./context.ts";
 import { UnknownDatabaseRevisionsError } from "./errors.ts";
 import { beginRun, endRun, failedOutcome } from "./locked-run.ts";
@@ -16,7 +17,7 @@ export interface StampResult {
 /** `target`: a target as the CLI takes it, or a list of revisions (none: base). */
 export async function stamp(ctx: Context, options: { target: string | readonly string[]; purge?: boolean }): Promise<StampResult> {
   const db = requireDatabase(ctx, "stamp");
-  const { map } = await loadSoundGraph(ctx);
+  const { map } = await loadSoundGraph(ctx, LoadNeed.Metadata);
   const targets = typeof options.target === "string" ? map.resolve(options.target) : options.target.flatMap((t) => map.resolve(t));
   const toHeads = map.headsOf(map.ancestors(targets, true));
   const run = await beginRun(db, "stamp", typeof options.target === "string" ? options.target : options.target.join(",") || "base");

@@ -4,6 +4,7 @@
 // consistent read), one for the last runs when a history is configured.
 import type { RunRecord } from "../state/history.ts";
 import type { LockInfo } from "../state/lock.ts";
+import { LoadNeed } from "../revision/loader.ts";
 import { type Context, loadSoundGraph, requireDatabase } from "./context.ts";
 import { knownHeads } from "./migrate.ts";
 
@@ -40,7 +41,7 @@ const summary = (m: RevisionSummary): RevisionSummary => ({ revision: m.revision
 
 export async function status(ctx: Context): Promise<StatusResult> {
   const db = requireDatabase(ctx, "status");
-  const { map } = await loadSoundGraph(ctx);
+  const { map } = await loadSoundGraph(ctx, LoadNeed.Metadata);
   const [state, lock, runs] = await Promise.all([
     db.versionTable.read(db.executor),
     db.lock.current(db.lockKey),

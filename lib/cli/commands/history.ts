@@ -1,6 +1,7 @@
 // `retort history`: the revisions (newest first; --json: bases first); with --runs, the runs
 // recorded on the database.
 import { Option } from "commander";
+import { LoadNeed } from "../../revision/loader.ts";
 import { history, revisionInfos } from "../../runner/heads.ts";
 import { runs } from "../../runner/runs.ts";
 import { defaultDatabaseUrl } from "../../sql/connect.ts";
@@ -18,7 +19,7 @@ export function registerHistory({ command, lockTableOption, run, respond, contex
     .action(
       run(async (options: DatabaseOptions & { verbose?: boolean; runs?: boolean; limit: number }) => {
         if (options.runs) {
-          const result = await withDatabase(options, (ctx) => runs(ctx, { limit: options.limit, revisions: Boolean(options.verbose) }));
+          const result = await withDatabase(options, (ctx) => runs(ctx, { limit: options.limit, revisions: Boolean(options.verbose) }), LoadNeed.Metadata);
           respond(options, result, (r) => print.runs(output, r));
           return;
         }

@@ -1,5 +1,6 @@
 // `retort unlock` and `retort lock-table create`: breaking the migration lock, and creating the
 // DynamoDB table that can hold it.
+import { LoadNeed } from "../../revision/loader.ts";
 import { unlock } from "../../runner/unlock.ts";
 import type { CliKit, DatabaseOptions } from "../kit.ts";
 import * as print from "../print.ts";
@@ -9,7 +10,7 @@ export function registerLock({ program, dbCommand, lockTableOption, run, respond
     .option("--force", "required: the lock is broken whoever holds it")
     .action(
       run(async (options: DatabaseOptions & { force?: boolean }) => {
-        const result = await withDatabase(options, (ctx) => unlock(ctx, { force: Boolean(options.force) }));
+        const result = await withDatabase(options, (ctx) => unlock(ctx, { force: Boolean(options.force) }), LoadNeed.Metadata);
         respond(options, result, (r) => print.unlocked(output, r));
       }),
     );

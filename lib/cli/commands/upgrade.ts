@@ -2,6 +2,7 @@
 // between revisions (stamp only records it), with --sql for offline SQL of upgrade and downgrade.
 import type { Command } from "commander";
 import type { RunMode } from "../../ops/operations.ts";
+import { LoadNeed } from "../../revision/loader.ts";
 import { Direction } from "../../revision/migration.ts";
 import type { MigrateResult } from "../../runner/migrate.ts";
 import { offlineSql } from "../../runner/offline-sql.ts";
@@ -63,7 +64,7 @@ export function registerUpgrade({ migratingCommand, lockingCommand, run, respond
     .option("--purge", "also drop recorded revisions this code does not know")
     .action(
       run(async (target: string, options: DatabaseOptions & { purge?: boolean }) => {
-        const result = await withDatabase(options, (ctx) => stamp(ctx, { target, purge: Boolean(options.purge) }));
+        const result = await withDatabase(options, (ctx) => stamp(ctx, { target, purge: Boolean(options.purge) }), LoadNeed.Metadata);
         respond(options, result, (r) => output.out(`stamped: ${r.fromHeads.join(", ") || "(base)"} -> ${r.toHeads.join(", ") || "(base)"}`));
         warn(result);
       }),
