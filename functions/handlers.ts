@@ -4,7 +4,7 @@
 // the event, build the runner Context from the environment, call one runner function, shape the
 // answer.
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { BundledSource, type BundledMigration } from "../lib/revision/bundle.ts";
+import { BundledSource, type BundledMigration, type PackageExports } from "../lib/revision/bundle.ts";
 import type { LockHolder } from "../lib/state/lock.ts";
 import { HANDLERS } from "./constants.ts";
 import { type Environment, lockFor, lockKeyOf, readConfig, runnerContext } from "./context.ts";
@@ -15,6 +15,8 @@ import { parseRollbackEvent, runRollbackStep } from "./rollback.ts";
 
 export interface HandlerOptions {
   migrations: readonly BundledMigration[];
+  /** What a migration carried as a string gets for `require("retort-migrate")`; the generated entry gives retort's runtime exports. */
+  packageExports?: PackageExports;
   /** Read at every invocation. @default process.env */
   env?: () => Environment;
   /** @default a Powertools logger for service "retort" */
@@ -27,7 +29,7 @@ export interface HandlerOptions {
 const ROLLBACK_LEASE_MS = 5 * 60_000;
 
 export function createHandlers(options: HandlerOptions) {
-  const source = new BundledSource(options.migrations);
+  const source = new BundledSource(options.migrations, options.packageExports ? { packageExports: options.packageExports } : {});
   const logger = options.logger ?? createLogger();
   const env = options.env ?? (() => process.env);
   const invoke = options.invoke ?? lambdaInvoke;

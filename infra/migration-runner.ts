@@ -20,7 +20,7 @@ import { ENV, HANDLERS, type HandlerName, ON_ROLLBACK, type OnRollback, PROPERTI
 import { TABLE_KEYS, TTL_ATTRIBUTE } from "../lib/state/dynamo-table.ts";
 import { RollbackDefinition } from "./rollback-state-machine.ts";
 import { ownFile, PACKAGE_NAME } from "../lib/own-files.ts";
-import { writeRunnerEntry } from "./runner-entry.ts";
+import { BUNDLE_TARGET, writeRunnerEntry } from "./runner-entry.ts";
 import { acknowledgeNagFindings } from "./migration-runner-nag.ts";
 import { deployLockWaitSeconds, deployPollInterval, deployTimeout, type MigrationRunnerProps, rollbackTimeouts, validateProps } from "./migration-runner-props.ts";
 
@@ -53,7 +53,7 @@ const TABLE_ACTIONS = [
 const LOCK_FILES = ["package-lock.json", "pnpm-lock.yaml", "yarn.lock", "bun.lockb", "bun.lock"];
 
 /** What esbuild adds first: ESM output still lets bundled CommonJS modules `require` built-ins. */
-const REQUIRE_SHIM = "import { createRequire as __retortRequire } from 'node:module'; const require = __retortRequire(import.meta.url);";
+export const REQUIRE_SHIM = "import { createRequire as __retortRequire } from 'node:module'; const require = __retortRequire(import.meta.url);";
 
 export class MigrationRunner extends Construct {
   /** The runner function: manual invoke (`{"command": "status"}`). */
@@ -160,7 +160,7 @@ export class MigrationRunner extends Construct {
         environment,
         bundling: {
           format: nodejs.OutputFormat.ESM,
-          target: "node22",
+          target: BUNDLE_TARGET,
           minify: true,
           keepNames: true,
           sourceMap: false,

@@ -493,7 +493,7 @@ function withNameProblem(result: { migration: Migration } | { problem: InvalidFi
  * A module's default export. A file loaded as CommonJS (in a project without "type": "module")
  * arrives as its whole `exports`, which the compiled `export default` marks with __esModule.
  */
-function defaultExport(namespace: { default?: unknown }): unknown {
+export function defaultExport(namespace: { default?: unknown }): unknown {
   const exported = namespace.default as { __esModule?: unknown; default?: unknown } | undefined;
   return typeof exported === "object" && exported !== null && exported.__esModule === true && "default" in exported ? exported.default : exported;
 }

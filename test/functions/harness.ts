@@ -158,7 +158,8 @@ export class LogCapture {
 
 export function handlersFor(local: LocalAws, migrations: readonly TestMigration[] | readonly BundledMigration[], options: Partial<HandlerOptions> = {}) {
   const first = migrations[0] as Partial<BundledMigration> | undefined;
-  const bundled = first && "module" in first ? (migrations as BundledMigration[]) : bundle(migrations as TestMigration[]);
+  // Bundled entries (eager or string) carry their file's checksum; a TestMigration has none.
+  const bundled = first && "checksum" in first ? (migrations as BundledMigration[]) : bundle(migrations as TestMigration[]);
   const logs = options.logger ? undefined : new LogCapture();
   const handlers = createHandlers({
     migrations: bundled,
