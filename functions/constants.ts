@@ -34,6 +34,11 @@ export const ENV = {
   deployLockWait: "RETORT_DEPLOY_LOCK_WAIT_SECONDS",
   /** Seconds one migration may run before the run fails naming it (MigrationRunnerProps.migrationTimeout). */
   migrationTimeout: "RETORT_MIGRATION_TIMEOUT_SECONDS",
+  /**
+   * Milliseconds a migration's statement may wait for a lock on its first try, before it is
+   * rolled back and tried again; "0": no limit (MigrationRunnerProps.lockTimeout).
+   */
+  lockTimeout: "RETORT_LOCK_TIMEOUT_MS",
   /** Powertools' own variables, set by the construct. */
   serviceName: "POWERTOOLS_SERVICE_NAME",
   logLevel: "POWERTOOLS_LOG_LEVEL",

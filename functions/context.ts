@@ -31,6 +31,8 @@ export interface RunnerConfig {
   deployLockWaitMs: number;
   /** The longest one migration may run; absent: the runner's default (15 minutes). */
   migrationTimeoutMs: number | undefined;
+  /** How long a statement may wait for a lock on its first try (0: no limit); absent: the runner's default (5 s). */
+  lockTimeoutMs: number | undefined;
 }
 
 /** Without the construct's value (tests, a handler run by hand): ten minutes. */
@@ -64,7 +66,18 @@ export function readConfig(env: Environment = process.env): RunnerConfig {
     transactionPerMigration: flag(env, ENV.transactionPerMigration),
     deployLockWaitMs: seconds(env, ENV.deployLockWait, DEFAULT_DEPLOY_LOCK_WAIT_S) * 1000,
     migrationTimeoutMs: optionalSeconds(env, ENV.migrationTimeout),
+    lockTimeoutMs: optionalMilliseconds(env, ENV.lockTimeout),
   };
+}
+
+/** A whole number of milliseconds (0 included); undefined when unset. */
+function optionalMilliseconds(env: Environment, name: string): number | undefined {
+  const value = env[name]?.trim();
+  if (value === undefined || value === "") return undefined;
+  if (!/^\d+$/.test(value) || Number(value) > 2 ** 31 - 1) {
+    throw new ConfigurationError(`The runner function's ${name} is ${JSON.stringify(env[name])}; it must be a whole number of milliseconds (0: no limit)`);
+  }
+  return Number(value);
 }
 
 /** A whole number of seconds; anything else is refused with its name. */
@@ -172,6 +185,7 @@ export function runnerContext(config: RunnerConfig, options: RunnerContextOption
     ...(options.holder ? { holder: options.holder } : {}),
     ...(config.transactionPerMigration ? { transactionPerMigration: true } : {}),
     ...(config.migrationTimeoutMs !== undefined ? { migrationTimeoutMs: config.migrationTimeoutMs } : {}),
+    ...(config.lockTimeoutMs !== undefined ? { lockTimeoutMs: config.lockTimeoutMs } : {}),
   };
   return { source: options.source, database };
 }

@@ -50,6 +50,15 @@ export interface MigrationRunnerProps {
    */
   readonly migrationTimeout?: Duration;
   /**
+   * How long a migration's statement may wait for a lock before its transaction is rolled back
+   * (and the application's queries queued behind it go on); it is then tried again, up to 8 times,
+   * each waiting longer (at most 30 s), and fails naming the session holding the lock. A
+   * migration's own `lockTimeout` comes first. `Duration.millis(0)`: wait without limit (a
+   * maintenance window).
+   * @default Duration.seconds(5)
+   */
+  readonly lockTimeout?: Duration;
+  /**
    * An existing lock and history table (partition key `pk`, sort key `sk`, both strings).
    * @default - a table is created: on-demand, point-in-time recovery, removal policy RETAIN
    */
@@ -188,6 +197,10 @@ export function validateProps(props: MigrationRunnerProps): ResolvedProps {
   const perMigration = props.migrationTimeout && !Token.isUnresolved(props.migrationTimeout.toMilliseconds()) ? props.migrationTimeout.toMilliseconds() : undefined;
   if (perMigration !== undefined && (perMigration < 1000 || perMigration % 1000 !== 0)) {
     fail(`props.migrationTimeout must be a whole number of seconds, at least 1, not ${perMigration} ms`);
+  }
+  const lockTimeout = props.lockTimeout && !Token.isUnresolved(props.lockTimeout.toMilliseconds()) ? props.lockTimeout.toMilliseconds() : undefined;
+  if (lockTimeout !== undefined && (!Number.isInteger(lockTimeout) || lockTimeout < 0 || lockTimeout > 10 * 60_000)) {
+    fail(`props.lockTimeout must be a whole number of milliseconds from 0 (no limit) to 10 minutes, not ${lockTimeout} ms`);
   }
   if (props.runOnEveryDeploy && props.runOnDeploy === false) fail("props.runOnEveryDeploy needs props.runOnDeploy (it is false)");
   return { clusterArn, secret: secret! };

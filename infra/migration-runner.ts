@@ -131,6 +131,7 @@ export class MigrationRunner extends Construct {
       [ENV.schema]: props.versionSchema ?? "public",
       ...(props.transactionPerMigration ? { [ENV.transactionPerMigration]: "true" } : {}),
       ...(props.migrationTimeout ? { [ENV.migrationTimeout]: String(props.migrationTimeout.toSeconds()) } : {}),
+      ...(props.lockTimeout ? { [ENV.lockTimeout]: String(props.lockTimeout.toMilliseconds()) } : {}),
       // A deploy that finds the lock held keeps polling until then, with two polls and a minute
       // left of the Provider's total timeout to answer in.
       [ENV.deployLockWait]: String(Math.max(0, deployLockWaitSeconds(deployTimeout(props).toSeconds(), deployPollInterval(props).toSeconds()))),

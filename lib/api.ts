@@ -6,7 +6,7 @@
 import type { CheckResult } from "./runner/check.ts";
 import type { RevisionInfo } from "./runner/heads.ts";
 import type { LintResult } from "./lint/lint.ts";
-import type { MigrateResult } from "./runner/migrate.ts";
+import type { MigrateOptions as RunOptions, MigrateResult } from "./runner/migrate.ts";
 import type { StampResult } from "./runner/stamp.ts";
 import type { StatusResult } from "./runner/status.ts";
 import type { ValidateResult } from "./runner/validate.ts";
@@ -20,6 +20,27 @@ export interface MigrateOptions extends DatabaseOptions {
   transactionPerMigration?: boolean;
   /** The longest one migration may run before the run fails naming it (ms). @default 15 minutes */
   migrationTimeoutMs?: number;
+  /**
+   * How long a statement may wait for a lock (ms) before its transaction rolls back and is tried
+   * again, up to `lockAttempts` tries, each waiting longer; 0: wait without limit (a maintenance
+   * window). A migration's own `lockTimeout` comes first. @default 5000
+   */
+  lockTimeoutMs?: number;
+  /** Tries in all before a migration that cannot get its locks fails (code `lock-timeout`). @default 8 */
+  lockAttempts?: number;
+  /** Called as each try whose lock_timeout ran out is given up, while the run goes on. */
+  onLockRetry?: RunOptions["onLockRetry"];
+}
+
+/** The run options of `options` that were given. */
+function runOptions(options: MigrateOptions): Pick<RunOptions, "transactionPerMigration" | "migrationTimeoutMs" | "lockTimeoutMs" | "lockAttempts" | "onLockRetry"> {
+  return {
+    ...(options.transactionPerMigration !== undefined ? { transactionPerMigration: options.transactionPerMigration } : {}),
+    ...(options.migrationTimeoutMs !== undefined ? { migrationTimeoutMs: options.migrationTimeoutMs } : {}),
+    ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+    ...(options.lockAttempts !== undefined ? { lockAttempts: options.lockAttempts } : {}),
+    ...(options.onLockRetry ? { onLockRetry: options.onLockRetry } : {}),
+  };
 }
 
 const session = () => import("./runner/session.ts");
@@ -67,8 +88,7 @@ export async function safeUpgrade(options: MigrateOptions & { target?: string; a
     runner.safeUpgrade(ctx, {
       ...(options.target !== undefined ? { target: options.target } : {}),
       ...(options.allowUnknownRevisions ? { allowUnknownRevisions: true } : {}),
-      transactionPerMigration: options.transactionPerMigration,
-      migrationTimeoutMs: options.migrationTimeoutMs,
+      ...runOptions(options),
     }),
   );
 }
@@ -77,14 +97,14 @@ export async function safeUpgrade(options: MigrateOptions & { target?: string; a
 export async function upgrade(options: MigrateOptions & { target?: string } = {}): Promise<MigrateResult> {
   const [{ withDatabase }, runner] = await Promise.all([session(), import("./runner/upgrade.ts")]);
   return withDatabase(options, (ctx) =>
-    runner.upgrade(ctx, { ...(options.target !== undefined ? { target: options.target } : {}), transactionPerMigration: options.transactionPerMigration, migrationTimeoutMs: options.migrationTimeoutMs }),
+    runner.upgrade(ctx, { ...(options.target !== undefined ? { target: options.target } : {}), ...runOptions(options) }),
   );
 }
 
 /** Reverts along the graph to `target`: a revision, `-N` or `base` (`retort downgrade`). */
 export async function downgrade(options: MigrateOptions & { target: string }): Promise<MigrateResult> {
   const [{ withDatabase }, runner] = await Promise.all([session(), import("./runner/upgrade.ts")]);
-  return withDatabase(options, (ctx) => runner.downgrade(ctx, { target: options.target, transactionPerMigration: options.transactionPerMigration, migrationTimeoutMs: options.migrationTimeoutMs }));
+  return withDatabase(options, (ctx) => runner.downgrade(ctx, { target: options.target, ...runOptions(options) }));
 }
 
 /** Records the database as being at `target` without running migrations (`retort stamp`). */

@@ -30,6 +30,8 @@ export interface DatabaseOptions extends CommonOptions {
   transactionPerMigration?: boolean;
   /** --migration-timeout, in ms (the commands that migrate). */
   migrationTimeout?: number;
+  /** --lock-timeout, in ms; 0: no limit (the commands that migrate). */
+  lockTimeout?: number;
 }
 
 /** What the last command run left for main.ts: its exit code, and whether errors print as JSON. */
@@ -99,6 +101,12 @@ export function cliKit(program: Command, output: Output): CliKit {
         new Option("--migration-timeout <duration>", "the longest one migration may run before the run fails naming it (default 15m)").argParser(
           parseMigrationTimeout,
         ),
+      )
+      .addOption(
+        new Option(
+          "--lock-timeout <duration>",
+          "how long a statement may wait for a lock before its migration is rolled back and tried again, waiting longer each time (default 5s; 0: no limit)",
+        ).argParser(parseLockTimeout),
       );
 
   return {
@@ -141,6 +149,13 @@ function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promi
 function parseMigrationTimeout(value: string): number {
   const ms = parseDuration(value);
   if (ms < 1000) throw new InvalidArgumentError(`expected at least 1s, not ${JSON.stringify(value)}`);
+  return ms;
+}
+
+/** --lock-timeout: 0 (no limit) or a duration PostgreSQL's lock_timeout holds (at most about 24 days), in ms. */
+function parseLockTimeout(value: string): number {
+  const ms = parseDuration(value);
+  if (ms > 2 ** 31 - 1) throw new InvalidArgumentError(`expected 0 (no limit) or a duration up to 24 days, such as 5s or 500ms, not ${JSON.stringify(value)}`);
   return ms;
 }
 

@@ -2,6 +2,7 @@
 import type { Migration } from "../revision/migration.ts";
 import type { CheckResult } from "../runner/check.ts";
 import type { HistoryEntry } from "../runner/heads.ts";
+import { describeLockRetry } from "../runner/lock-retry.ts";
 import type { MigrateResult } from "../runner/migrate.ts";
 import type { WrittenRevision } from "../runner/revision.ts";
 import type { RunsResult } from "../runner/runs.ts";
@@ -80,6 +81,7 @@ export function migrated(output: Output, r: MigrateResult): void {
     for (const o of e.operations.filter((o) => o.status === "skipped")) {
       rows.push(["", "", color.yellow(`skipped ${o.operation}: ${o.reason}`), ""]);
     }
+    for (const retry of e.lockRetries ?? []) rows.push(["", "", color.yellow(`lock: ${describeLockRetry(retry, undefined, { brief: true })}`), ""]);
   }
   output.out(`${r.command} ${headList(r.fromHeads)} -> ${headList(r.toHeads)}`);
   for (const line of table(rows)) output.out(line);
@@ -143,10 +145,12 @@ export function runs(output: Output, result: RunsResult): void {
     const details: string[][] = [["    by", who.filter(Boolean).join(", ")]];
     if (r.durationMs !== undefined) details.push(["    took", `${r.durationMs} ms`]);
     if (r.abandoned) details.push(["    abandoned", `at ${r.abandoned.at} by ${r.abandoned.by} (token ${r.abandoned.token})`]);
+    if (r.lockRetries) details.push(["    lock retries", `${r.lockRetries} (lock_timeout ran out; see each revision)`]);
     if (r.error) details.push(["    error", r.error]);
     for (const rev of r.revisions ?? []) {
       details.push([`    ${rev.direction === "upgrade" ? "applied" : "reverted"}`, `${rev.revision} ${rev.message} (${rev.durationMs} ms)${rev.status === "failed" ? ` ${color.red("failed")}` : ""}`]);
       for (const skip of rev.skipped) details.push(["", color.yellow(`skipped ${skip}`)]);
+      for (const retry of rev.lockRetries ?? []) details.push(["", color.yellow(`lock: ${describeLockRetry(retry, undefined, { brief: true })}`)]);
     }
     for (const line of table(details)) output.out(color.dim(line));
   }

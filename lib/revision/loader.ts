@@ -12,6 +12,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { fromSource, PACKAGE_NAME } from "../own-files.ts";
+import { durationMs } from "../duration.ts";
 import { firstFrame, type Imported, importTogether, type SourcePosition } from "./compile.ts";
 import { BadFilenameError, InvalidFileError, type RevisionError } from "./errors.ts";
 import type { BundleManifest } from "./bundle.ts";
@@ -123,6 +124,9 @@ export function displayPath(file: string, cwd = process.cwd()): string {
   return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel.split(path.sep).join("/") : file;
 }
 
+/** The longest lockTimeout or statementTimeout: what PostgreSQL's settings (an int of ms) hold. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 const KNOWN_FIELDS = new Set([
   "revision",
   "revises",
@@ -132,6 +136,8 @@ const KNOWN_FIELDS = new Set([
   "branchLabels",
   "transactional",
   "irreversible",
+  "lockTimeout",
+  "statementTimeout",
   "lint",
   "upgrade",
   "downgrade",
@@ -179,6 +185,21 @@ export function toMigration(
   for (const flag of ["transactional", "irreversible"] as const) {
     if (d[flag] !== undefined && typeof d[flag] !== "boolean") return fail(`\`${flag}\` must be true or false`, revision);
   }
+  const timeouts: { lockTimeoutMs?: number; statementTimeoutMs?: number } = {};
+  for (const [field, key] of [
+    ["lockTimeout", "lockTimeoutMs"],
+    ["statementTimeout", "statementTimeoutMs"],
+  ] as const) {
+    if (d[field] === undefined) continue;
+    const ms = typeof d[field] === "string" ? durationMs(d[field]) : undefined;
+    if (ms === undefined || ms > MAX_TIMEOUT_MS) {
+      return fail(
+        `\`${field}\` must be a duration such as "10s", "500ms" or "2m" (at most 24 days; "0" for no limit), not ${JSON.stringify(d[field])}`,
+        revision,
+      );
+    }
+    timeouts[key] = ms;
+  }
   const lint = lintField(d.lint);
   if (typeof lint === "string") return fail(lint, revision);
   for (const fn of ["upgrade", "downgrade"] as const) {
@@ -196,6 +217,7 @@ export function toMigration(
       createdAt: d.createdAt as string | undefined,
       transactional: d.transactional !== false,
       irreversible: d.irreversible === true,
+      ...timeouts,
       file,
       checksum: sum,
       ...(lint ? { lint } : {}),
@@ -417,6 +439,8 @@ export class DirectorySource implements MigrationSource {
       createdAt: m.createdAt,
       transactional: m.transactional,
       irreversible: m.irreversible,
+      ...(m.lockTimeoutMs !== undefined ? { lockTimeoutMs: m.lockTimeoutMs } : {}),
+      ...(m.statementTimeoutMs !== undefined ? { statementTimeoutMs: m.statementTimeoutMs } : {}),
       file,
       checksum: sum,
       ...(m.lint ? { lint: m.lint } : {}),

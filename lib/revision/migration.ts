@@ -19,6 +19,17 @@ export interface MigrationDefinition {
   /** A deliberate one-way migration: validate reports it as such, downgrade refuses it. */
   irreversible?: boolean;
   /**
+   * How long each of its statements may wait for a lock, as a duration ("10s", "500ms"; "0" waits
+   * without limit), instead of the run's (--lock-timeout, 5 s by default). Retried on a rising
+   * schedule when it runs out.
+   */
+  lockTimeout?: string;
+  /**
+   * How long each of its statements may run ("30m"; "0": no limit), instead of the migration time
+   * limit (--migration-timeout, 15 minutes by default).
+   */
+  statementTimeout?: string;
+  /**
    * `retort lint` findings this migration accepts, each as "rule-code: reason" (the reason is
    * printed with the finding), e.g. `allow: ["drop-column: replaced by email_v2 in 20261101"]`.
    */
@@ -51,6 +62,10 @@ export interface Migration {
   createdAt: string | undefined;
   transactional: boolean;
   irreversible: boolean;
+  /** Its own lock_timeout in ms (`lockTimeout`; 0: none); absent: the run's. */
+  lockTimeoutMs?: number;
+  /** Its own statement_timeout in ms (`statementTimeout`; 0: none); absent: the migration time limit. */
+  statementTimeoutMs?: number;
   /** Path relative to the migrations directory's parent, as users see it (e.g. migrations/x.ts). */
   file: string;
   /** sha256 (hex) of the file's content with line endings normalised to \n. */

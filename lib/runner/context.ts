@@ -61,6 +61,14 @@ export interface DatabaseContext {
    * fails naming it and rolls back what it can. @default DEFAULT_MIGRATION_TIMEOUT_MS
    */
   migrationTimeoutMs?: number;
+  /**
+   * How long a migration's statement may wait for a lock on its first try (ms; 0: no limit), set
+   * transaction-local as lock_timeout; each later try waits longer (lock-retry.ts).
+   * @default DEFAULT_LOCK_TIMEOUT_MS (5 s)
+   */
+  lockTimeoutMs?: number;
+  /** Tries in all before a migration that cannot get its locks fails. @default DEFAULT_LOCK_ATTEMPTS (8) */
+  lockAttempts?: number;
 }
 
 /** 15 minutes: what a Lambda invocation can give a migration at most. */

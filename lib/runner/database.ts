@@ -43,6 +43,10 @@ export interface DatabaseOptions {
   transactionPerMigration?: boolean;
   /** @default DEFAULT_MIGRATION_TIMEOUT_MS (see DatabaseContext) */
   migrationTimeoutMs?: number;
+  /** @default DEFAULT_LOCK_TIMEOUT_MS, 5 s (see DatabaseContext) */
+  lockTimeoutMs?: number;
+  /** @default DEFAULT_LOCK_ATTEMPTS, 8 (see DatabaseContext) */
+  lockAttempts?: number;
 }
 
 const processLock = new InProcessLock();
@@ -63,6 +67,8 @@ export function databaseContext(executor: SqlExecutor, options: DatabaseOptions 
     ...(options.holder ? { holder: options.holder } : {}),
     ...(options.transactionPerMigration ? { transactionPerMigration: true } : {}),
     ...(options.migrationTimeoutMs !== undefined ? { migrationTimeoutMs: options.migrationTimeoutMs } : {}),
+    ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+    ...(options.lockAttempts !== undefined ? { lockAttempts: options.lockAttempts } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import { LeaseLostError } from "../state/lock.ts";
 import { FENCED_OUT_SQLSTATE, VERSION_CONFLICT_SQLSTATE } from "../state/version-table.ts";
 import { DeadlineReachedError, MigrationError, MigrationTimeoutError } from "./errors.ts";
 import type { Member } from "./group-runner.ts";
+import { LockTimeoutError } from "./lock-retry.ts";
 import type { MigrateResult, RevisionResult } from "./migrate.ts";
 
 /** Reports how a group of `ran` failed: its outcome unknown, the run stopped, or a migration refused. */
@@ -64,6 +65,7 @@ function settle(
     revision: migration.revision,
     file: migration.file,
     ...(error instanceof SqlError && error.sqlState ? { sqlState: error.sqlState } : {}),
+    ...(error instanceof LockTimeoutError ? { blockers: error.blockers } : {}),
   };
 }
 
@@ -124,6 +126,8 @@ function explain(error: unknown, mode: RunMode, migration: Migration): string {
   if (error instanceof LeaseLostError) return message;
   if (error instanceof SqlError && error.sqlState === FENCED_OUT_SQLSTATE) return message;
   if (error instanceof SqlError && error.sqlState === VERSION_CONFLICT_SQLSTATE) return `${message}; ${state}`;
+  // Not the migration's fault: its message says who was in the way and what to do.
+  if (error instanceof LockTimeoutError) return `${message}. ${state[0]!.toUpperCase()}${state.slice(1)}`;
   if (mode === "strict" && error instanceof SqlError && error.sqlState && EXISTS.has(error.sqlState)) {
     return (
       `${message}; ${state}. The object already exists: run \`retort safe-upgrade\` to skip what exists, ` +

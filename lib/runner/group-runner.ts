@@ -1,16 +1,21 @@
 // Runs consecutive migrations of a plan as groups, each one transaction (group-transaction.ts)
 // that commits with the version-table update recording them; stops the migration in flight at the
-// run's deadline or its own time limit. What a failed group means is failure-policy.ts's business.
+// run's deadline or its own time limit. What a failed group means is failure-policy.ts's business;
+// retrying one whose lock_timeout ran out is migrate.ts's (lock-retry.ts).
 import { describeOperation } from "../ops/describe.ts";
 import { createOperations, type OpResult } from "../ops/operations.ts";
+import type { Operation } from "../schema/operation.ts";
 import type { SchemaSnapshot } from "../schema/snapshot.ts";
 import { Direction, type Migration } from "../revision/migration.ts";
-import { SqlError, StatementAbandonedError } from "../sql/errors.ts";
+import { type LockBlocker, SqlError, StatementAbandonedError } from "../sql/errors.ts";
+import type { StatementTimeouts } from "../sql/executor.ts";
+import { lockHolders } from "../sql/lock-blockers.ts";
 import type { Lease } from "../state/lock.ts";
 import type { Transition } from "../state/version-table.ts";
 import { type DatabaseContext, DEFAULT_MIGRATION_TIMEOUT_MS } from "./context.ts";
 import { DeadlineReachedError, MigrationTimeoutError } from "./errors.ts";
 import { GroupTransaction } from "./group-transaction.ts";
+import { attemptLockTimeout, DEFAULT_LOCK_TIMEOUT_MS, isLockNotAvailable, relationsOf, settingMs, timeoutSettings } from "./lock-retry.ts";
 import type { MigrateOptions, MigrateResult, OperationReport, RevisionResult } from "./migrate.ts";
 
 /** A migration of the plan, with the version-table change that records it. */
@@ -29,7 +34,14 @@ const MAX_GROUP_MS = 5_000;
 export type GroupOutcome =
   | { kind: "committed"; next: number }
   /** `ran`: the members whose work the failed group rolled back, the last one in flight. */
-  | { kind: "failed"; error: unknown; ran: Member[] };
+  | { kind: "failed"; error: unknown; ran: Member[]; lock?: LockWait };
+
+/** A group whose lock_timeout ran out (SQLSTATE 55P03): what it waited with, and for whom. */
+export interface LockWait {
+  lockTimeoutMs: number;
+  /** The sessions holding locks on the relations its operations name, read once after it gave up. */
+  blockers: LockBlocker[];
+}
 
 /** The longest delay setTimeout honours; a longer one fires immediately. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -55,11 +67,58 @@ export class GroupRunner {
     private tablesExist: boolean,
   ) {}
 
-  async run(members: readonly Member[], start: number, size: number): Promise<GroupOutcome> {
+  /**
+   * The lock_timeout (ms) a migration's statements get on their first try; 0: no limit. Its own
+   * comes first, except that a run without a limit (a maintenance window) has none for any.
+   */
+  baseLockTimeout(migration: Migration): number {
+    const run = this.options.lockTimeoutMs ?? this.db.lockTimeoutMs;
+    if (run === 0) return 0;
+    return migration.lockTimeoutMs ?? run ?? DEFAULT_LOCK_TIMEOUT_MS;
+  }
+
+  /**
+   * A migration's statement_timeout (ms; 0: none): its own, else in a transaction its time limit
+   * (the runner stops it there anyway). Outside a transaction only its own: there the runner lets
+   * a statement it stops waiting for run on (a CREATE INDEX CONCURRENTLY cancelled half-way
+   * leaves an invalid index behind).
+   */
+  private statementTimeout(migration: Migration): number {
+    if (migration.statementTimeoutMs !== undefined) return settingMs(migration.statementTimeoutMs);
+    return migration.transactional ? settingMs(this.limitMs()) : 0;
+  }
+
+  private limitMs(): number {
+    return this.options.migrationTimeoutMs ?? this.db.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS;
+  }
+
+  /**
+   * Reads the schema again: before a non-transactional migration runs a second time, what its
+   * first try left (an index, or the invalid index of a CREATE INDEX CONCURRENTLY cut short, which
+   * the safe form drops and builds again) is then known.
+   */
+  async reintrospect(): Promise<void> {
+    this.snapshot = await this.db.dialect.introspect(this.db.executor, [this.db.defaultSchema]);
+  }
+
+  /**
+   * Runs members from `start` as one group; `attempt` (from 0) is the try, which sets how long its
+   * statements may wait for a lock (lock-retry.ts). A group holds only migrations with the same
+   * bounds, so each runs with exactly its own.
+   */
+  async run(members: readonly Member[], start: number, size: number, attempt = 0): Promise<GroupOutcome> {
     const first = members[start]!;
     const startSnapshot = this.snapshot;
+    const baseLock = this.baseLockTimeout(first.migration);
+    const baseStatement = this.statementTimeout(first.migration);
+    const timeouts: StatementTimeouts = { lockTimeoutMs: attemptLockTimeout(baseLock, attempt), statementTimeoutMs: baseStatement };
     const group = new GroupTransaction(this.db.executor, this.db.dialect, {
       transactional: first.migration.transactional,
+      settings: timeoutSettings(timeouts),
+      // A statement no transaction can hold (CREATE INDEX CONCURRENTLY) takes locks the
+      // application's reads and writes never queue behind, and one cut short leaves an invalid
+      // index: it is bounded only when its migration says so.
+      ...(first.migration.lockTimeoutMs !== undefined || first.migration.statementTimeoutMs !== undefined ? { timeouts } : {}),
       // After the database's serialisation: the heads this group starts from, so a runner that
       // waited there for another one fails before it runs anything (a new table has none yet).
       preamble: [...this.preamble, ...(this.tablesExist ? this.db.versionTable.assertHeads(first.transition.from) : [])],
@@ -73,7 +132,8 @@ export class GroupRunner {
     const ran: Member[] = [];
     const timing: number[] = [];
     const deadline = this.options.deadline;
-    const limitMs = this.options.migrationTimeoutMs ?? this.db.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS;
+    const limitMs = this.limitMs();
+    const touched: Operation[] = [];
     const transactional = first.migration.transactional;
     let inFlightSince = performance.now();
     let stopped: DeadlineReachedError | MigrationTimeoutError | undefined;
@@ -119,6 +179,8 @@ export class GroupRunner {
       for (let k = start; k < members.length && ran.length < size; k += 1) {
         const member = members[k]!;
         if (ran.length > 0 && (!member.migration.transactional || performance.now() - group.openedAt >= MAX_GROUP_MS)) break;
+        // Another lock_timeout or statement_timeout: the group ends before it.
+        if (ran.length > 0 && (this.baseLockTimeout(member.migration) !== baseLock || this.statementTimeout(member.migration) !== baseStatement)) break;
         this.lease.assertHeld();
         if (ran.length > 0 && deadline !== undefined && Date.now() >= deadline) break;
         const started = performance.now();
@@ -139,6 +201,7 @@ export class GroupRunner {
           await Promise.race([body, halted]);
         } finally {
           member.entry.operations = report(ops.results, this.db.defaultSchema);
+          touched.push(...ops.results.filter((r) => r.kind === "applied").map((r) => r.operation));
         }
         this.lease.assertHeld();
         if (group.failed) throw group.failed.error;
@@ -174,12 +237,19 @@ export class GroupRunner {
       const blamed = failedSend && failedSend.error === caught ? ran.filter((m) => m.index <= failedSend.owners.to) : ran;
       await group.rollback();
       this.snapshot = startSnapshot;
+      // Its lock_timeout ran out: who holds the locks its operations wanted, read once, now.
+      const lock: LockWait | undefined = isLockNotAvailable(error)
+        ? {
+            lockTimeoutMs: timeouts.lockTimeoutMs,
+            blockers: await lockHolders(this.db.executor, relationsOf(touched, this.db.dialect, this.db.defaultSchema), timeouts.lockTimeoutMs),
+          }
+        : undefined;
       const inFlight = blamed[blamed.length - 1];
       if (inFlight && (error instanceof DeadlineReachedError || error instanceof MigrationTimeoutError)) inFlight.entry.durationMs = Math.round(performance.now() - inFlightSince);
       // What the one in flight had done stays in its report (settled as rolled back or unknown);
       // the others were rolled back, and those after it never ran.
       for (const member of ran) if (member !== inFlight) member.entry.operations = [];
-      return { kind: "failed", error, ran: blamed };
+      return { kind: "failed", error, ran: blamed, ...(lock ? { lock } : {}) };
     } finally {
       clearTimeout(timer);
     }

@@ -12,10 +12,16 @@
 //
 // A non-transactional group (one migration marked `transactional: false`) sends every statement
 // at once in autocommit and waits for it, so a failure stops it where it happened.
+//
+// Every transaction starts with `settings` (lock_timeout, statement_timeout: lock-retry.ts), in
+// the PL/pgSQL it sends first. A statement outside a transaction is bounded too: one that may run
+// in a DO block goes in one with the settings (still one call); any other (CREATE INDEX
+// CONCURRENTLY) carries `timeouts`, when the runner gives any, as QueryOptions.timeouts, which
+// the adapter applies in its session where it has one.
 import { RetortError } from "../errors.ts";
 import type { Dialect, RenderedStatement } from "../dialect/dialect.ts";
 import type { SinkStatement, StatementSink } from "../ops/sink.ts";
-import type { QueryResult, SqlExecutor, SqlParams, SqlSession } from "../sql/executor.ts";
+import type { QueryResult, SqlExecutor, SqlParams, SqlSession, StatementTimeouts } from "../sql/executor.ts";
 import { type HeldTransaction, holdTransaction } from "./held-transaction.ts";
 
 /** A statement that PostgreSQL refuses inside a transaction, in a migration that runs in one. */
@@ -51,6 +57,13 @@ export interface GroupTransactionOptions {
   preamble: readonly string[];
   /** DDL first in the transaction: creating the version table on a fresh database. */
   prefix: readonly string[];
+  /**
+   * PL/pgSQL after the preamble in a transaction: its lock_timeout and statement_timeout; outside
+   * one, put before each statement a DO block can hold, in one.
+   */
+  settings?: readonly string[];
+  /** Bounds for a statement outside a transaction that a DO block cannot hold (QueryOptions.timeouts). */
+  timeouts?: StatementTimeouts;
   /** Runs before every send (the runner asserts its lease there). */
   beforeSend: () => void;
   /**
@@ -100,7 +113,7 @@ export class GroupTransaction implements StatementSink {
     private readonly dialect: Dialect,
     private readonly options: GroupTransactionOptions,
   ) {
-    this.preamblePending = options.preamble.length > 0 || options.prefix.length > 0;
+    this.preamblePending = options.preamble.length > 0 || options.prefix.length > 0 || (options.settings?.length ?? 0) > 0;
     this.abandoned = new Promise<never>((_, reject) => {
       this.abandonNow = reject;
     });
@@ -198,7 +211,8 @@ export class GroupTransaction implements StatementSink {
   /** Queued statements, preamble and prefix as one statement (null when there is nothing). */
   private takeBlock(procedural: readonly string[] = []): string | null {
     const statements = this.preamblePending ? [...this.options.prefix.map((sql) => ({ sql })), ...this.queue] : this.queue;
-    const sql = this.dialect.renderBlock(statements, procedural, this.preamblePending ? this.options.preamble : []);
+    const preamble = this.preamblePending ? [...this.options.preamble, ...(this.options.settings ?? [])] : [];
+    const sql = this.dialect.renderBlock(statements, procedural, preamble);
     this.queue = [];
     this.queueFrom = undefined;
     this.queuedSql = 0;
@@ -252,7 +266,7 @@ export class GroupTransaction implements StatementSink {
       await this.executor.query(claim);
     }
     this.options.beforeSend();
-    const sent = this.executor.query(`${this.options.label ?? ""}${statement.sql}`, statement.params, LONG);
+    const sent = this.executor.query(...this.bounded(statement));
     sent.catch(() => {});
     this.sendingAlone = true;
     try {
@@ -260,5 +274,20 @@ export class GroupTransaction implements StatementSink {
     } finally {
       this.sendingAlone = false;
     }
+  }
+
+  /**
+   * A statement outside a transaction with its bounds: in a DO block after the settings when one
+   * can hold it (autocommitted, a DO block is one transaction: the settings, transaction-local,
+   * bound the statement after them); otherwise with QueryOptions.timeouts, when there are any.
+   */
+  private bounded(statement: SinkStatement): [string, SqlParams | undefined, { continueAfterTimeout: true; timeouts?: StatementTimeouts }] {
+    const label = this.options.label ?? "";
+    const settings = this.options.settings ?? [];
+    const block =
+      settings.length > 0 && this.dialect.classifyStatement(statement.sql).transactional ? this.dialect.renderBlock([statement], [], settings) : null;
+    if (block !== null) return [`${label}${block}`, undefined, LONG];
+    const timeouts = this.options.timeouts;
+    return [`${label}${statement.sql}`, statement.params, timeouts ? { ...LONG, timeouts } : LONG];
   }
 }

@@ -1,16 +1,19 @@
 // The engine behind upgrade, safe-upgrade and downgrade: under the lock (locked-run.ts), read the
 // version table, plan along the graph and run the plan in groups (group-runner.ts), settling a
-// failure (failure-policy.ts); also what a run reports (MigrateResult), and knownHeads.
+// failure (failure-policy.ts), trying again a group whose lock_timeout ran out (lock-retry.ts);
+// also what a run reports (MigrateResult), and knownHeads.
 import type { RunMode } from "../ops/operations.ts";
 import { Direction, type Migration } from "../revision/migration.ts";
 import type { RevisionMap } from "../revision/graph.ts";
+import { sleep } from "../retry.ts";
 import type { LockBlocker } from "../sql/errors.ts";
-import type { RevisionRecord } from "../state/history.ts";
+import type { LockRetry, RevisionRecord } from "../state/history.ts";
 import type { Transition, VersionState } from "../state/version-table.ts";
-import { type Context, type DatabaseContext, requireDatabase } from "./context.ts";
+import { type Context, type DatabaseContext, DEFAULT_MIGRATION_TIMEOUT_MS, requireDatabase } from "./context.ts";
 import { MigrationError, MigrationTimeoutError, StatementStillRunningError, UnknownDatabaseRevisionsError } from "./errors.ts";
 import { codeOf, replayable, settleFailure } from "./failure-policy.ts";
-import { GroupRunner, MAX_GROUP_SIZE, type Member } from "./group-runner.ts";
+import { type GroupOutcome, GroupRunner, MAX_GROUP_SIZE, type Member } from "./group-runner.ts";
+import { attemptLockTimeout, DEFAULT_LOCK_ATTEMPTS, LockTimeoutError, retrySleep } from "./lock-retry.ts";
 import { beginRun, endRun, failedOutcome, type LockedRun } from "./locked-run.ts";
 
 // The errors that stop a migration in flight live in errors.ts; importable from here too.
@@ -36,6 +39,11 @@ export interface RevisionResult {
   status: "applied" | "failed" | "unknown" | "not-executed";
   durationMs: number;
   operations: OperationReport[];
+  /**
+   * Its tries whose lock_timeout ran out (lock-retry.ts): each with its lock_timeout, who held the
+   * lock, and the wait before the next try (none after the last of a failed run). Absent: none.
+   */
+  lockRetries?: LockRetry[];
   error?: string;
 }
 
@@ -60,7 +68,11 @@ export interface MigrateResult {
     file?: string;
     outcome?: "unknown" | "stopped";
     sqlState?: string;
-    /** A statement that timed out waiting for a lock: the sessions in the way (StatementBlockedError). */
+    /**
+     * The sessions in the way of a statement that waited for a lock: at the Data API's 45 s limit
+     * (StatementBlockedError), or after the last try of a migration whose lock_timeout kept
+     * running out (LockTimeoutError, code `lock-timeout`).
+     */
     blockers?: readonly LockBlocker[];
   };
   /** The run as the history records it: its id and the lease's fencing token. */
@@ -99,6 +111,16 @@ export interface MigrateOptions {
    * @default the database context's migrationTimeoutMs, else DEFAULT_MIGRATION_TIMEOUT_MS
    */
   migrationTimeoutMs?: number;
+  /**
+   * How long a statement may wait for a lock on its first try (ms; 0: no limit, and no retries);
+   * a migration's own `lockTimeout` comes first. Each try after it waits longer (lock-retry.ts).
+   * @default the database context's lockTimeoutMs, else DEFAULT_LOCK_TIMEOUT_MS (5 s)
+   */
+  lockTimeoutMs?: number;
+  /** Tries in all before a migration that cannot get its locks fails. @default the context's lockAttempts, else 8 */
+  lockAttempts?: number;
+  /** Called when a try's lock_timeout ran out, before the run waits for the next (or gives up). */
+  onLockRetry?: (migration: Pick<Migration, "revision" | "file" | "message">, retry: LockRetry, attempts: number) => void;
 }
 
 /**
@@ -129,6 +151,7 @@ export async function migrate(ctx: Context, map: RevisionMap<Migration>, options
       toHeads: result.toHeads,
       applied: result.applied,
       skippedOperations: result.skippedOperations,
+      ...lockRetryCount(result),
       ...(result.error ? { error: result.error.message } : {}),
     },
     revisionRecords(map, run, result),
@@ -155,8 +178,15 @@ function revisionRecords(map: RevisionMap<Migration>, run: LockedRun, result: Mi
       checksum: map.get(r.revision)?.checksum ?? "",
       durationMs: r.durationMs,
       skipped: r.operations.filter((o) => o.status === "skipped").map((o) => `${o.operation}: ${o.reason ?? "already there"}`),
+      ...(r.lockRetries ? { lockRetries: r.lockRetries } : {}),
       ...(r.error ? { error: r.error } : {}),
     }));
+}
+
+/** The run's tries whose lock_timeout ran out, for its history record; nothing when none did. */
+function lockRetryCount(result: MigrateResult): { lockRetries?: number } {
+  const count = result.results.reduce((n, r) => n + (r.lockRetries?.length ?? 0), 0);
+  return count > 0 ? { lockRetries: count } : {};
 }
 
 async function migrateLocked(
@@ -209,11 +239,82 @@ async function migrateLocked(
   await run.recorded;
   const runner = new GroupRunner(db, result, lease, run.preamble, options, snapshot, state.exists);
   const size = (options.transactionPerMigration ?? db.transactionPerMigration) ? 1 : MAX_GROUP_SIZE;
+  const attempts = Math.max(1, Math.floor(options.lockAttempts ?? db.lockAttempts ?? DEFAULT_LOCK_ATTEMPTS));
+  const limitMs = options.migrationTimeoutMs ?? db.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS;
+
+  /** The try of a group of several whose lock_timeout ran out: its migrations then run one at a time. */
+  let groupRetry: LockRetry | undefined;
+
+  /**
+   * Runs a group; while its lock_timeout runs out (SQLSTATE 55P03: it rolled back, and the queries
+   * queued behind it went on), tries again after a jittered sleep with a longer lock_timeout. A
+   * group of several is not tried again as a whole: which of them waited is not known (one DO
+   * block can carry them all), so the caller runs them one at a time and the first to wait again
+   * carries the group's try (`carry`). The last try's failure is a LockTimeoutError naming who
+   * held the lock.
+   */
+  const runRetrying = async (start: number, groupSize: number, carry?: { retry?: LockRetry | undefined }): Promise<GroupOutcome> => {
+    const began = Date.now();
+    for (;;) {
+      // A migration's tries so far set its next lock_timeout (lock-retry.ts).
+      const attempt = members[start]!.entry.lockRetries?.length ?? 0;
+      const outcome = await runner.run(members, start, groupSize, attempt);
+      if (outcome.kind === "committed" || !outcome.lock) return outcome;
+      const member = outcome.ran[outcome.ran.length - 1];
+      const base = member ? runner.baseLockTimeout(member.migration) : 0;
+      // Without a lock_timeout, a NOWAIT found the lock taken: that is the migration's own choice.
+      if (!member || base <= 0) return outcome;
+      const retry: LockRetry = { attempt: attempt + 1, lockTimeoutMs: outcome.lock.lockTimeoutMs, at: new Date().toISOString(), blockers: outcome.lock.blockers };
+      if (outcome.ran.length > 1) {
+        groupRetry = { ...retry, retryInMs: 0, grouped: outcome.ran.length };
+        options.onLockRetry?.(outcome.ran[0]!.migration, groupRetry, attempts);
+        return outcome;
+      }
+      const retries = (member.entry.lockRetries ??= []);
+      if (carry?.retry) {
+        retries.push(carry.retry);
+        carry.retry = undefined;
+      }
+      retry.attempt = retries.length + 1;
+      retries.push(retry);
+      const pause = retrySleep(base, retries.length);
+      const nextWait = attemptLockTimeout(base, retries.length);
+      // Why no further try (undefined: there is one); "" when the tries ran out.
+      const stoppedBy =
+        retries.length >= attempts
+          ? ""
+          : !member.migration.transactional && options.mode === "strict"
+            ? "a strict upgrade does not run a non-transactional migration twice: what it did stays, and `retort safe-upgrade` converges from there"
+            : options.deadline !== undefined && Date.now() + pause + nextWait >= options.deadline
+              ? "this invocation's deadline comes before another try could end"
+              : Date.now() - began + pause + nextWait >= limitMs
+                ? "another try would pass its time limit (--migration-timeout)"
+                : undefined;
+      if (stoppedBy === undefined) retry.retryInMs = pause;
+      options.onLockRetry?.(member.migration, retry, attempts);
+      if (stoppedBy !== undefined) return { ...outcome, error: new LockTimeoutError(retries, stoppedBy || undefined, { cause: outcome.error }) };
+      await sleep(pause);
+      try {
+        lease.assertHeld();
+        // Outside a transaction its statements before the wait stayed: the next try must see them.
+        if (!member.migration.transactional) await runner.reintrospect();
+      } catch (error) {
+        return { kind: "failed", error, ran: outcome.ran };
+      }
+    }
+  };
+
+  /** A group's try that no migration of it carried (none waited again): the last one keeps it. */
+  const keepGroupRetry = (member: Member, carry: { retry?: LockRetry | undefined }) => {
+    if (carry.retry) member.entry.lockRetries = [carry.retry, ...(member.entry.lockRetries ?? [])];
+    carry.retry = undefined;
+  };
+
   let next = 0;
   while (next < members.length) {
     // At the deadline nothing new starts; the rest stays not-executed, for the next run.
     if (options.deadline !== undefined && Date.now() >= options.deadline) return result;
-    const outcome = await runner.run(members, next, size);
+    const outcome = await runRetrying(next, size);
     if (outcome.kind === "committed") {
       next = outcome.next;
       continue;
@@ -227,13 +328,17 @@ async function migrateLocked(
     if (ran.length > 1 && replayable(error)) {
       // Nothing of the group was committed. One by one, the members before the failing one
       // apply and the failing one is reported with its own error.
+      // When its lock_timeout ran out, the first of them to wait again carries the group's try.
+      const carry = { retry: outcome.lock ? groupRetry : undefined };
       for (const member of ran) {
-        const alone = await runner.run(members, member.index, 1);
+        const alone = await runRetrying(member.index, 1, carry);
         if (alone.kind === "failed") {
+          keepGroupRetry(member, carry);
           settleFailure(result, [member], options, alone.error);
           return result;
         }
       }
+      keepGroupRetry(ran[ran.length - 1]!, carry);
       next = ran[ran.length - 1]!.index + 1;
       continue;
     }
@@ -241,7 +346,7 @@ async function migrateLocked(
     if (error instanceof MigrationTimeoutError && ran.length > 1) {
       // The migrations grouped before the one that hung were fine: they apply, it fails alone.
       for (let k = ran[0]!.index; k < stuck.index; ) {
-        const before = await runner.run(members, k, stuck.index - k);
+        const before = await runRetrying(k, stuck.index - k);
         if (before.kind === "failed") {
           settleFailure(result, before.ran, options, before.error);
           return result;

@@ -66,10 +66,13 @@ export async function downgrade(ctx: Context, options: { target: string; limit?:
   });
 }
 
-type TransactionOptions = Pick<MigrateOptions, "transactionPerMigration" | "migrationTimeoutMs">;
+type TransactionOptions = Pick<MigrateOptions, "transactionPerMigration" | "migrationTimeoutMs" | "lockTimeoutMs" | "lockAttempts" | "onLockRetry">;
 
 /** The command's choice, when it made one; otherwise the database context's (migrate.ts). */
 const transactionOptions = (options: TransactionOptions): TransactionOptions => ({
   ...(options.transactionPerMigration === undefined ? {} : { transactionPerMigration: options.transactionPerMigration }),
   ...(options.migrationTimeoutMs === undefined ? {} : { migrationTimeoutMs: options.migrationTimeoutMs }),
+  ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
+  ...(options.lockAttempts === undefined ? {} : { lockAttempts: options.lockAttempts }),
+  ...(options.onLockRetry === undefined ? {} : { onLockRetry: options.onLockRetry }),
 });

@@ -1,9 +1,10 @@
 // The sessions in the way of a Data API statement that ran into the 45 s limit while waiting for a
-// lock: how to find them in one read (activityPrefix, BLOCKERS_SQL, sent by the executor) and how
-// to describe them and what to do about them in the error's message.
+// lock: how to find them in one read (activityPrefix, BLOCKERS_SQL, sent by the executor) and what
+// to do about them in the error's message (lock-blockers.ts describes each one).
 
 import type { LockBlocker } from "./errors.ts";
 import { mapNamedParameters } from "./lexer.ts";
+import { lockHoldersOf } from "./lock-blockers.ts";
 
 /** A transaction no call uses for this long is rolled back by the Data API. */
 const TRANSACTION_IDLE_MS = 3 * 60_000;
@@ -58,26 +59,13 @@ export const BLOCKERS_SQL = `WITH RECURSIVE waiting AS (
     FROM blocker k LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = k.pid
    ORDER BY waiting, k.pid`;
 
-/** One session in the way, with what pg_stat_activity shows of it. */
-export function describeBlocker(b: LockBlocker): string {
-  const facts = [
-    (b.state ?? "state not visible to this user") + (b.stateChange ? ` since ${b.stateChange}` : ""),
-    b.xactStart ? `transaction begun ${b.xactStart}` : "",
-    b.applicationName ? `application_name ${JSON.stringify(b.applicationName)}` : "",
-    b.waiting ? "itself waiting for a lock" : "",
-  ].filter((fact) => fact !== "");
-  const statement = b.query ? `, ${b.state === "active" ? "running" : "last statement"}: ${b.query}` : "";
-  return `pid ${b.pid} (${facts.join(", ")})${statement}`;
-}
-
 /**
  * What to do about the sessions in the way. Those not waiting themselves hold the lock. If they
  * are a killed runner's Data API transactions, the service ends each 3 minutes after its last call
  * (for an idle session: its state_change); terminating the session ends it at once.
  */
 export function blockedAdvice(blockers: readonly LockBlocker[]): string {
-  const holding = blockers.filter((b) => !b.waiting);
-  const holders = holding.length > 0 ? holding : blockers;
+  const holders = lockHoldersOf(blockers);
   const idleSince = holders.map((b) => (b.state?.startsWith("idle in transaction") && b.stateChange ? Date.parse(b.stateChange) : NaN));
   const when = idleSince.every((t) => Number.isFinite(t))
     ? `run again after ${isoSeconds(Math.max(...idleSince) + TRANSACTION_IDLE_MS)}`

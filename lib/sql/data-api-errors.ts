@@ -10,7 +10,8 @@ import {
   type DataApiCommand,
   type LockBlocker,
 } from "./errors.ts";
-import { blockedAdvice, describeBlocker } from "./data-api-blockers.ts";
+import { blockedAdvice } from "./data-api-blockers.ts";
+import { describeBlocker } from "./lock-blockers.ts";
 
 /**
  * Splits the service's SQL error text (`ERROR: msg\n  Detail: d\n  Hint: h\n  Position: 8;

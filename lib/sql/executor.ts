@@ -61,6 +61,20 @@ export interface QueryOptions {
    * Ignored by adapters that hold a real connection.
    */
   continueAfterTimeout?: boolean;
+  /**
+   * For a statement outside a transaction: how long it may wait for a lock and run. node-postgres
+   * sets them in the statement's own session just before it and resets them after (one round
+   * trip each, on the same connection). PGlite sends the statement as it is (one session: no
+   * other can hold a lock), and so does the Data API (an autocommit call shares no session with
+   * another call, and one call holds one statement). Ignored on a transaction's session.
+   */
+  timeouts?: StatementTimeouts;
+}
+
+/** lock_timeout and statement_timeout, in ms; 0: no limit. */
+export interface StatementTimeouts {
+  readonly lockTimeoutMs: number;
+  readonly statementTimeoutMs: number;
 }
 
 /** What can run statements: the executor itself, or a transaction it opened. */

@@ -31,6 +31,11 @@ export interface PgExecutorOptions {
   max?: number;
 }
 
+/** A setting's value in ms as SQL text: a whole number, never more than the setting holds. */
+function whole(ms: number): number {
+  return Math.min(2 ** 31 - 1, Math.max(0, Math.floor(ms)));
+}
+
 function formatEndpoint(e: PostgresEndpoint): string {
   const host = e.host.includes(":") && !e.host.startsWith("[") ? `[${e.host}]` : e.host;
   return `${host}:${e.port}, database "${e.database ?? e.user ?? "(default)"}"` + (e.user ? ` as user "${e.user}"` : "");
@@ -99,20 +104,24 @@ export class PgExecutor implements SqlExecutor {
   async query<Row = Record<string, unknown>>(
     sql: string,
     params?: SqlParams,
-    _options?: QueryOptions,
+    options?: QueryOptions,
   ): Promise<QueryResult<Row>> {
     this.#guard.assertOutside("query");
     this.#assertOpen();
     // Prepare before taking a connection: a bad statement should not cost a checkout.
     const statement = prepareStatement(sql, params);
     const client = await this.#connect();
+    const timeouts = options?.timeouts;
     let broken = false;
     try {
+      // In this statement's session alone: set before it, reset after (the pool hands it on).
+      if (timeouts) await this.#control(client, `SET lock_timeout = ${whole(timeouts.lockTimeoutMs)}; SET statement_timeout = ${whole(timeouts.statementTimeoutMs)}`);
       return await this.#run<Row>(client, statement);
     } catch (error) {
       broken = error instanceof ConnectionError;
       throw error;
     } finally {
+      if (timeouts && !broken) await this.#control(client, "RESET lock_timeout; RESET statement_timeout").catch(() => (broken = true));
       client.release(broken);
     }
   }

@@ -71,9 +71,10 @@ export class DynamoHistory implements History {
     await Promise.all([
       this.updateRun(run.target, run.token, set(marshal(outcome))),
       this.putAll(
-        revisions.map((r) => ({
+        revisions.map(({ lockRetries, ...r }) => ({
           ...itemKey(run.target, keys.revision(run.token, r.revision, r.direction)),
-          ...marshal({ type: "revision", ...r, ...this.ttl() }),
+          // The lock retries, nested records, as one JSON string attribute.
+          ...marshal({ type: "revision", ...r, ...(lockRetries ? { lockRetries: JSON.stringify(lockRetries) } : {}), ...this.ttl() }),
         })),
       ),
     ]);
@@ -194,8 +195,9 @@ function toRun(target: string, item: Item): RunRecord {
 }
 
 function toRevision(item: Item): RevisionRecord {
-  const { pk: _pk, sk: _sk, type: _type, ttl: _ttl, ...fields } = unmarshal(item);
-  // Empty strings and lists are not stored; they come back as such.
+  const { pk: _pk, sk: _sk, type: _type, ttl: _ttl, lockRetries, ...fields } = unmarshal(item);
+  // Empty strings and lists are not stored; they come back as such. Items written before lock
+  // retries were recorded have none.
   const defaults = { message: "", file: "", checksum: "", skipped: [] };
-  return { ...defaults, ...fields } as unknown as RevisionRecord;
+  return { ...defaults, ...fields, ...(typeof lockRetries === "string" ? { lockRetries: JSON.parse(lockRetries) as RevisionRecord["lockRetries"] } : {}) } as unknown as RevisionRecord;
 }

@@ -3,6 +3,7 @@
 // DynamoDB (dynamo-history.ts, beside the lock), a table in the target database
 // (database-history.ts, for the embedded database with no lock table), and memory (tests).
 // The version table stays the record of what is applied; history is the audit trail.
+import type { LockBlocker } from "../sql/errors.ts";
 import type { LockInfo } from "./lock.ts";
 
 export const RunStatus = {
@@ -45,6 +46,8 @@ export interface RunRecord {
   /** Revisions applied (or reverted). */
   applied?: number;
   skippedOperations?: number;
+  /** Tries of its revisions whose lock_timeout ran out (each revision's `lockRetries`); absent: none. */
+  lockRetries?: number;
   error?: string;
   /** Set when another run (or `unlock --force`) declared this one dead. */
   abandoned?: { at: string; by: string; token: number };
@@ -71,13 +74,34 @@ export interface RevisionRecord {
   durationMs: number;
   /** The operations skipped because their effect was already there, with the reason. */
   skipped: string[];
+  /** Its tries whose lock_timeout ran out, in order; absent when it got its locks at once. */
+  lockRetries?: LockRetry[];
   error?: string;
+}
+
+/**
+ * One try of a migration whose lock_timeout ran out (SQLSTATE 55P03): the run rolled it back,
+ * read who held the lock, and tried again after `retryInMs`, or gave up (no `retryInMs`).
+ */
+export interface LockRetry {
+  /** Which try, from 1. */
+  attempt: number;
+  /** Its lock_timeout, in ms. */
+  lockTimeoutMs: number;
+  /** When it gave up (ISO). */
+  at: string;
+  /** Who held the locks it waited for, as one read just after could tell (none: gone by then). */
+  blockers: LockBlocker[];
+  /** The wait before the next try, in ms; absent when there was none (the run failed). */
+  retryInMs?: number;
+  /** The try ran the migration in a group of this many; the next runs them one at a time. */
+  grouped?: number;
 }
 
 /** A finished run: its final fields (status, heads, counts, error, duration). */
 export type RunOutcome = Pick<
   RunRecord,
-  "status" | "finishedAt" | "durationMs" | "fromHeads" | "toHeads" | "applied" | "skippedOperations" | "error"
+  "status" | "finishedAt" | "durationMs" | "fromHeads" | "toHeads" | "applied" | "skippedOperations" | "lockRetries" | "error"
 >;
 
 export interface History {

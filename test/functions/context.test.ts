@@ -32,6 +32,13 @@ describe("the runner's configuration", () => {
     expect(() => readConfig({ ...env, [ENV.migrationTimeout]: "5m" })).toThrow(/RETORT_MIGRATION_TIMEOUT_SECONDS is "5m"; it must be a whole number of seconds/);
   });
 
+  it("reads the lock timeout as whole milliseconds, 0 (no limit) included, and refuses anything else by name", () => {
+    expect(readConfig(env).lockTimeoutMs).toBeUndefined();
+    expect(readConfig({ ...env, [ENV.lockTimeout]: "2500" }).lockTimeoutMs).toBe(2_500);
+    expect(readConfig({ ...env, [ENV.lockTimeout]: "0" }).lockTimeoutMs).toBe(0);
+    expect(() => readConfig({ ...env, [ENV.lockTimeout]: "5s" })).toThrow(/RETORT_LOCK_TIMEOUT_MS is "5s"; it must be a whole number of milliseconds \(0: no limit\)/);
+  });
+
   it("reads the deploy's lock wait as whole seconds, and refuses anything else by name", () => {
     expect(readConfig({ ...env, [ENV.deployLockWait]: "3520" }).deployLockWaitMs).toBe(3_520_000);
     expect(() => readConfig({ ...env, [ENV.deployLockWait]: "1h" })).toThrow(

@@ -80,6 +80,10 @@ describe("the runner functions", () => {
     expect(variables(template).map((v) => v[ENV.migrationTimeout])).toEqual([undefined, undefined, undefined, undefined]);
     const limited = build({ migrationTimeout: Duration.minutes(5) }).template;
     expect(variables(limited).map((v) => v[ENV.migrationTimeout])).toEqual(["300", "300", "300", "300"]);
+    // The lock timeout: the runner's default (5 s) unless set; 0 turns it off.
+    expect(variables(template).map((v) => v[ENV.lockTimeout])).toEqual([undefined, undefined, undefined, undefined]);
+    expect(variables(build({ lockTimeout: Duration.seconds(2) }).template).map((v) => v[ENV.lockTimeout])).toEqual(["2000", "2000", "2000", "2000"]);
+    expect(variables(build({ lockTimeout: Duration.millis(0) }).template).map((v) => v[ENV.lockTimeout])).toEqual(["0", "0", "0", "0"]);
   });
 
   it("tell the deploy hook how long it may wait for a held lock: the Provider's total timeout less two polls and a minute", () => {
@@ -300,6 +304,7 @@ describe("props", () => {
     refused({ timeout: Duration.minutes(20) }, /props\.timeout must be from 1 to 15 minutes/);
     refused({ runOnDeploy: false, runOnEveryDeploy: true }, /props\.runOnEveryDeploy needs props\.runOnDeploy/);
     refused({ migrationTimeout: Duration.millis(500) }, /props\.migrationTimeout must be a whole number of seconds, at least 1, not 500 ms/);
+    refused({ lockTimeout: Duration.minutes(11) }, /props\.lockTimeout must be a whole number of milliseconds from 0 \(no limit\) to 10 minutes, not 660000 ms/);
     refused(
       { requireApproval: true, approvalTimeout: Duration.hours(24), rollbackTimeout: Duration.hours(6) },
       /props\.rollbackTimeout \(360 minutes\) leaves no time to roll back after the approval's wait \(props\.approvalTimeout, 1440 minutes\).*Raise rollbackTimeout to at least 1456 minutes/,

@@ -30,6 +30,15 @@ describe("toMigration", () => {
     });
   });
 
+  it("reads lockTimeout and statementTimeout as durations, 0 meaning no limit; absent when not given", () => {
+    const result = toMigration({ ...valid, lockTimeout: "10s", statementTimeout: "0" }, "m/x.ts", "abc");
+    expect("migration" in result && result.migration).toMatchObject({ lockTimeoutMs: 10_000, statementTimeoutMs: 0 });
+    const plain = toMigration(valid, "m/x.ts", "abc");
+    expect("migration" in plain && plain.migration).not.toHaveProperty("lockTimeoutMs");
+    const half = toMigration({ ...valid, lockTimeout: "500ms" }, "m/x.ts", "abc");
+    expect("migration" in half && half.migration.lockTimeoutMs).toBe(500);
+  });
+
   it("accepts null revises (a base) and arrays (a merge)", () => {
     expect(reason({ ...valid, revises: null })).toBe("ok");
     expect(reason({ ...valid, revises: ["aaaaaaaaaaaa", "bbbbbbbbbbbb"] })).toBe("ok");
@@ -52,6 +61,10 @@ describe("toMigration", () => {
     [{ ...valid, upgrade: undefined }, "`upgrade` is missing; write `async upgrade(op) { ... }`"],
     [{ ...valid, downgrade: "x" }, "`downgrade` is not a function; write `async downgrade(op) { ... }`"],
     [{ ...valid, depends_on: [] }, "has unknown field(s) `depends_on`"],
+    [{ ...valid, lockTimeout: 5000 }, '`lockTimeout` must be a duration such as "10s", "500ms" or "2m" (at most 24 days; "0" for no limit), not 5000'],
+    [{ ...valid, lockTimeout: "5 seconds" }, '`lockTimeout` must be a duration such as "10s", "500ms" or "2m" (at most 24 days; "0" for no limit), not "5 seconds"'],
+    [{ ...valid, statementTimeout: "30d" }, '`statementTimeout` must be a duration such as "10s", "500ms" or "2m" (at most 24 days; "0" for no limit), not "30d"'],
+    [{ ...valid, lock_timeout: "5s" }, "has unknown field(s) `lock_timeout`"],
   ])("refuses %j", (exported, expected) => {
     expect(reason(exported)).toBe(
       `migrations/20261123_x.ts: ${expected}; fix the file (see the migration format in the README) and run \`retort check\``,

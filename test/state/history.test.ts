@@ -109,6 +109,36 @@ for (const adapter of adapters) {
       expect(await history.revisions(stored!)).toEqual(revisions);
     });
 
+    it("keeps a revision's lock retries (who held the lock, each try's lock_timeout) and the run's count of them", async () => {
+      const t = target();
+      const r = run(t, 1);
+      await history.start(r);
+      const blocker = {
+        pid: 4711,
+        state: "idle in transaction",
+        applicationName: "long report",
+        xactStart: "2026-11-24T10:00:00.000Z",
+        stateChange: "2026-11-24T10:00:01.000Z",
+        query: "SELECT count(*) FROM accounts",
+        waiting: false,
+      };
+      const retried = revision(r.runId, 1, "e00000000001", {
+        lockRetries: [
+          { attempt: 1, lockTimeoutMs: 5000, at: "2026-11-24T10:01:00.000Z", blockers: [blocker], retryInMs: 0, grouped: 3 },
+          { attempt: 2, lockTimeoutMs: 5000, at: "2026-11-24T10:01:06.000Z", blockers: [blocker], retryInMs: 1234 },
+          { attempt: 3, lockTimeoutMs: 7500, at: "2026-11-24T10:01:15.000Z", blockers: [] },
+        ],
+      });
+      // A record as older versions wrote it, without any: read back without the field.
+      const plain = revision(r.runId, 2, "e00000000002");
+      await history.finish(r, { status: RunStatus.Failed, error: "lock", lockRetries: 3 }, [retried, plain]);
+      const [stored] = await history.runs(t);
+      expect(stored).toMatchObject({ status: "failed", lockRetries: 3 });
+      const read = await history.revisions(stored!);
+      expect(read).toEqual([retried, plain]);
+      expect(read[1]).not.toHaveProperty("lockRetries");
+    });
+
     it("returns the newest runs first, as many as asked, and only the target's", async () => {
       const t = target();
       for (const token of [1, 2, 3, 4, 5]) await history.start(run(t, token));

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { RunMode } from "../../ops/operations.ts";
 import { LoadNeed } from "../../revision/loader.ts";
 import { Direction } from "../../revision/migration.ts";
+import { describeLockRetry, type LockRetry } from "../../runner/lock-retry.ts";
 import type { MigrateResult } from "../../runner/migrate.ts";
 import { offlineSql } from "../../runner/offline-sql.ts";
 import { stamp } from "../../runner/stamp.ts";
@@ -16,6 +17,15 @@ export function registerUpgrade({ migratingCommand, lockingCommand, run, respond
   const warn = (result: { warnings?: readonly string[] }) => {
     for (const warning of result.warnings ?? []) output.err(`${output.color.yellow("warning:")} ${warning}`);
   };
+  /** The run options of the migrating commands: their transactions, time limits and lock waits. */
+  const runOptions = (options: DatabaseOptions) => ({
+    transactionPerMigration: options.transactionPerMigration,
+    migrationTimeoutMs: options.migrationTimeout,
+    ...(options.lockTimeout !== undefined ? { lockTimeoutMs: options.lockTimeout } : {}),
+    // Reported as it happens, on stderr: the run may wait minutes for a lock.
+    onLockRetry: (migration: { revision: string; message: string }, retry: LockRetry, attempts: number) =>
+      output.err(`${output.color.yellow("lock:")} ${migration.revision} ${migration.message}: ${describeLockRetry(retry, attempts)}`),
+  });
   /** Prints a migrate result; a failed revision makes the exit code 1. */
   const migrated = (options: CommonOptions, result: MigrateResult): ExitCode => {
     respond(options, result, (r) => print.migrated(output, r));
@@ -28,7 +38,7 @@ export function registerUpgrade({ migratingCommand, lockingCommand, run, respond
     .option("--allow-unknown", "proceed although the database records revisions this code does not have")
     .action(
       run(async (target: string, options: DatabaseOptions & { allowUnknown?: boolean }) =>
-        migrated(options, await withDatabase(options, (ctx) => safeUpgrade(ctx, { target, allowUnknownRevisions: Boolean(options.allowUnknown), transactionPerMigration: options.transactionPerMigration, migrationTimeoutMs: options.migrationTimeout }))),
+        migrated(options, await withDatabase(options, (ctx) => safeUpgrade(ctx, { target, allowUnknownRevisions: Boolean(options.allowUnknown), ...runOptions(options) }))),
       ),
     );
 
@@ -43,7 +53,7 @@ export function registerUpgrade({ migratingCommand, lockingCommand, run, respond
             output.out(await offlineSql(context(options), { direction: sql.direction, target, from: options.from, mode: sql.mode }));
             return;
           }
-          return migrated(options, await withDatabase(options, (ctx) => apply(ctx, { target, transactionPerMigration: options.transactionPerMigration, migrationTimeoutMs: options.migrationTimeout })));
+          return migrated(options, await withDatabase(options, (ctx) => apply(ctx, { target, ...runOptions(options) })));
         }),
       );
 
