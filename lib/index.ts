@@ -1,7 +1,19 @@
 // The public API of retort: what migration files and embedding applications import.
 export { defineMigration } from "./revision/migration.ts";
 export type { Migration, MigrationDefinition } from "./revision/migration.ts";
-export type { Operations, OpResult, SafeExecuteOptions, DropOptions, DropIndexOptions } from "./ops/operations.ts";
+export type {
+  Operations,
+  OpResult,
+  SafeExecuteOptions,
+  DropOptions,
+  DropIndexOptions,
+  CheckConstraintOptions,
+  CreateIndexOptions,
+  ForeignKeyOptions,
+  AlterColumnChanges,
+  PlannedStatement,
+  StatementTransaction,
+} from "./ops/operations.ts";
 export type {
   ColumnDefinition,
   TableDefinition,

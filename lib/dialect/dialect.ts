@@ -57,7 +57,12 @@ export interface TypeChange {
   readonly narrowing: boolean;
 }
 
-export type ConstraintLabel = "pkey" | "key" | "fkey" | "check";
+/**
+ * The last part of a generated constraint name: PostgreSQL's own for unnamed constraints, and
+ * "not_null_check" for the helper check setNotNull adds and then drops (not PostgreSQL 18's
+ * "not_null", the name its own NOT NULL constraint will want).
+ */
+export type ConstraintLabel = "pkey" | "key" | "fkey" | "check" | "not_null_check";
 
 /** What introspection needs of a session or a statement sink: one statement at a time. */
 export interface SnapshotReader {
@@ -90,7 +95,7 @@ export interface Dialect {
   checkIdentifier(part: string): void;
   /** The longest identifier the database keeps whole, in UTF-8 bytes. */
   readonly maxIdentifierBytes: number;
-  /** The name the database would choose for an unnamed constraint. */
+  /** The name the database would choose for an unnamed constraint (for "not_null_check", by the same rule). */
   constraintName(table: string, columns: readonly string[], label: ConstraintLabel | `${ConstraintLabel}${number}`): string;
   /** Canonical spelling of a type, as introspection reports it ("varchar(5)" -> "character varying(5)"). */
   normalizeType(type: string): string;

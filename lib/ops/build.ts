@@ -32,7 +32,9 @@ import type {
   RenameColumnOp,
   RenameTableOp,
   Row,
+  SetNotNullOp,
   TableDefinition,
+  ValidateConstraintOp,
 } from "../schema/operation.ts";
 
 export interface BuildContext {
@@ -399,7 +401,12 @@ export interface CreateIndexOptions {
   readonly unique?: boolean;
   /** A predicate: the index becomes partial. */
   readonly where?: string;
-  /** Build without locking writes; cannot run in a transaction (mark the migration transactional: false). */
+  /**
+   * Build without blocking writes. PostgreSQL refuses it inside a transaction: its statements are
+   * planned with `transaction: "none"` (lib/ops/sink.ts), and for now need a migration marked
+   * `transactional: false`. The safe form drops and rebuilds an index of that name a failed
+   * concurrent build left INVALID. @default false
+   */
   readonly concurrently?: boolean;
   /** Access method: "gin", "gist", ... @default "btree" */
   readonly using?: string;
@@ -508,20 +515,69 @@ export function buildAddUniqueConstraint(
   };
 }
 
+export interface CheckConstraintOptions {
+  /**
+   * Skip checking existing rows now: the ACCESS EXCLUSIVE lock lasts only as long as the catalog
+   * change, and new rows are checked from then on. Validate later with op.validateConstraint.
+   * @default false
+   */
+  readonly notValid?: boolean;
+}
+
 export function buildAddCheckConstraint(
   ctx: BuildContext,
   name: string,
   tableName: RelationName,
   check: string,
+  options: CheckConstraintOptions | undefined,
   ifNotExists: boolean,
 ): AddCheckConstraintOp {
   const constraint = identifier(ctx, name, "the constraint name");
+  if (options !== undefined && (options === null || typeof options !== "object")) {
+    throw new BuildError(`the options of check "${constraint}" must be an object`);
+  }
   return {
     kind: "addCheckConstraint",
     table: relation(ctx, tableName),
     name: constraint,
     expression: expression(ctx, check, `the expression of check "${constraint}"`),
+    notValid: options?.notValid === true,
     ifNotExists,
+  };
+}
+
+export function buildValidateConstraint(
+  ctx: BuildContext,
+  tableName: RelationName,
+  name: string,
+  ifNotValidated: boolean,
+): ValidateConstraintOp {
+  return {
+    kind: "validateConstraint",
+    table: relation(ctx, tableName),
+    name: identifier(ctx, name, "the constraint name"),
+    ifNotValidated,
+  };
+}
+
+export function buildSetNotNull(
+  ctx: BuildContext,
+  tableName: RelationName,
+  columnName: string,
+  ifNullable: boolean,
+): SetNotNullOp {
+  const table = relation(ctx, tableName);
+  const column = identifier(ctx, columnName, "the column name");
+  return {
+    kind: "setNotNull",
+    table,
+    column,
+    check: {
+      // <table>_<column>_not_null_check, shortened to the identifier limit as PostgreSQL shortens names.
+      name: ctx.dialect.constraintName(table.name, [column], "not_null_check"),
+      expression: `${ctx.dialect.quoteIdentifier(column)} IS NOT NULL`,
+    },
+    ifNullable,
   };
 }
 

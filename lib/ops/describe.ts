@@ -13,6 +13,7 @@ export function describeOperation(op: Operation, defaultSchema: string): string 
       return `addColumn ${name(op.table)}.${displayPart(op.column.name)}`;
     case "dropColumn":
     case "alterColumn":
+    case "setNotNull":
       return `${op.kind} ${name(op.table)}.${displayPart(op.column)}`;
     case "renameTable":
       return `renameTable ${name(op.table)} -> ${displayPart(op.to)}`;
@@ -25,6 +26,7 @@ export function describeOperation(op: Operation, defaultSchema: string): string 
     case "createForeignKey":
     case "addUniqueConstraint":
     case "addCheckConstraint":
+    case "validateConstraint":
     case "dropConstraint":
       return `${op.kind} ${displayPart(op.name)} on ${name(op.table)}`;
     case "insertRows":

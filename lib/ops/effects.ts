@@ -20,7 +20,7 @@ function constraintSnapshot(spec: ConstraintSpec): ConstraintSnapshot {
     case "unique":
       return { kind: spec.kind, name: spec.name, columns: [...spec.columns] };
     case "check":
-      return { kind: "check", name: spec.name, expression: spec.expression, validated: true };
+      return { kind: "check", name: spec.name, expression: spec.expression, validated: spec.notValid !== true };
     case "foreignKey":
       return {
         kind: "foreignKey",
@@ -248,8 +248,22 @@ export function applyOperation(snapshot: SchemaSnapshot, op: Operation, dialect:
       );
     case "addCheckConstraint":
       return updateTable(snapshot, op.table, (table) =>
-        withConstraints(table, [{ kind: "check", name: op.name, expression: op.expression }]),
+        withConstraints(table, [{ kind: "check", name: op.name, expression: op.expression, notValid: op.notValid }]),
       );
+    case "validateConstraint":
+      return updateTable(snapshot, op.table, (table) => ({
+        ...table,
+        constraints: table.constraints.map((c) =>
+          c.name === op.name && (c.kind === "check" || c.kind === "foreignKey") ? { ...c, validated: true } : c,
+        ),
+      }));
+    case "setNotNull":
+      // The helper check is gone again; the column is NOT NULL.
+      return updateTable(snapshot, op.table, (table) => ({
+        ...table,
+        columns: table.columns.map((c) => (c.name === op.column ? { ...c, nullable: false } : c)),
+        constraints: table.constraints.filter((c) => c.name !== op.check.name),
+      }));
     case "dropConstraint": {
       const table = snapshot.tables.find((t) => sameName(t, op.table));
       const dropped = table?.constraints.find((c) => c.name === op.name);

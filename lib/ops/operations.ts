@@ -1,7 +1,7 @@
 // The `op` object handed to a migration's upgrade/downgrade. Each call builds an operation (plain
 // data), plans it against the run's schema snapshot, hands the statements to the runner's sink
 // and records what happened. Operations run strictly in call order, awaited or not.
-import type { Dialect, RenderedStatement } from "../dialect/dialect.ts";
+import type { Dialect } from "../dialect/dialect.ts";
 import type { RelationName } from "../schema/names.ts";
 import { InvalidLiteralError, InvalidNameError } from "../schema/names.ts";
 import { coversSchema, mergeSnapshots, type SchemaSnapshot } from "../schema/snapshot.ts";
@@ -22,20 +22,23 @@ import {
   buildInsertRows,
   buildRenameColumn,
   buildRenameTable,
+  buildSetNotNull,
+  buildValidateConstraint,
   BuildError,
   type AlterColumnChanges,
   type BuildContext,
+  type CheckConstraintOptions,
   type CreateIndexOptions,
   type ForeignKeyOptions,
 } from "./build.ts";
 import { InvalidOperationError, OperationsAbortedError } from "./errors.ts";
 import type { ColumnDefinition, ExecuteGuard, IndexColumn, Operation, Row, TableDefinition } from "../schema/operation.ts";
-import { planOperation, type Plan, type RunMode } from "./plan.ts";
+import { planOperation, type Plan, type PlannedStatement, type RunMode } from "./plan.ts";
 import type { StatementSink } from "./sink.ts";
 
-export type { AlterColumnChanges, CreateIndexOptions, ForeignKeyOptions } from "./build.ts";
-export type { RunMode } from "./plan.ts";
-export type { StatementSink, SinkStatement } from "./sink.ts";
+export type { AlterColumnChanges, CheckConstraintOptions, CreateIndexOptions, ForeignKeyOptions } from "./build.ts";
+export type { PlannedStatement, RunMode } from "./plan.ts";
+export type { StatementSink, SinkStatement, StatementTransaction } from "./sink.ts";
 export { DirectSink } from "./sink.ts";
 
 /** What happened to one operation; the runner reports and records every one (skips too). */
@@ -43,8 +46,11 @@ export type OpResult =
   | {
       readonly kind: "applied";
       readonly operation: Operation;
-      /** Handed to the sink; with the runner's group transaction as the sink they run when it sends. */
-      readonly statements: readonly RenderedStatement[];
+      /**
+       * Handed to the sink; with the runner's group transaction as the sink they run when it sends.
+       * A statement marked `transaction` must commit on its own or outside a transaction (StatementTransaction).
+       */
+      readonly statements: readonly PlannedStatement[];
     }
   | { readonly kind: "skipped"; readonly operation: Operation; readonly reason: string };
 
@@ -78,7 +84,11 @@ export interface DropOptions {
 }
 
 export interface DropIndexOptions {
-  /** Drop without locking the table; cannot run in a transaction. @default false */
+  /**
+   * Drop without blocking reads and writes. Like createIndex's, PostgreSQL refuses it inside a
+   * transaction: planned with `transaction: "none"`, for now in a migration marked
+   * `transactional: false`. @default false
+   */
   readonly concurrently?: boolean;
 }
 
@@ -143,8 +153,31 @@ export interface Operations {
   ): Promise<OpResult>;
   addUniqueConstraint(name: string, table: RelationName, columns: readonly string[]): Promise<OpResult>;
   safeAddUniqueConstraint(name: string, table: RelationName, columns: readonly string[]): Promise<OpResult>;
-  addCheckConstraint(name: string, table: RelationName, expression: string): Promise<OpResult>;
-  safeAddCheckConstraint(name: string, table: RelationName, expression: string): Promise<OpResult>;
+  /** With `{ notValid: true }`, existing rows are not checked now: validate them later with validateConstraint. */
+  addCheckConstraint(name: string, table: RelationName, expression: string, options?: CheckConstraintOptions): Promise<OpResult>;
+  safeAddCheckConstraint(
+    name: string,
+    table: RelationName,
+    expression: string,
+    options?: CheckConstraintOptions,
+  ): Promise<OpResult>;
+  /**
+   * VALIDATE CONSTRAINT: checks the existing rows of a check or foreign key added NOT VALID,
+   * without blocking reads and writes. Its statement commits on its own (`transaction: "own"`).
+   * The safe form skips a constraint that is already validated; a missing one is the database's
+   * error, as is a row that violates it.
+   */
+  validateConstraint(table: RelationName, name: string): Promise<OpResult>;
+  safeValidateConstraint(table: RelationName, name: string): Promise<OpResult>;
+  /**
+   * Makes a column NOT NULL without holding an ACCESS EXCLUSIVE lock while the table is read: adds
+   * CHECK (column IS NOT NULL) NOT VALID as <table>_<column>_not_null_check, validates it, sets
+   * NOT NULL (PostgreSQL 12+ skips its scan thanks to the check) and drops the check, each step
+   * committing on its own (`transaction: "own"`). The safe form skips a column that is already
+   * NOT NULL, and a run stopped between steps is finished from the step it reached.
+   */
+  setNotNull(table: RelationName, column: string): Promise<OpResult>;
+  safeSetNotNull(table: RelationName, column: string): Promise<OpResult>;
   dropConstraint(table: RelationName, name: string, options?: DropOptions): Promise<OpResult>;
   safeDropConstraint(table: RelationName, name: string, options?: DropOptions): Promise<OpResult>;
 
@@ -283,11 +316,12 @@ class OperationsRecorder implements OperationsWithResults {
       result = { kind: "skipped", operation: op, reason: plan.reason };
     } else {
       for (const statement of plan.statements) {
-        await this.#sink.statement(
-          statement.params === undefined
-            ? { sql: statement.sql, operation: op }
-            : { sql: statement.sql, params: statement.params, operation: op },
-        );
+        await this.#sink.statement({
+          sql: statement.sql,
+          ...(statement.params === undefined ? {} : { params: statement.params }),
+          operation: op,
+          ...(statement.transaction === undefined ? {} : { transaction: statement.transaction }),
+        });
       }
       this.#snapshot = plan.snapshot;
       this.#stale ||= plan.stale;
@@ -403,13 +437,32 @@ class OperationsRecorder implements OperationsWithResults {
       buildAddUniqueConstraint(this.#build, name, table, columns, true),
     );
   }
-  addCheckConstraint(name: string, table: RelationName, expression: string): Promise<OpResult> {
-    return this.#run("addCheckConstraint", () => buildAddCheckConstraint(this.#build, name, table, expression, false));
-  }
-  safeAddCheckConstraint(name: string, table: RelationName, expression: string): Promise<OpResult> {
-    return this.#run("safeAddCheckConstraint", () =>
-      buildAddCheckConstraint(this.#build, name, table, expression, true),
+  addCheckConstraint(name: string, table: RelationName, expression: string, options?: CheckConstraintOptions): Promise<OpResult> {
+    return this.#run("addCheckConstraint", () =>
+      buildAddCheckConstraint(this.#build, name, table, expression, options, false),
     );
+  }
+  safeAddCheckConstraint(
+    name: string,
+    table: RelationName,
+    expression: string,
+    options?: CheckConstraintOptions,
+  ): Promise<OpResult> {
+    return this.#run("safeAddCheckConstraint", () =>
+      buildAddCheckConstraint(this.#build, name, table, expression, options, true),
+    );
+  }
+  validateConstraint(table: RelationName, name: string): Promise<OpResult> {
+    return this.#run("validateConstraint", () => buildValidateConstraint(this.#build, table, name, false));
+  }
+  safeValidateConstraint(table: RelationName, name: string): Promise<OpResult> {
+    return this.#run("safeValidateConstraint", () => buildValidateConstraint(this.#build, table, name, true));
+  }
+  setNotNull(table: RelationName, column: string): Promise<OpResult> {
+    return this.#run("setNotNull", () => buildSetNotNull(this.#build, table, column, false));
+  }
+  safeSetNotNull(table: RelationName, column: string): Promise<OpResult> {
+    return this.#run("safeSetNotNull", () => buildSetNotNull(this.#build, table, column, true));
   }
   dropConstraint(table: RelationName, name: string, options?: DropOptions): Promise<OpResult> {
     return this.#run("dropConstraint", () => buildDropConstraint(this.#build, table, name, options, false));

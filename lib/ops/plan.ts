@@ -7,11 +7,28 @@
 // plain forms regardless, so the database refuses an existing object with its own message.
 import type { Dialect, RenderedStatement } from "../dialect/dialect.ts";
 import { displayName, displayPart, type QualifiedName } from "../schema/names.ts";
-import { findColumn, findConstraint, findIndex, findTable, type SchemaSnapshot } from "../schema/snapshot.ts";
+import {
+  findColumn,
+  findConstraint,
+  findIndex,
+  findTable,
+  type ConstraintSnapshot,
+  type SchemaSnapshot,
+} from "../schema/snapshot.ts";
 import { applyOperation } from "./effects.ts";
-import { isSafeForm, type AlterColumnOp, type Operation } from "../schema/operation.ts";
+import { isSafeForm, setNotNullSteps, type AlterColumnOp, type Operation } from "../schema/operation.ts";
+import type { StatementTransaction } from "./sink.ts";
 
 export type RunMode = "safe" | "strict";
+
+/** A statement the planner decided to send, and how it must be committed. */
+export interface PlannedStatement extends RenderedStatement {
+  /**
+   * Absent: in the migration's transaction. "own": committed alone (setNotNull's steps,
+   * validateConstraint); "none": outside any transaction (CONCURRENTLY). See StatementTransaction.
+   */
+  readonly transaction?: StatementTransaction;
+}
 
 export interface PlanContext {
   readonly mode: RunMode;
@@ -23,7 +40,7 @@ export interface PlanContext {
 export type Plan =
   | {
       readonly kind: "apply";
-      readonly statements: readonly RenderedStatement[];
+      readonly statements: readonly PlannedStatement[];
       /** The snapshot once the statements have run. */
       readonly snapshot: SchemaSnapshot;
       /** True when the statements may change the schema in ways the snapshot cannot follow (raw SQL). */
@@ -45,13 +62,19 @@ export function planOperation(op: Operation, snapshot: SchemaSnapshot, context: 
     `constraint ${displayPart(con)} on ${table(name)}`;
   const index = (name: QualifiedName): string => `index ${displayName(name, context.defaultSchema)}`;
 
-  /** Renders `effective` (the op with its IF [NOT] EXISTS flag as the mode decides). */
-  const apply = (effective: Operation, statements?: RenderedStatement[]): Plan => ({
-    kind: "apply",
-    statements: statements ?? dialect.render(effective),
-    snapshot: applyOperation(snapshot, effective, dialect),
-    stale: false,
-  });
+  /**
+   * Renders `effective` (the op with its IF [NOT] EXISTS flag as the mode decides), or sends
+   * `statements`; `transaction` marks every statement (see StatementTransaction).
+   */
+  const apply = (effective: Operation, statements?: RenderedStatement[], transaction?: StatementTransaction): Plan => {
+    const rendered = statements ?? dialect.render(effective);
+    return {
+      kind: "apply",
+      statements: transaction === undefined ? rendered : rendered.map((s) => ({ ...s, transaction })),
+      snapshot: applyOperation(snapshot, effective, dialect),
+      stale: false,
+    };
+  };
 
   switch (op.kind) {
     case "createTable":
@@ -108,22 +131,24 @@ export function planOperation(op: Operation, snapshot: SchemaSnapshot, context: 
     }
 
     case "createIndex": {
+      // CONCURRENTLY cannot run in a transaction block.
+      const transaction = op.concurrently ? "none" : undefined;
       const found = findIndex(snapshot, op.index);
       if (safe && found) {
         if (!found.index.valid) {
           // A failed CREATE INDEX CONCURRENTLY leaves an invalid index that IF NOT EXISTS would keep.
           const drop = dialect.render({ kind: "dropIndex", index: op.index, concurrently: op.concurrently, ifExists: true });
-          return apply({ ...op, ifNotExists: true }, [...drop, ...dialect.render({ ...op, ifNotExists: true })]);
+          return apply({ ...op, ifNotExists: true }, [...drop, ...dialect.render({ ...op, ifNotExists: true })], transaction);
         }
         const elsewhere = found.table.name !== op.table.name ? ` (on ${table(found.table)})` : "";
         return skip(`${index(op.index)} already exists${elsewhere}`);
       }
-      return apply({ ...op, ifNotExists: safe });
+      return apply({ ...op, ifNotExists: safe }, undefined, transaction);
     }
 
     case "dropIndex":
       if (safe && !findIndex(snapshot, op.index)) return skip(`${index(op.index)} does not exist`);
-      return apply({ ...op, ifExists: safe });
+      return apply({ ...op, ifExists: safe }, undefined, op.concurrently ? "none" : undefined);
 
     case "createForeignKey":
     case "addUniqueConstraint":
@@ -144,6 +169,32 @@ export function planOperation(op: Operation, snapshot: SchemaSnapshot, context: 
       return apply({ ...op, ifExists: safe });
     }
 
+    case "validateConstraint": {
+      const existing = findTable(snapshot, op.table);
+      const found = existing && findConstraint(existing, op.name);
+      if (safe && found && isValidated(found)) return skip(`${constraint(op.table, op.name)} is already validated`);
+      // A missing constraint is not hidden: the database reports it. The scan takes a lock that
+      // lets reads and writes go on, unless the transaction it runs in holds a stronger one.
+      return apply({ ...op, ifNotValidated: safe }, undefined, "own");
+    }
+
+    case "setNotNull": {
+      const effective = { ...op, ifNullable: safe };
+      const [add, validate, set, drop] = setNotNullSteps(effective);
+      const existing = findTable(snapshot, op.table);
+      const col = existing && findColumn(existing, op.column);
+      // Under upgrade, or for a column the snapshot does not know (the database reports it), all four.
+      if (!safe || !existing || !col) return apply(effective, undefined, "own");
+      // Each step commits on its own, so a run may have stopped after any of them: go on from there.
+      const check = findConstraint(existing, op.check.name);
+      if (!col.nullable) {
+        if (check === undefined) return skip(`${column(op.table, op.column)} is already NOT NULL`);
+        return apply(effective, dialect.render(drop), "own");
+      }
+      const steps = check === undefined ? [add, validate, set, drop] : isValidated(check) ? [set, drop] : [validate, set, drop];
+      return apply(effective, steps.flatMap((step) => dialect.render(step)), "own");
+    }
+
     case "execute": {
       const statements = dialect.render(op);
       return {
@@ -162,6 +213,11 @@ export function planOperation(op: Operation, snapshot: SchemaSnapshot, context: 
       return apply(effective, dialect.render(effective, columnTypes ? { columnTypes } : {}));
     }
   }
+}
+
+/** Checks and foreign keys may be NOT VALID; other constraints are valid once they exist. */
+function isValidated(c: ConstraintSnapshot): boolean {
+  return c.kind === "check" || c.kind === "foreignKey" ? c.validated : true;
 }
 
 /** The parts of an alterColumn the column does not already satisfy; null when none remain. */

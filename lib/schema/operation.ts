@@ -115,7 +115,16 @@ export interface ForeignKeySpec {
 export type ConstraintSpec =
   | { readonly kind: "primaryKey"; readonly name: string; readonly columns: readonly string[] }
   | { readonly kind: "unique"; readonly name: string; readonly columns: readonly string[] }
-  | { readonly kind: "check"; readonly name: string; readonly expression: string }
+  | {
+      readonly kind: "check";
+      readonly name: string;
+      readonly expression: string;
+      /**
+       * Added NOT VALID: existing rows are not checked (VALIDATE CONSTRAINT later). Only
+       * ALTER TABLE ... ADD (addCheckConstraint) sets it; a new table's checks are always valid.
+       */
+      readonly notValid?: boolean;
+    }
   | ForeignKeySpec;
 
 /** What a guarded safeExecute was guarded by; a predicate function is recorded, not kept. */
@@ -223,7 +232,37 @@ export interface AddCheckConstraintOp {
   readonly table: QualifiedName;
   readonly name: string;
   readonly expression: string;
+  /** Added NOT VALID: only new rows are checked, the lock is brief (VALIDATE CONSTRAINT later). */
+  readonly notValid: boolean;
   readonly ifNotExists: boolean;
+}
+
+/** ALTER TABLE ... VALIDATE CONSTRAINT: checks the existing rows of a NOT VALID check or foreign key. */
+export interface ValidateConstraintOp {
+  readonly kind: "validateConstraint";
+  readonly table: QualifiedName;
+  readonly name: string;
+  /** The safe form: skipped when the constraint is already validated. */
+  readonly ifNotValidated: boolean;
+}
+
+/**
+ * Makes a column NOT NULL without reading the table under an ACCESS EXCLUSIVE lock, in four steps
+ * (setNotNullSteps): ADD a CHECK (column IS NOT NULL) NOT VALID, VALIDATE it (a scan that lets
+ * reads and writes go on), SET NOT NULL (PostgreSQL 12+ sees the validated check and skips its own
+ * scan), DROP the check.
+ */
+export interface SetNotNullOp {
+  readonly kind: "setNotNull";
+  readonly table: QualifiedName;
+  readonly column: string;
+  /** The helper check: its name (generated from table and column) and expression (`"col" IS NOT NULL`). */
+  readonly check: { readonly name: string; readonly expression: string };
+  /**
+   * The safe form: skipped when the column is already NOT NULL (a helper check an interrupted run
+   * left behind is still dropped), and started from the step an interrupted run reached.
+   */
+  readonly ifNullable: boolean;
 }
 
 export interface DropConstraintOp {
@@ -263,6 +302,8 @@ export type Operation =
   | CreateForeignKeyOp
   | AddUniqueConstraintOp
   | AddCheckConstraintOp
+  | ValidateConstraintOp
+  | SetNotNullOp
   | DropConstraintOp
   | ExecuteOp
   | InsertRowsOp;
@@ -284,6 +325,10 @@ export function isSafeForm(op: Operation): boolean {
     case "dropIndex":
     case "dropConstraint":
       return op.ifExists;
+    case "validateConstraint":
+      return op.ifNotValidated;
+    case "setNotNull":
+      return op.ifNullable;
     case "execute":
       return op.guard !== null;
     case "insertRows":
@@ -293,6 +338,24 @@ export function isSafeForm(op: Operation): boolean {
     case "renameColumn":
       return false;
   }
+}
+
+/**
+ * The four steps of a setNotNull, as the operations each one is: ADD CONSTRAINT ... CHECK (col IS
+ * NOT NULL) NOT VALID; VALIDATE CONSTRAINT; ALTER COLUMN ... SET NOT NULL; DROP CONSTRAINT IF
+ * EXISTS. The planner sends those an interrupted run has not done yet; the dialect renders all four.
+ */
+export function setNotNullSteps(
+  op: SetNotNullOp,
+): readonly [AddCheckConstraintOp, ValidateConstraintOp, AlterColumnOp, DropConstraintOp] {
+  const { table, check } = op;
+  return [
+    { kind: "addCheckConstraint", table, name: check.name, expression: check.expression, notValid: true, ifNotExists: op.ifNullable },
+    { kind: "validateConstraint", table, name: check.name, ifNotValidated: op.ifNullable },
+    { kind: "alterColumn", table, column: op.column, nullable: false },
+    // The helper is retort's own: dropping it is idempotent whatever the form.
+    { kind: "dropConstraint", table, name: check.name, cascade: false, ifExists: true },
+  ];
 }
 
 /** True for `{ sql }` (an expression), false for a literal value. */

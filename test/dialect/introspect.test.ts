@@ -176,6 +176,23 @@ describe.each(await testDatabases())("introspection on $name", (database) => {
     }
   });
 
+  it("tells an INVALID index (left by a failed CREATE INDEX CONCURRENTLY) from a valid one", async () => {
+    await db.query("CREATE SCHEMA broken");
+    try {
+      await db.query("CREATE TABLE broken.t (n int)");
+      await db.query("INSERT INTO broken.t VALUES (1), (1)");
+      await db.query("CREATE INDEX CONCURRENTLY ix_ok ON broken.t (n)");
+      await expect(db.query("CREATE UNIQUE INDEX CONCURRENTLY ix_dup ON broken.t (n)")).rejects.toThrow(/could not create unique index "ix_dup"/);
+      const t = table(await introspect(db, ["broken"]), "broken", "t");
+      expect(t.indexes.map((i) => [i.name, i.unique, i.valid])).toEqual([
+        ["ix_dup", true, false],
+        ["ix_ok", false, true],
+      ]);
+    } finally {
+      await db.query("DROP SCHEMA broken CASCADE");
+    }
+  });
+
   it("describes an empty or missing schema as having no tables", async () => {
     expect(await introspect(db, ["nothing_here"])).toEqual({ schemas: ["nothing_here"], tables: [] });
     expect(await introspect(db, [])).toEqual({ schemas: [], tables: [] });

@@ -191,11 +191,26 @@ describe("the other operations", () => {
     expect(sql(build.buildAddUniqueConstraint(ctx, "uq", "users", ["a", "b"], true))).toEqual([
       'ALTER TABLE "public"."users" ADD CONSTRAINT "uq" UNIQUE ("a", "b")',
     ]);
-    expect(sql(build.buildAddCheckConstraint(ctx, "ck", "users", "a > 0", false))).toEqual([
+    expect(sql(build.buildAddCheckConstraint(ctx, "ck", "users", "a > 0", undefined, false))).toEqual([
       'ALTER TABLE "public"."users" ADD CONSTRAINT "ck" CHECK (a > 0)',
+    ]);
+    expect(sql(build.buildAddCheckConstraint(ctx, "ck", "users", "a > 0", { notValid: true }, true))).toEqual([
+      'ALTER TABLE "public"."users" ADD CONSTRAINT "ck" CHECK (a > 0) NOT VALID',
+    ]);
+    expect(sql(build.buildValidateConstraint(ctx, "app.orders", 'fk"; --', true))).toEqual([
+      'ALTER TABLE "app"."orders" VALIDATE CONSTRAINT "fk""; --"',
     ]);
     expect(sql(build.buildDropConstraint(ctx, "users", "ck", { cascade: true }, true))).toEqual([
       'ALTER TABLE "public"."users" DROP CONSTRAINT IF EXISTS "ck" CASCADE',
+    ]);
+  });
+
+  it("setNotNull: a NOT VALID check, its validation, SET NOT NULL, and the check dropped again", () => {
+    expect(sql(build.buildSetNotNull(ctx, "app.users", "E-mail", false))).toEqual([
+      'ALTER TABLE "app"."users" ADD CONSTRAINT "users_E-mail_not_null_check" CHECK ("E-mail" IS NOT NULL) NOT VALID',
+      'ALTER TABLE "app"."users" VALIDATE CONSTRAINT "users_E-mail_not_null_check"',
+      'ALTER TABLE "app"."users" ALTER COLUMN "E-mail" SET NOT NULL',
+      'ALTER TABLE "app"."users" DROP CONSTRAINT IF EXISTS "users_E-mail_not_null_check"',
     ]);
   });
 

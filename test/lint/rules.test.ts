@@ -153,8 +153,19 @@ describe("locking", () => {
       operation: 'createIndex "ix_users_email" on "users"',
       message: "builds index ix_users_email on users without CONCURRENTLY: every write to users waits until the build ends",
     });
+    expect(f.saferWay).toMatch(
+      /^use op\.safeCreateIndex\("ix_users_email", "users", \["email"\], \{ concurrently: true \}\), in a migration marked `transactional: false`/,
+    );
+    const options = await nonCompliant(
+      rules.indexWithoutConcurrently,
+      m(1, (op) => op.createIndex("ix_users_lower", "users", [{ sql: "lower(email)" }], { unique: true, where: "email IS NOT NULL" })),
+    );
+    expect(options.saferWay).toContain(
+      'op.safeCreateIndex("ix_users_lower", "users", [{ sql: "lower(email)" }], { unique: true, where: "email IS NOT NULL", concurrently: true })',
+    );
     const raw = await nonCompliant(rules.indexWithoutConcurrently, m(1, (op) => op.execute("CREATE INDEX ix_orders_user ON public.orders (user_id)")));
     expect(raw.message).toMatch(/^builds index ix_orders_user on orders without CONCURRENTLY/);
+    expect(raw.saferWay).toMatch(/^use op\.safeCreateIndex\("ix_orders_user", "orders", \[\.\.\.\], \{ concurrently: true \}\)/);
     await compliant(
       rules.indexWithoutConcurrently,
       m(1, (op) => op.safeCreateIndex("ix_users_email", "users", ["email"], { concurrently: true }), { transactional: false }),
@@ -174,10 +185,44 @@ describe("locking", () => {
       m(1, (op) => op.createForeignKey("fk_orders_user", "orders", ["user_id"], "users", ["id"])),
     );
     expect(fk.message).toBe("adds foreign key fk_orders_user on orders, checking every existing row while writes to orders wait");
-    expect(fk.saferWay).toContain("{ notValid: true }");
+    expect(fk.saferWay).toBe(
+      'add it NOT VALID ({ notValid: true }), then validate it in a later migration: op.validateConstraint("orders", "fk_orders_user")',
+    );
     const check = await nonCompliant(rules.constraintWithoutNotValid, m(1, (op) => op.addCheckConstraint("ck_users_email", "users", "email <> ''")));
     expect(check.message).toMatch(/^adds check ck_users_email on users, reading every row of users under an ACCESS EXCLUSIVE lock/);
-    expect(check.saferWay).toContain(`ALTER TABLE \\"public\\".\\"users\\" ADD CONSTRAINT \\"ck_users_email\\" CHECK (email <> '') NOT VALID`);
+    expect(check.saferWay).toBe(
+      `add it NOT VALID: op.addCheckConstraint("ck_users_email", "users", "email <> ''", { notValid: true }), ` +
+        'then validate it in a later migration: op.validateConstraint("users", "ck_users_email")',
+    );
+    const raw = await nonCompliant(
+      rules.constraintWithoutNotValid,
+      m(1, (op) => op.execute("ALTER TABLE app.orders ADD CONSTRAINT ck_orders_user CHECK (user_id > 0)")),
+    );
+    expect(raw.saferWay).toBe(
+      "add it NOT VALID (op.addCheckConstraint(..., { notValid: true }), or NOT VALID in the SQL), " +
+        'then validate it in a later migration: op.validateConstraint("app.orders", "ck_orders_user")',
+    );
+  });
+
+  it("constraint-without-not-valid: op.addCheckConstraint { notValid: true } then op.validateConstraint in a later migration is compliant", async () => {
+    const add = m(1, (op) => op.addCheckConstraint("ck_users_email", "users", "email <> ''", { notValid: true }));
+    await compliant(rules.constraintWithoutNotValid, add, m(2, (op) => op.safeValidateConstraint("users", "ck_users_email")));
+    const never = await nonCompliant(rules.constraintWithoutNotValid, add);
+    expect(never.saferWay).toBe('add a later migration that runs op.validateConstraint("users", "ck_users_email")');
+    const fk = m(1, (op) => op.safeCreateForeignKey("fk_orders_user", "orders", ["user_id"], "users", ["id"], { notValid: true }));
+    await compliant(rules.constraintWithoutNotValid, fk, m(2, (op) => op.validateConstraint("orders", "fk_orders_user")));
+    // In the same transactional migration, ADD's lock is held through the validation; outside a transaction it is not.
+    const both = (op: Operations) =>
+      op.addCheckConstraint("ck_users_email", "users", "email <> ''", { notValid: true }).then(() => op.validateConstraint("users", "ck_users_email"));
+    const sameTx = await nonCompliant(rules.constraintWithoutNotValid, m(1, both));
+    expect(sameTx.message).toMatch(/^validates check ck_users_email on users in the same transaction that adds it/);
+    expect(sameTx.saferWay).toBe('move op.validateConstraint("users", "ck_users_email") to a later migration');
+    await compliant(rules.constraintWithoutNotValid, m(1, both, { transactional: false }));
+    // A validation before the constraint is added does not count.
+    await nonCompliant(
+      rules.constraintWithoutNotValid,
+      m(1, (op) => op.safeValidateConstraint("users", "ck_users_email").then(() => op.addCheckConstraint("ck_users_email", "users", "email <> ''", { notValid: true }))),
+    );
   });
 
   it("constraint-without-not-valid: NOT VALID then VALIDATE in a later migration is the way; never validating, or validating in the same transaction, is not", async () => {
@@ -199,6 +244,33 @@ describe("locking", () => {
   it("set-not-null-without-check: needs a validated CHECK (column IS NOT NULL) from an earlier migration", async () => {
     const f = await nonCompliant(rules.setNotNullWithoutCheck, m(1, (op) => op.alterColumn("users", "name", { nullable: false })));
     expect(f.message).toBe("sets users.name NOT NULL, reading every row of users under an ACCESS EXCLUSIVE lock (reads and writes wait)");
+    expect(f.saferWay).toBe(
+      'use op.safeSetNotNull("users", "name") instead, in a migration marked `transactional: false`, so that each step commits on its own: ' +
+        'it adds CHECK ("name" IS NOT NULL) NOT VALID, validates it while reads and writes go on, sets NOT NULL without a scan and drops the check',
+    );
+    const raw = await nonCompliant(rules.setNotNullWithoutCheck, m(1, (op) => op.execute("ALTER TABLE users ALTER COLUMN email SET NOT NULL")));
+    expect(raw.saferWay).toMatch(/^use op\.safeSetNotNull\("users", "email"\) instead/);
+    // The operation lint recommends is not a finding itself, plain or safe, in either kind of migration.
+    for (const transactional of [true, false]) {
+      const judged = await judge(
+        rules.setNotNullWithoutCheck,
+        m(1, (op) => op.safeSetNotNull("users", "name").then(() => op.setNotNull("users", "email")), { transactional }),
+      );
+      expect(judged).toEqual({ verdicts: [], findings: [] });
+    }
+    // A check added NOT VALID and validated by the operations, in earlier migrations, proves the column.
+    await compliant(
+      rules.setNotNullWithoutCheck,
+      m(1, (op) => op.addCheckConstraint("users_name_present", "users", '"name" IS NOT NULL', { notValid: true })),
+      m(2, (op) => op.validateConstraint("users", "users_name_present")),
+      m(3, (op) => op.alterColumn("users", "name", { nullable: false })),
+    );
+    // Added but never validated, it proves nothing.
+    await nonCompliant(
+      rules.setNotNullWithoutCheck,
+      m(1, (op) => op.addCheckConstraint("users_name_present", "users", '"name" IS NOT NULL', { notValid: true })),
+      m(2, (op) => op.alterColumn("users", "name", { nullable: false })),
+    );
     await compliant(
       rules.setNotNullWithoutCheck,
       m(1, (op) => op.safeExecute('ALTER TABLE users ADD CONSTRAINT users_name_not_null CHECK ("name" IS NOT NULL) NOT VALID', { guard: { when: () => true } })),
@@ -246,6 +318,7 @@ describe("Data API", () => {
     expect(f.message).toBe("creates index ix_users_email CONCURRENTLY in a migration that runs in a transaction, which PostgreSQL refuses");
     const raw = await nonCompliant(rules.concurrentlyInTransaction, m(1, (op) => op.execute("DROP INDEX CONCURRENTLY IF EXISTS ix_x")));
     expect(raw.message).toMatch(/^runs DROP INDEX CONCURRENTLY IF \.\.\. in a migration that runs in a transaction/);
+    expect(raw.saferWay).toContain("op.safeDropIndex(name, { concurrently: true })");
     await compliant(
       rules.concurrentlyInTransaction,
       m(1, (op) => op.safeCreateIndex("ix_users_email", "users", ["email"], { concurrently: true }), { transactional: false }),

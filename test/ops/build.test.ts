@@ -128,7 +128,40 @@ describe("the other builders", () => {
     expect(() => build.buildInsertRows(ctx, "t", [{ ["x".repeat(64)]: 1 }], false)).toThrow(/would truncate/);
   });
 
+  it("addCheckConstraint takes { notValid }, off by default", () => {
+    expect(build.buildAddCheckConstraint(ctx, "ck", "t", "a > 0", { notValid: true }, true)).toMatchObject({ notValid: true, ifNotExists: true });
+    expect(build.buildAddCheckConstraint(ctx, "ck", "t", "a > 0", undefined, false)).toMatchObject({ notValid: false });
+    expect(() => build.buildAddCheckConstraint(ctx, "ck", "t", "a > 0", "NOT VALID" as never, false)).toThrow(/options of check "ck" must be an object/);
+  });
+
+  it("validateConstraint names its table and constraint", () => {
+    expect(build.buildValidateConstraint(ctx, "app.orders", "fk_orders_user", true)).toEqual({
+      kind: "validateConstraint",
+      table: { schema: "app", name: "orders" },
+      name: "fk_orders_user",
+      ifNotValidated: true,
+    });
+    expect(() => build.buildValidateConstraint(ctx, "orders", "x".repeat(64), false)).toThrow(/would truncate/);
+  });
+
+  it("setNotNull names its helper check <table>_<column>_not_null_check, shortened as PostgreSQL shortens names", () => {
+    expect(build.buildSetNotNull(ctx, "users", "Email", false)).toEqual({
+      kind: "setNotNull",
+      table: { schema: "public", name: "users" },
+      column: "Email",
+      check: { name: "users_Email_not_null_check", expression: '"Email" IS NOT NULL' },
+      ifNullable: false,
+    });
+    const long = build.buildSetNotNull(ctx, "t".repeat(40), "c".repeat(40), true);
+    expect(long.check.name).toBe(`${"t".repeat(24)}_${"c".repeat(23)}_not_null_check`);
+    expect(long.check.name).toHaveLength(63);
+  });
+
   it("knows which operations were written in their safe form", () => {
+    expect(isSafeForm(build.buildValidateConstraint(ctx, "t", "ck", true))).toBe(true);
+    expect(isSafeForm(build.buildValidateConstraint(ctx, "t", "ck", false))).toBe(false);
+    expect(isSafeForm(build.buildSetNotNull(ctx, "t", "c", true))).toBe(true);
+    expect(isSafeForm(build.buildSetNotNull(ctx, "t", "c", false))).toBe(false);
     expect(isSafeForm(build.buildDropTable(ctx, "t", undefined, true))).toBe(true);
     expect(isSafeForm(build.buildDropTable(ctx, "t", undefined, false))).toBe(false);
     expect(isSafeForm(build.buildExecute("SELECT 1", undefined, { kind: "predicate" }))).toBe(true);

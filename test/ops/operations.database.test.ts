@@ -8,7 +8,11 @@ import { createOperations, DirectSink, type Operations, type RunMode } from "../
 import { SqlError } from "../../lib/sql/errors.ts";
 import type { SqlExecutor, SqlSession } from "../../lib/sql/executor.ts";
 import { CountingSession, testDatabases } from "../support/databases.ts";
+import { createTestDatabase } from "../support/postgres.ts";
 import { postgres } from "../../lib/dialect/postgres/index.ts";
+import { buildSetNotNull } from "../../lib/ops/build.ts";
+import { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
 
 async function upgrade(op: Operations): Promise<void> {
   await op.safeCreateTable("app.orgs", {
@@ -332,6 +336,180 @@ describe.each(await testDatabases())("operations on $name", (database) => {
     expect(findTable(await introspect(db, ["public"]), { schema: "public", name: "big" })!.indexes).toEqual([]);
   });
 
+  it("adds a check NOT VALID over rows that break it; validateConstraint fails naming the check and the table until they are fixed", async () => {
+    await db.query("CREATE TABLE accounts (id int PRIMARY KEY, balance int)");
+    await db.query("INSERT INTO accounts VALUES (1, 10), (2, -5)");
+    const added = await run(db, "safe", async (op) => {
+      await op.safeAddCheckConstraint("ck_balance", "accounts", "balance >= 0", { notValid: true });
+    });
+    const introspected = await introspect(db, schemas);
+    expect(findTable(introspected, { schema: "public", name: "accounts" })!.constraints).toContainEqual(
+      expect.objectContaining({ kind: "check", name: "ck_balance", validated: false }),
+    );
+    expect(shape(added.snapshot)).toEqual(shape(introspected));
+    // New rows are checked from now on.
+    await expect(db.query("INSERT INTO accounts VALUES (3, -1)")).rejects.toThrow(/violates check constraint "ck_balance"/);
+
+    const failed = await run(db, "safe", async (op) => {
+      await op.safeValidateConstraint("accounts", "ck_balance");
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(SqlError);
+    expect((failed as SqlError).message).toMatch(/check constraint "ck_balance" of relation "accounts" is violated by some row/);
+    expect(findTable(await introspect(db, schemas), { schema: "public", name: "accounts" })!.constraints).toContainEqual(
+      expect.objectContaining({ name: "ck_balance", validated: false }),
+    );
+
+    await db.query("UPDATE accounts SET balance = 0 WHERE balance < 0");
+    const validated = await run(db, "safe", async (op) => {
+      await op.safeValidateConstraint("accounts", "ck_balance");
+    });
+    expect(validated.results.map((r) => r.kind)).toEqual(["applied"]);
+    const after = await introspect(db, schemas);
+    expect(findTable(after, { schema: "public", name: "accounts" })!.constraints).toContainEqual(
+      expect.objectContaining({ name: "ck_balance", validated: true }),
+    );
+    expect(shape(validated.snapshot)).toEqual(shape(after));
+    const again = await run(db, "safe", async (op) => {
+      await op.validateConstraint("accounts", "ck_balance");
+      await op.safeAddCheckConstraint("ck_balance", "accounts", "balance >= 0", { notValid: true });
+    });
+    expect(again.results.map((r) => (r.kind === "skipped" ? r.reason : "applied"))).toEqual([
+      'constraint "ck_balance" on table "accounts" is already validated',
+      'constraint "ck_balance" on table "accounts" already exists',
+    ]);
+  });
+
+  it("adds a foreign key NOT VALID; validateConstraint fails naming it and the table while a row points nowhere", async () => {
+    await db.query("CREATE TABLE owners (id int PRIMARY KEY)");
+    await db.query("CREATE TABLE pets (id int PRIMARY KEY, owner int)");
+    await db.query("INSERT INTO owners VALUES (1)");
+    await db.query("INSERT INTO pets VALUES (1, 1), (2, 7)");
+    await run(db, "strict", async (op) => {
+      await op.createForeignKey("fk_pets_owner", "pets", ["owner"], "owners", ["id"], { notValid: true });
+    });
+    await expect(
+      run(db, "strict", async (op) => {
+        await op.validateConstraint("pets", "fk_pets_owner");
+      }),
+    ).rejects.toThrow(/on table "pets" violates foreign key constraint "fk_pets_owner"/);
+    await db.query("DELETE FROM pets WHERE owner = 7");
+    const done = await run(db, "strict", async (op) => {
+      await op.validateConstraint("pets", "fk_pets_owner");
+    });
+    expect(findTable(await introspect(db, schemas), { schema: "public", name: "pets" })!.constraints).toContainEqual(
+      expect.objectContaining({ kind: "foreignKey", name: "fk_pets_owner", validated: true }),
+    );
+    expect(shape(done.snapshot)).toEqual(shape(await introspect(db, schemas)));
+  });
+
+  it("setNotNull, its steps each committed on its own, converges from wherever a run stopped", async () => {
+    const steps = postgres.render(buildSetNotNull({ defaultSchema: "public", dialect: postgres }, "people", "name", true)).map((s) => s.sql);
+    expect(steps).toHaveLength(4);
+    for (let done = 0; done <= steps.length; done += 1) {
+      await db.query("DROP TABLE IF EXISTS people");
+      await db.query("CREATE TABLE people (id int PRIMARY KEY, name text)");
+      await db.query("INSERT INTO people VALUES (1, 'a'), (2, 'b')");
+      // A run that stopped after `done` steps, each in autocommit as the steps ask.
+      for (const sql of steps.slice(0, done)) await db.query(sql);
+
+      const op = await run(db, "safe", async (op) => {
+        await op.safeSetNotNull("people", "name");
+      });
+      const [result] = op.results;
+      if (done === steps.length) expect(result).toMatchObject({ kind: "skipped", reason: 'column "people"."name" is already NOT NULL' });
+      else {
+        expect(result!.kind === "applied" && result!.statements.map((s) => s.sql), `after ${done} step(s)`).toEqual(steps.slice(done));
+      }
+      const actual = await introspect(db, schemas);
+      const people = findTable(actual, { schema: "public", name: "people" })!;
+      expect(people.columns.map((c) => [c.name, c.nullable])).toEqual([
+        ["id", false],
+        ["name", false],
+      ]);
+      expect(people.constraints.map((c) => c.name)).toEqual(["people_pkey"]);
+      expect(shape(op.snapshot)).toEqual(shape(actual));
+    }
+  });
+
+  it("setNotNull stopped by a NULL keeps its NOT VALID check; once the rows are fixed, the next run goes on from VALIDATE", async () => {
+    await db.query("CREATE TABLE people (id int PRIMARY KEY, name text)");
+    await db.query("INSERT INTO people VALUES (1, 'a'), (2, NULL)");
+    await expect(
+      run(db, "safe", async (op) => {
+        await op.safeSetNotNull("people", "name");
+      }),
+    ).rejects.toThrow(/check constraint "people_name_not_null_check" of relation "people" is violated by some row/);
+    const stopped = findTable(await introspect(db, schemas), { schema: "public", name: "people" })!;
+    expect(stopped.columns.find((c) => c.name === "name")!.nullable).toBe(true);
+    expect(stopped.constraints).toContainEqual(expect.objectContaining({ name: "people_name_not_null_check", validated: false }));
+
+    await db.query("UPDATE people SET name = '' WHERE name IS NULL");
+    const op = await run(db, "safe", async (op) => {
+      await op.setNotNull("people", "name");
+    });
+    expect(op.results[0]!.kind === "applied" && op.results[0]!.statements.map((s) => s.sql.replace(/^ALTER TABLE "public"."people" /, ""))).toEqual([
+      'VALIDATE CONSTRAINT "people_name_not_null_check"',
+      'ALTER COLUMN "name" SET NOT NULL',
+      'DROP CONSTRAINT IF EXISTS "people_name_not_null_check"',
+    ]);
+    const done = findTable(await introspect(db, schemas), { schema: "public", name: "people" })!;
+    expect(done.columns.find((c) => c.name === "name")!.nullable).toBe(false);
+    expect(done.constraints.map((c) => c.name)).toEqual(["people_pkey"]);
+    await expect(db.query("INSERT INTO people VALUES (3, NULL)")).rejects.toThrow(/null value in column "name"/);
+  });
+
+  it("setNotNull inside a transaction is correct too (its locks are only held longer)", async () => {
+    await db.query("CREATE TABLE people (id int PRIMARY KEY, name text)");
+    await db.transaction((tx) =>
+      run(tx, "strict", async (op) => {
+        await op.setNotNull("people", "name");
+      }),
+    );
+    const people = findTable(await introspect(db, schemas), { schema: "public", name: "people" })!;
+    expect(people.columns.find((c) => c.name === "name")!.nullable).toBe(false);
+    expect(people.constraints.map((c) => c.name)).toEqual(["people_pkey"]);
+  });
+
+  it("safeCreateIndex CONCURRENTLY drops and rebuilds an index a failed concurrent build left INVALID", async () => {
+    await db.query("CREATE TABLE emails (id int PRIMARY KEY, address text)");
+    await db.query("INSERT INTO emails VALUES (1, 'a@example.com'), (2, 'a@example.com')");
+    const create = async (op: Operations) => {
+      await op.safeCreateIndex("ux_emails_address", "emails", ["address"], { unique: true, concurrently: true });
+    };
+    // The duplicates make the build fail, and PostgreSQL leaves the index behind, INVALID.
+    await expect(run(db, "safe", create)).rejects.toThrow(/could not create unique index "ux_emails_address"/);
+    const broken = findTable(await introspect(db, schemas), { schema: "public", name: "emails" })!;
+    expect(broken.indexes.find((i) => i.name === "ux_emails_address")).toMatchObject({ unique: true, valid: false });
+    // Under upgrade the plain form is sent as written, and the database refuses the name.
+    await expect(
+      run(db, "strict", async (op) => {
+        await op.createIndex("ux_emails_address", "emails", ["address"], { unique: true, concurrently: true });
+      }),
+    ).rejects.toThrow(/relation "ux_emails_address" already exists/);
+
+    await db.query("DELETE FROM emails WHERE id = 2");
+    const op = await run(db, "safe", create);
+    expect(op.results[0]).toMatchObject({
+      kind: "applied",
+      statements: [
+        { sql: 'DROP INDEX CONCURRENTLY IF EXISTS "public"."ux_emails_address"', transaction: "none" },
+        { sql: 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "ux_emails_address" ON "public"."emails" ("address")', transaction: "none" },
+      ],
+    });
+    const rebuilt = await introspect(db, schemas);
+    expect(findTable(rebuilt, { schema: "public", name: "emails" })!.indexes.find((i) => i.name === "ux_emails_address")).toMatchObject({
+      unique: true,
+      valid: true,
+    });
+    expect(shape(op.snapshot)).toEqual(shape(rebuilt));
+    await expect(db.query("INSERT INTO emails VALUES (3, 'a@example.com')")).rejects.toThrow(/duplicate key value/);
+    const again = await run(db, "safe", create);
+    expect(again.results[0]).toMatchObject({ kind: "skipped", reason: 'index "ux_emails_address" already exists' });
+  });
+
   it("renames tables and columns, and skips a rename already done under safe-upgrade", async () => {
     await run(db, "strict", upgrade);
     const rename = async (op: Operations) => {
@@ -347,5 +525,49 @@ describe.each(await testDatabases())("operations on $name", (database) => {
       'table "users" was already renamed to "people"',
       'column "people"."email" was already renamed to "e-mail"',
     ]);
+  });
+});
+
+// What the claim behind setNotNull rests on: with a validated CHECK (column IS NOT NULL) in place,
+// SET NOT NULL does not read the table (PostgreSQL says so at DEBUG1). On the embedded server
+// (PostgreSQL 17) and on PGlite (PostgreSQL 18), with the statements setNotNull renders.
+describe("setNotNull's SET NOT NULL does not scan the table", () => {
+  const steps = postgres.render(buildSetNotNull({ defaultSchema: "public", dialect: postgres }, "people", "name", true)).map((s) => s.sql);
+  const proof = 'existing constraints on column "people.name" are sufficient to prove that it does not contain nulls';
+
+  it("on PostgreSQL", async () => {
+    const database = await createTestDatabase();
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const notices: string[] = [];
+      client.on("notice", (n) => notices.push(n.message ?? ""));
+      await client.query("CREATE TABLE people (id int PRIMARY KEY, name text); INSERT INTO people VALUES (1, 'a')");
+      for (const [i, sql] of steps.entries()) {
+        if (i === 2) await client.query("SET client_min_messages = debug1");
+        await client.query(sql);
+        if (i === 2) await client.query("RESET client_min_messages");
+      }
+      expect(notices).toContain(proof);
+    } finally {
+      await client.end();
+      await database.drop();
+    }
+  });
+
+  it("on PGlite", async () => {
+    const db = new PGlite();
+    try {
+      const notices: string[] = [];
+      await db.exec("CREATE TABLE people (id int PRIMARY KEY, name text); INSERT INTO people VALUES (1, 'a')");
+      for (const [i, sql] of steps.entries()) {
+        if (i === 2) await db.exec("SET client_min_messages = debug1");
+        await db.query(sql, [], { onNotice: (n) => notices.push(n.message ?? "") });
+        if (i === 2) await db.exec("RESET client_min_messages");
+      }
+      expect(notices).toContain(proof);
+    } finally {
+      await db.close();
+    }
   });
 });

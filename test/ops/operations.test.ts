@@ -83,6 +83,36 @@ describe("the op object", () => {
     expect(op.snapshot.tables[0]!.columns.map((c) => c.name)).toEqual(["id", "email"]);
   });
 
+  it("hands the sink how each statement must commit: setNotNull's steps alone, CONCURRENTLY outside a transaction", async () => {
+    const { sink, op } = setup("safe", {
+      schemas: ["public"],
+      tables: [{ ...users, columns: [...users.columns, { name: "email", type: "text", nullable: true, default: null, identity: null, generated: null }] }],
+    });
+    const setNotNull = await op.safeSetNotNull("users", "email");
+    await op.safeCreateIndex("ix_users_email", "users", ["email"], { concurrently: true });
+    await op.safeAddCheckConstraint("ck_id", "users", "id > 0", { notValid: true });
+    await op.safeValidateConstraint("users", "ck_id");
+    expect(sink.statements.map((s) => [s.sql.replace(/^ALTER TABLE "public"."users" /, ""), s.transaction])).toEqual([
+      ['ADD CONSTRAINT "users_email_not_null_check" CHECK ("email" IS NOT NULL) NOT VALID', "own"],
+      ['VALIDATE CONSTRAINT "users_email_not_null_check"', "own"],
+      ['ALTER COLUMN "email" SET NOT NULL', "own"],
+      ['DROP CONSTRAINT IF EXISTS "users_email_not_null_check"', "own"],
+      ['CREATE INDEX CONCURRENTLY IF NOT EXISTS "ix_users_email" ON "public"."users" ("email")', "none"],
+      ['ADD CONSTRAINT "ck_id" CHECK (id > 0) NOT VALID', undefined],
+      ['VALIDATE CONSTRAINT "ck_id"', "own"],
+    ]);
+    // An unmarked statement carries no `transaction` key at all.
+    expect(Object.keys(sink.statements[5]!)).toEqual(["sql", "operation"]);
+    expect(setNotNull).toMatchObject({ kind: "applied", operation: { kind: "setNotNull", ifNullable: true } });
+    expect(setNotNull.kind === "applied" && setNotNull.statements.map((s) => s.transaction)).toEqual(["own", "own", "own", "own"]);
+    // The snapshot follows: the column is NOT NULL, the check is validated, so both skip now.
+    expect((await op.safeSetNotNull("users", "email")).kind).toBe("skipped");
+    expect(await op.safeValidateConstraint("users", "ck_id")).toMatchObject({
+      kind: "skipped",
+      reason: 'constraint "ck_id" on table "users" is already validated',
+    });
+  });
+
   it("runs operations in call order even when they are not awaited", async () => {
     const { sink, op } = setup("strict");
     const pending = [

@@ -186,7 +186,7 @@ const cases: Case[] = [
   },
   {
     name: "addCheckConstraint",
-    op: (safe) => build.buildAddCheckConstraint(ctx, "ck_age", "users", "age >= 0", safe),
+    op: (safe) => build.buildAddCheckConstraint(ctx, "ck_age", "users", "age >= 0", undefined, safe),
     skipState: base,
     applyState: withoutConstraint("ck_age"),
     reason: 'constraint "ck_age" on table "users" already exists',
@@ -497,5 +497,177 @@ describe("execute and insertRows", () => {
       kind: "skip",
       reason: 'no rows to insert into table "users"',
     });
+  });
+});
+
+describe("NOT VALID constraints and their validation", () => {
+  const notValid = (name: string) =>
+    deepFreeze({
+      ...base,
+      tables: base.tables.map((t) => ({
+        ...t,
+        constraints: t.constraints.map((c) => (c.name === name && (c.kind === "check" || c.kind === "foreignKey") ? { ...c, validated: false } : c)),
+      })),
+    });
+  const constraintOf = (snapshot: SchemaSnapshot, table: string, name: string) =>
+    findTable(snapshot, { schema: "public", name: table })!.constraints.find((c) => c.name === name);
+
+  it("addCheckConstraint { notValid: true } renders NOT VALID and leaves the check unvalidated in the snapshot", () => {
+    const op = build.buildAddCheckConstraint(ctx, "ck_email", "users", "email <> ''", { notValid: true }, true);
+    const p = plan(op, base, "safe");
+    expect(sqlOf(p)).toEqual([`ALTER TABLE "public"."users" ADD CONSTRAINT "ck_email" CHECK (email <> '') NOT VALID`]);
+    // A NOT VALID constraint is added in the migration's transaction: its lock is brief.
+    expect((p as Extract<Plan, { kind: "apply" }>).statements[0]!.transaction).toBeUndefined();
+    expect(constraintOf((p as Extract<Plan, { kind: "apply" }>).snapshot, "users", "ck_email")).toEqual({
+      kind: "check",
+      name: "ck_email",
+      expression: "email <> ''",
+      validated: false,
+    });
+    // The safe form still skips a check of that name, validated or not.
+    expect(plan(op, notValid("ck_age"), "safe")).toMatchObject({ kind: "apply" });
+    expect(plan(build.buildAddCheckConstraint(ctx, "ck_age", "users", "age >= 0", { notValid: true }, true), notValid("ck_age"), "strict")).toEqual({
+      kind: "skip",
+      reason: 'constraint "ck_age" on table "users" already exists',
+    });
+  });
+
+  it("createForeignKey { notValid: true } leaves the foreign key unvalidated in the snapshot", () => {
+    const op = build.buildCreateForeignKey(ctx, "fk_orders_user", "orders", ["user_id"], "users", ["id"], { notValid: true }, true);
+    const p = plan(op, withTable(base, "orders", (t) => ({ ...t, constraints: [] })), "safe");
+    expect(sqlOf(p)[0]).toMatch(/NOT VALID$/);
+    expect(constraintOf((p as Extract<Plan, { kind: "apply" }>).snapshot, "orders", "fk_orders_user")).toMatchObject({ validated: false });
+  });
+
+  describe.each([
+    { what: "a check", table: "users", name: "ck_age" },
+    { what: "a foreign key", table: "orders", name: "fk_orders_user" },
+  ])("validateConstraint of $what", ({ table, name }) => {
+    const sqlText = `ALTER TABLE "public"."${table}" VALIDATE CONSTRAINT "${name}"`;
+    const reason = `constraint "${name}" on table "${table}" is already validated`;
+
+    it("runs on a NOT VALID constraint, in a transaction of its own, and the snapshot has it validated", () => {
+      for (const safe of [false, true]) {
+        for (const mode of ["safe", "strict"] as const) {
+          const p = plan(build.buildValidateConstraint(ctx, table, name, safe), notValid(name), mode);
+          expect(sqlOf(p)).toEqual([sqlText]);
+          const applied = p as Extract<Plan, { kind: "apply" }>;
+          expect(applied.statements.map((s) => s.transaction)).toEqual(["own"]);
+          expect(constraintOf(applied.snapshot, table, name)).toMatchObject({ validated: true });
+          expect(plan(build.buildValidateConstraint(ctx, table, name, true), applied.snapshot, "strict")).toEqual({ kind: "skip", reason });
+        }
+      }
+    });
+
+    it("the safe form skips a validated constraint; the plain form does under safe-upgrade and is sent under upgrade", () => {
+      expect(plan(build.buildValidateConstraint(ctx, table, name, true), base, "strict")).toEqual({ kind: "skip", reason });
+      expect(plan(build.buildValidateConstraint(ctx, table, name, false), base, "safe")).toEqual({ kind: "skip", reason });
+      expect(sqlOf(plan(build.buildValidateConstraint(ctx, table, name, false), base, "strict"))).toEqual([sqlText]);
+    });
+  });
+
+  it("validateConstraint does not hide a missing constraint: the database reports it", () => {
+    expect(sqlOf(plan(build.buildValidateConstraint(ctx, "users", "ck_nope", true), base, "safe"))).toEqual([
+      'ALTER TABLE "public"."users" VALIDATE CONSTRAINT "ck_nope"',
+    ]);
+  });
+
+  it("a primary key or unique constraint is always valid: the safe form skips it", () => {
+    expect(plan(build.buildValidateConstraint(ctx, "users", "uq_users_email", true), base, "safe")).toMatchObject({ kind: "skip" });
+  });
+});
+
+describe("setNotNull", () => {
+  const check = "users_email_not_null_check";
+  const ADD = `ALTER TABLE "public"."users" ADD CONSTRAINT "${check}" CHECK ("email" IS NOT NULL) NOT VALID`;
+  const VALIDATE = `ALTER TABLE "public"."users" VALIDATE CONSTRAINT "${check}"`;
+  const SET = 'ALTER TABLE "public"."users" ALTER COLUMN "email" SET NOT NULL';
+  const DROP = `ALTER TABLE "public"."users" DROP CONSTRAINT IF EXISTS "${check}"`;
+  const op = (safe: boolean) => build.buildSetNotNull(ctx, "users", "email", safe);
+
+  /** users as a run stopped after `done` of the four steps (each commits on its own) left it. */
+  const after = (done: number): SchemaSnapshot =>
+    withTable(base, "users", (t) => ({
+      ...t,
+      columns: t.columns.map((c) => (c.name === "email" && done >= 3 ? { ...c, nullable: false } : c)),
+      constraints:
+        done >= 1 && done < 4
+          ? [...t.constraints, { kind: "check", name: check, expression: "(email IS NOT NULL)", validated: done >= 2 }]
+          : t.constraints,
+    }));
+
+  it("from a nullable column: adds the check NOT VALID, validates it, sets NOT NULL and drops the check, each in its own transaction", () => {
+    for (const mode of ["safe", "strict"] as const) {
+      for (const safe of [true, false]) {
+        const p = plan(op(safe), base, mode);
+        expect(sqlOf(p)).toEqual([ADD, VALIDATE, SET, DROP]);
+        expect((p as Extract<Plan, { kind: "apply" }>).statements.map((s) => s.transaction)).toEqual(["own", "own", "own", "own"]);
+      }
+    }
+  });
+
+  it("after a run stopped between steps, goes on from the step it reached", () => {
+    expect(sqlOf(plan(op(true), after(1), "safe"))).toEqual([VALIDATE, SET, DROP]);
+    expect(sqlOf(plan(op(true), after(2), "safe"))).toEqual([SET, DROP]);
+    expect(sqlOf(plan(op(true), after(3), "safe"))).toEqual([DROP]);
+    // Under safe-upgrade the plain form does the same.
+    expect(sqlOf(plan(op(false), after(1), "safe"))).toEqual([VALIDATE, SET, DROP]);
+    for (const done of [1, 2, 3]) {
+      const p = plan(op(true), after(done), "safe") as Extract<Plan, { kind: "apply" }>;
+      expect(p.statements.every((s) => s.transaction === "own")).toBe(true);
+      // Wherever it starts, it ends where all four steps end.
+      expect(p.snapshot).toEqual(after(4));
+    }
+  });
+
+  it("skips a column that is already NOT NULL, and says so", () => {
+    const reason = 'column "users"."email" is already NOT NULL';
+    expect(plan(op(true), after(4), "strict")).toEqual({ kind: "skip", reason });
+    expect(plan(op(false), after(4), "safe")).toEqual({ kind: "skip", reason });
+    // Under upgrade the plain form is sent as written: its steps are harmless on a NOT NULL column.
+    expect(sqlOf(plan(op(false), after(4), "strict"))).toEqual([ADD, VALIDATE, SET, DROP]);
+  });
+
+  it("afterwards the snapshot has the column NOT NULL and no helper check", () => {
+    const p = plan(op(true), base, "safe") as Extract<Plan, { kind: "apply" }>;
+    const users = findTable(p.snapshot, { schema: "public", name: "users" })!;
+    expect(findColumn(users, "email")?.nullable).toBe(false);
+    expect(users.constraints.map((c) => c.name)).toEqual(["ck_age", "uq_users_email", "users_pkey"]);
+    expect(plan(op(true), p.snapshot, "safe")).toMatchObject({ kind: "skip" });
+  });
+
+  it("does not hide a missing column or table: the database reports it", () => {
+    expect(sqlOf(plan(build.buildSetNotNull(ctx, "users", "nope", true), base, "safe"))).toHaveLength(4);
+    expect(sqlOf(plan(build.buildSetNotNull(ctx, "nope", "email", true), base, "safe"))).toHaveLength(4);
+  });
+});
+
+describe("statements that cannot run in a transaction", () => {
+  const transactions = (p: Plan) => (p as Extract<Plan, { kind: "apply" }>).statements.map((s) => s.transaction);
+
+  it("createIndex and dropIndex CONCURRENTLY are marked to run outside any transaction", () => {
+    expect(transactions(plan(build.buildCreateIndex(ctx, "ix_users_email", "users", ["email"], { concurrently: true }, true), base, "safe"))).toEqual(["none"]);
+    expect(transactions(plan(build.buildDropIndex(ctx, "ix_users_age", { concurrently: true }, true), base, "safe"))).toEqual(["none"]);
+  });
+
+  it("the rebuild of an invalid index drops and creates it CONCURRENTLY, both outside any transaction", () => {
+    const broken = withTable(base, "users", (t) => ({
+      ...t,
+      indexes: t.indexes.map((i) => (i.name === "ix_users_age" ? { ...i, valid: false } : i)),
+    }));
+    const p = plan(build.buildCreateIndex(ctx, "ix_users_age", "users", ["age"], { concurrently: true }, false), broken, "safe");
+    expect(transactions(p)).toEqual(["none", "none"]);
+    // Without CONCURRENTLY, the rebuild goes in the migration's transaction.
+    const plain = plan(build.buildCreateIndex(ctx, "ix_users_age", "users", ["age"], undefined, true), broken, "safe");
+    expect(sqlOf(plain)).toEqual([
+      'DROP INDEX IF EXISTS "public"."ix_users_age"',
+      'CREATE INDEX IF NOT EXISTS "ix_users_age" ON "public"."users" ("age")',
+    ]);
+    expect(transactions(plain)).toEqual([undefined, undefined]);
+  });
+
+  it("other statements are not marked: they go in the migration's transaction", () => {
+    expect(transactions(plan(build.buildCreateIndex(ctx, "ix_users_email", "users", ["email"], undefined, true), base, "safe"))).toEqual([undefined]);
+    expect(transactions(plan(build.buildExecute("CREATE INDEX CONCURRENTLY ix ON users (email)", undefined, null), base, "safe"))).toEqual([undefined]);
   });
 });

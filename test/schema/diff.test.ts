@@ -97,6 +97,21 @@ describe("diffSnapshots", () => {
     ]);
   });
 
+  it("reports a check left NOT VALID and an index left INVALID (a failed concurrent build)", () => {
+    const table = (validated: boolean, valid: boolean) =>
+      users({
+        constraints: [...users().constraints, { kind: "check", name: "ck_name", expression: "(name <> ''::text)", validated }],
+        indexes: [
+          ...users().indexes,
+          { name: "ix_users_name", columns: ["name"], unique: false, method: "btree", where: null, constraint: false, valid },
+        ],
+      });
+    expect(lines(diffSnapshots(snap([table(true, true)]), snap([table(false, false)])))).toEqual([
+      "constraint ck_name on users changed after downgrade: validated false (expected true)",
+      "index ix_users_name on users changed after downgrade: valid false (expected true)",
+    ]);
+  });
+
   it("reports a column order that differs, and schemas that appear or disappear", () => {
     const swapped = users({ columns: [col("name"), col("id", "bigint", { nullable: false })] });
     expect(lines(diffSnapshots(snap([users()]), snap([swapped])))).toEqual([

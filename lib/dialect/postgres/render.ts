@@ -12,6 +12,7 @@ import {
   type ForeignKeySpec,
   type InsertRowsOp,
   type Operation,
+  setNotNullSteps,
 } from "../../schema/operation.ts";
 import type { RenderedStatement, RenderHints } from "../dialect.ts";
 import type { IndexKey, ReferentialAction } from "../../schema/snapshot.ts";
@@ -68,7 +69,7 @@ export function renderConstraint(constraint: ConstraintSpec): string {
     case "unique":
       return `${name} UNIQUE (${columnList(constraint.columns)})`;
     case "check":
-      return `${name} CHECK (${constraint.expression})`;
+      return `${name} CHECK (${constraint.expression})${constraint.notValid === true ? " NOT VALID" : ""}`;
     case "foreignKey":
       return (
         `${name} FOREIGN KEY (${columnList(constraint.columns)}) ` +
@@ -240,9 +241,16 @@ export function render(op: Operation, hints: RenderHints = {}): RenderedStatemen
     case "addCheckConstraint":
       return [
         {
-          sql: `ALTER TABLE ${quoteName(op.table)} ADD ${renderConstraint({ kind: "check", name: op.name, expression: op.expression })}`,
+          sql:
+            `ALTER TABLE ${quoteName(op.table)} ADD ` +
+            renderConstraint({ kind: "check", name: op.name, expression: op.expression, notValid: op.notValid }),
         },
       ];
+    case "validateConstraint":
+      return [{ sql: `ALTER TABLE ${quoteName(op.table)} VALIDATE CONSTRAINT ${quoteIdentifier(op.name)}` }];
+    case "setNotNull":
+      // All four steps; the planner sends only those an interrupted run has not done.
+      return setNotNullSteps(op).flatMap((step) => render(step));
     case "dropConstraint":
       return [
         {

@@ -6,6 +6,11 @@ const SAFER =
   "mark the migration `transactional: false` (its statements then run one by one, each committing on its own) and " +
   "keep it to operations that are safe to run again (safe forms), so safe-upgrade can resume it";
 
+/** Raw SQL: the operations do the same and are safe to run again. */
+const SAFER_RAW =
+  `${SAFER}; write the index as op.safeCreateIndex(name, table, columns, { concurrently: true }) or ` +
+  "op.safeDropIndex(name, { concurrently: true }), which also rebuild or drop an index a failed concurrent build left INVALID";
+
 export const concurrentlyInTransaction: LintRule = {
   code: "concurrently-in-transaction",
   category: RuleCategory.DataApi,
@@ -25,7 +30,8 @@ export const concurrentlyInTransaction: LintRule = {
       if (target.statement.transactional) return NOT_APPLICABLE;
       if (!migration.transactional) return COMPLIANT;
       const first = target.statement.sql.replace(/\s+/g, " ").trim().split(" ").slice(0, 4).join(" ");
-      return nonCompliant(`runs ${first} ... in a migration that runs in a transaction, which PostgreSQL refuses`, SAFER);
+      const index = /^(CREATE|DROP) (UNIQUE )?INDEX\b/i.test(first);
+      return nonCompliant(`runs ${first} ... in a migration that runs in a transaction, which PostgreSQL refuses`, index ? SAFER_RAW : SAFER);
     }
     return NOT_APPLICABLE;
   },

@@ -1,9 +1,11 @@
 // locking: SET NOT NULL on an existing column reads the whole table under an ACCESS EXCLUSIVE lock
 // to prove there is no NULL, unless a validated CHECK (column IS NOT NULL) already proves it
 // (PostgreSQL 12+ then skips the scan). The safe sequence: add the check NOT VALID, validate it,
-// then SET NOT NULL (and drop the check), each in its own migration.
+// then SET NOT NULL (and drop the check), each committing on its own: op.safeSetNotNull does all
+// four (it is another operation, so this rule does not look at it).
 import { sameName, type QualifiedName } from "../../schema/names.ts";
 import { findTable } from "../../schema/snapshot.ts";
+import { COMMITS_ON_ITS_OWN, opCall, relationArg } from "../advice.ts";
 import { type Compliance, COMPLIANT, type LintRule, NOT_APPLICABLE, nonCompliant, RuleCategory } from "../rule.ts";
 import { columnBefore, columnExisted, type LintSubject, tableName } from "../subject.ts";
 
@@ -29,12 +31,11 @@ function verdict(subject: LintSubject, table: QualifiedName, column: string): Co
   if (!columnExisted(subject.migration, table, column)) return COMPLIANT;
   if (provenNotNull(subject, table, column)) return COMPLIANT;
   const t = tableName(subject, table);
-  const sql = subject.dialect;
-  const check = `${table.name}_${column}_not_null`;
+  const call = opCall("safeSetNotNull", relationArg(table, subject.defaultSchema), JSON.stringify(column));
   return nonCompliant(
     `sets ${t}.${column} NOT NULL, reading every row of ${t} under an ACCESS EXCLUSIVE lock (reads and writes wait)`,
-    `first add op.execute(${JSON.stringify(`ALTER TABLE ${sql.quoteName(table)} ADD CONSTRAINT ${sql.quoteIdentifier(check)} CHECK (${sql.quoteIdentifier(column)} IS NOT NULL) NOT VALID`)}), ` +
-      `validate it in a later migration (ALTER TABLE ... VALIDATE CONSTRAINT ${check}), then set NOT NULL and drop the check`,
+    `use ${call} instead, ${COMMITS_ON_ITS_OWN}: it adds CHECK (${subject.dialect.quoteIdentifier(column)} IS NOT NULL) NOT VALID, ` +
+      "validates it while reads and writes go on, sets NOT NULL without a scan and drops the check",
   );
 }
 
