@@ -16,8 +16,7 @@ export function opCall(method: string, ...args: string[]): string {
 }
 
 /**
- * Where the operations that commit step by step (statements marked `transaction: "own"` or
- * "none", lib/ops/sink.ts) get what they ask for today: a migration whose statements each commit
- * on their own.
+ * What the operations that commit step by step (statements marked `transaction: "own"` or "none",
+ * lib/ops/sink.ts) do to their migration: the runner commits each step on its own.
  */
-export const COMMITS_ON_ITS_OWN = "in a migration marked `transactional: false`, so that each step commits on its own";
+export const COMMITS_ON_ITS_OWN = "which commits each step on its own (what the migration did before it is committed first)";

@@ -403,8 +403,8 @@ export interface CreateIndexOptions {
   readonly where?: string;
   /**
    * Build without blocking writes. PostgreSQL refuses it inside a transaction: its statements are
-   * planned with `transaction: "none"` (lib/ops/sink.ts), and for now need a migration marked
-   * `transactional: false`. The safe form drops and rebuilds an index of that name a failed
+   * planned with `transaction: "none"` (lib/ops/sink.ts), so the runner sends them outside
+   * the migration's transaction, in any migration. The safe form drops and rebuilds an index of that name a failed
    * concurrent build left INVALID. @default false
    */
   readonly concurrently?: boolean;

@@ -86,8 +86,8 @@ export interface DropOptions {
 export interface DropIndexOptions {
   /**
    * Drop without blocking reads and writes. Like createIndex's, PostgreSQL refuses it inside a
-   * transaction: planned with `transaction: "none"`, for now in a migration marked
-   * `transactional: false`. @default false
+   * transaction: planned with `transaction: "none"`, sent outside the migration's transaction.
+   * @default false
    */
   readonly concurrently?: boolean;
 }

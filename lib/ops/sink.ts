@@ -18,7 +18,7 @@ import type { Operation } from "../schema/operation.ts";
  *   without that benefit (its locks and those before it are held until the transaction ends).
  * - "none": outside any transaction block, in autocommit, because PostgreSQL refuses it inside
  *   one (CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY). As with "own", what came before is
- *   committed first. Inside a transaction it fails (the runner's NeedsNonTransactionalError).
+ *   committed first.
  *
  * A migration with a marked statement is not atomic: a failure after one leaves what was committed
  * before it in place. Only operations whose plan converges from every such intermediate state
@@ -26,8 +26,10 @@ import type { Operation } from "../schema/operation.ts";
  * marked: the runner classifies its statements itself (Dialect.classifyStatement).
  *
  * A migration marked `transactional: false` already commits every statement on its own, so its
- * marked statements get what they ask for. In a transactional migration the runner (for now)
- * sends "own" statements in the migration's transaction and refuses "none" ones.
+ * marked statements get what they ask for. In a transactional migration the runner commits what
+ * the migration sent before the first marked statement, and runs the rest of it as it runs a
+ * non-transactional one (lib/runner/group-transaction.ts); unmarked raw SQL PostgreSQL refuses
+ * in a transaction is refused (NeedsNonTransactionalError).
  */
 export type StatementTransaction = "own" | "none";
 

@@ -44,14 +44,16 @@ export function codeOf(error: unknown, fallback = "migration-failed"): string {
 /** Records a migration's failure in its entry and in the run's result. */
 function settle(
   result: MigrateResult,
-  { entry, migration }: Member,
+  { entry, migration, partial }: Member,
   options: { direction: Direction; mode: RunMode },
   error: unknown,
   groupSize = 1,
 ): void {
   entry.status = "failed";
-  if (migration.transactional) settleOperations(entry, "rolled-back");
-  let detail = explain(error, options.mode, migration);
+  // Nothing of it stays unless it ran outside a transaction, from the start or from a statement on.
+  const atomic = migration.transactional && !partial;
+  if (atomic) settleOperations(entry, "rolled-back");
+  let detail = explain(error, options.mode, migration, atomic);
   if (groupSize > 1) {
     detail +=
       `; it ran in one transaction with the ${groupSize - 1} revision(s) before it, ` +
@@ -116,12 +118,14 @@ function settleOperations(entry: RevisionResult, status: "rolled-back" | "unknow
 const EXISTS = new Set(["42P07", "42701", "42710", "42P06", "42P16"]);
 
 /** The database's message plus what to do next. */
-function explain(error: unknown, mode: RunMode, migration: Migration): string {
+function explain(error: unknown, mode: RunMode, migration: Migration, atomic: boolean): string {
   const message = error instanceof Error ? error.message : String(error);
   // An unknown outcome never comes here (settleUnknown reports it).
-  const state = migration.transactional
+  const state = atomic
     ? "nothing of this revision was applied"
-    : "it is not transactional, so statements before the failure stay applied; `retort safe-upgrade` converges from there";
+    : migration.transactional
+      ? "a statement of it commits on its own, so what it committed before the failure stays applied; `retort safe-upgrade` converges from there"
+      : "it is not transactional, so statements before the failure stay applied; `retort safe-upgrade` converges from there";
   // Both say what happened and what to run next; nothing of the revision was sent or committed.
   if (error instanceof LeaseLostError) return message;
   if (error instanceof SqlError && error.sqlState === FENCED_OUT_SQLSTATE) return message;

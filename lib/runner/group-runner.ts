@@ -25,6 +25,11 @@ export interface Member {
   migration: Migration;
   toHeads: string[];
   transition: Transition;
+  /**
+   * Its last try failed after committing part of it: a statement that commits on its own
+   * (StatementTransaction) detached it from its transaction, so what it did before that stays.
+   */
+  partial?: boolean;
 }
 
 /** Most migrations one transaction holds, and how long (ms) it may stay open before it commits. */
@@ -134,7 +139,8 @@ export class GroupRunner {
     const deadline = this.options.deadline;
     const limitMs = this.limitMs();
     const touched: Operation[] = [];
-    const transactional = first.migration.transactional;
+    // Until a statement that commits on its own detaches it (group-transaction.ts).
+    const inTransaction = () => first.migration.transactional && !group.detached;
     let inFlightSince = performance.now();
     let stopped: DeadlineReachedError | MigrationTimeoutError | undefined;
     // The cancel sent when stopping: awaited before anything else is sent, or it could cancel that.
@@ -148,7 +154,7 @@ export class GroupRunner {
     // running and no longer waited for (its outcome is unknown).
     const stop = (error: DeadlineReachedError | MigrationTimeoutError, running: string) => {
       stopped = error;
-      if (transactional) {
+      if (inTransaction()) {
         cancelling = this.db.versionTable.cancelWriters(this.db.executor).catch(() => 0);
         halt(error);
         return;
@@ -171,7 +177,7 @@ export class GroupRunner {
         () =>
           byDeadline
             ? stop(new DeadlineReachedError(performance.now() - inFlightSince), "this invocation's time ran out")
-            : stop(new MigrationTimeoutError(limitMs, transactional), "the migration's time limit passed"),
+            : stop(new MigrationTimeoutError(limitMs, inTransaction()), "the migration's time limit passed"),
         Math.min(untilDeadline, limitMs),
       );
     };
@@ -187,7 +193,9 @@ export class GroupRunner {
         inFlightSince = started;
         arm();
         ran.push(member);
+        member.partial = false;
         group.owner = member.index;
+        group.shared = ran.length > 1;
         this.options.onMigration?.(member.migration);
         const ops = createOperations({
           snapshot: this.snapshot,
@@ -207,7 +215,7 @@ export class GroupRunner {
         if (group.failed) throw group.failed.error;
         this.snapshot = ops.snapshot as SchemaSnapshot;
         timing.push(performance.now() - started);
-        if (!member.migration.transactional) break;
+        if (!member.migration.transactional || group.detached) break;
       }
       const committing = performance.now();
       const last = ran[ran.length - 1]!;
@@ -227,7 +235,7 @@ export class GroupRunner {
     } catch (caught) {
       // A statement cancelled at the deadline fails with the database's "canceling statement".
       const cancelled = caught instanceof SqlError && caught.sqlState === QUERY_CANCELED;
-      const error = stopped && transactional && cancelled ? stopped : caught;
+      const error = stopped && inTransaction() && cancelled ? stopped : caught;
       // Whatever the stopped code does later, nothing more of it reaches the database.
       group.close();
       await cancelling;
@@ -245,6 +253,7 @@ export class GroupRunner {
           }
         : undefined;
       const inFlight = blamed[blamed.length - 1];
+      if (inFlight && group.detached) inFlight.partial = true;
       if (inFlight && (error instanceof DeadlineReachedError || error instanceof MigrationTimeoutError)) inFlight.entry.durationMs = Math.round(performance.now() - inFlightSince);
       // What the one in flight had done stays in its report (settled as rolled back or unknown);
       // the others were rolled back, and those after it never ran.

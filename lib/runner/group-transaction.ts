@@ -13,9 +13,16 @@
 // A non-transactional group (one migration marked `transactional: false`) sends every statement
 // at once in autocommit and waits for it, so a failure stops it where it happened.
 //
+// A statement its operation marks to commit on its own (StatementTransaction: setNotNull's steps,
+// validateConstraint, CREATE INDEX CONCURRENTLY) detaches a transactional migration: what it sent
+// before is committed (without its version record), and from that statement on it runs as a
+// non-transactional one does, its version record last. Only the first migration of a group can
+// detach: from any other, the statement throws CommitsAloneError, and the runner commits the
+// migrations before it without it and runs it again first in a group of its own.
+//
 // Every transaction starts with `settings` (lock_timeout, statement_timeout: lock-retry.ts), in
 // the PL/pgSQL it sends first. A statement outside a transaction is bounded too: one that may run
-// in a DO block goes in one with the settings (still one call); any other (CREATE INDEX
+// in a DO block goes in one with the preamble and the settings (one call); any other (CREATE INDEX
 // CONCURRENTLY) carries `timeouts`, when the runner gives any, as QueryOptions.timeouts, which
 // the adapter applies in its session where it has one.
 import { RetortError } from "../errors.ts";
@@ -33,6 +40,19 @@ export class NeedsNonTransactionalError extends RetortError {
       `${statement.sql.split("\n")[0]} cannot run inside a transaction; ` +
         "mark the migration `transactional: false` (it then runs statement by statement, each safe to retry)",
     );
+  }
+}
+
+/**
+ * A statement that must commit on its own, from a migration sharing its transaction with earlier
+ * ones (GroupTransaction.shared): the runner rolls the group back, commits the earlier migrations
+ * without it, and runs it again first in a group of its own, where it can detach.
+ */
+export class CommitsAloneError extends RetortError {
+  override readonly code: string = "commits-alone";
+  override name = "CommitsAloneError";
+  constructor(readonly statement: SinkStatement) {
+    super(`${statement.sql.split("\n")[0]} must commit on its own, and its migration shares a transaction with the ones before it`);
   }
 }
 
@@ -88,11 +108,17 @@ export class GroupTransaction implements StatementSink {
    * members whose statements it carried.
    */
   owner = 0;
+  /** The member sending now shares the transaction with earlier ones (GroupRunner sets it). */
+  shared = false;
   private queueFrom: number | undefined;
   /** The member of the first send: the preamble, sent with it, is everyone's. */
   private firstOwner: number | undefined;
-  /** Preamble and prefix not sent yet: they go first, with whatever is sent first. */
+  /** Preamble not sent yet (again, after a detach): it goes first, with whatever is sent next. */
   private preamblePending: boolean;
+  /** Prefix not sent yet: it goes first, with whatever is sent first. */
+  private prefixPending: boolean;
+  /** A marked statement committed what came before: from there on the member runs outside a transaction. */
+  private detachedNow = false;
   /** Every send, in order; the transaction is opened by the first. */
   private tail: Promise<void> = Promise.resolve();
   /** Whether anything went into the transaction (a non-transactional group never has one). */
@@ -113,7 +139,8 @@ export class GroupTransaction implements StatementSink {
     private readonly dialect: Dialect,
     private readonly options: GroupTransactionOptions,
   ) {
-    this.preamblePending = options.preamble.length > 0 || options.prefix.length > 0 || (options.settings?.length ?? 0) > 0;
+    this.preamblePending = options.preamble.length > 0 || (options.settings?.length ?? 0) > 0;
+    this.prefixPending = options.prefix.length > 0;
     this.abandoned = new Promise<never>((_, reject) => {
       this.abandonNow = reject;
     });
@@ -128,6 +155,14 @@ export class GroupTransaction implements StatementSink {
   abandon(error: Error): boolean {
     this.abandonNow(error);
     return this.sendingAlone;
+  }
+
+  /**
+   * Whether a statement marked to commit on its own detached the migration: what it sent before
+   * is committed, and a failure now leaves its statements up to the failing one applied.
+   */
+  get detached(): boolean {
+    return this.detachedNow;
   }
 
   /** The first failure of a pipelined send, if one has come back yet, and whose statements it carried. */
@@ -149,7 +184,11 @@ export class GroupTransaction implements StatementSink {
 
   statement(statement: SinkStatement): void | Promise<void> {
     this.refuseWhenClosed();
-    if (!this.options.transactional) return this.sendAlone(statement);
+    if (!this.options.transactional || this.detachedNow) return this.sendAlone(statement);
+    if (statement.transaction !== undefined) {
+      if (this.shared) throw new CommitsAloneError(statement);
+      return this.detach().then(() => this.sendAlone(statement));
+    }
     const kind = this.dialect.classifyStatement(statement.sql);
     if (!kind.transactional) throw new NeedsNonTransactionalError(statement);
     const hasParams = statement.params !== undefined && Object.keys(statement.params).length > 0;
@@ -166,7 +205,7 @@ export class GroupTransaction implements StatementSink {
 
   async query(sql: string, params?: SqlParams): Promise<QueryResult> {
     this.refuseWhenClosed();
-    if (!this.options.transactional) {
+    if (!this.options.transactional || this.detachedNow) {
       this.options.beforeSend();
       return this.executor.query(sql, params);
     }
@@ -182,7 +221,7 @@ export class GroupTransaction implements StatementSink {
     // The version-table update records every member: its failure is the whole group's.
     const owners = { from: Math.min(this.queueFrom ?? this.owner, this.firstOwner ?? this.owner), to: this.owner };
     const sql = this.takeBlock(procedural);
-    if (!this.options.transactional || !this.started) {
+    if (!this.options.transactional || !this.started || this.detachedNow) {
       // Nothing was sent in a transaction: one autocommitted statement is atomic on its own.
       if (sql === null) return;
       this.options.beforeSend();
@@ -190,6 +229,11 @@ export class GroupTransaction implements StatementSink {
       return;
     }
     if (sql !== null) this.pipeline((session) => session.query(sql, undefined, LONG), owners).catch(() => {});
+    await this.commitSent();
+  }
+
+  /** Waits for every send, throws the first failure, else commits the transaction. */
+  private async commitSent(): Promise<void> {
     await this.tail;
     if (this.failure) throw this.failure.error;
     const held = this.held;
@@ -210,14 +254,37 @@ export class GroupTransaction implements StatementSink {
 
   /** Queued statements, preamble and prefix as one statement (null when there is nothing). */
   private takeBlock(procedural: readonly string[] = []): string | null {
-    const statements = this.preamblePending ? [...this.options.prefix.map((sql) => ({ sql })), ...this.queue] : this.queue;
+    const statements = this.prefixPending ? [...this.options.prefix.map((sql) => ({ sql })), ...this.queue] : this.queue;
     const preamble = this.preamblePending ? [...this.options.preamble, ...(this.options.settings ?? [])] : [];
     const sql = this.dialect.renderBlock(statements, procedural, preamble);
     this.queue = [];
     this.queueFrom = undefined;
     this.queuedSql = 0;
     this.preamblePending = false;
+    this.prefixPending = false;
     return sql;
+  }
+
+  /**
+   * Commits what the migration sent so far (its version record comes at the end, outside any
+   * transaction) and runs the rest of it outside a transaction. Nothing sent yet: nothing to do.
+   */
+  private async detach(): Promise<void> {
+    this.detachedNow = true;
+    if (this.started) {
+      this.flushQueue();
+      await this.commitSent();
+    } else if (this.queue.length > 0) {
+      const sql = this.takeBlock();
+      if (sql !== null) {
+        this.options.beforeSend();
+        await this.executor.query(sql, undefined, LONG);
+      }
+    } else {
+      return;
+    }
+    // The version record, sent last on its own, is fenced and checked against the heads again.
+    this.preamblePending = this.options.preamble.length > 0 || (this.options.settings?.length ?? 0) > 0;
   }
 
   private flushQueue(): void {
@@ -254,19 +321,21 @@ export class GroupTransaction implements StatementSink {
   }
 
   /**
-   * A statement outside a transaction (CREATE INDEX CONCURRENTLY), in autocommit. No transaction
-   * can carry the fence for it, so the preamble (the fence claim, the heads check) goes in a call
-   * of its own immediately before each statement: a runner that lost its lease is refused there
+   * A statement outside a transaction, in autocommit. One a DO block can hold goes in one after
+   * the preamble (the fence claim, the heads check) and the settings: one call (bounded). For any
+   * other (CREATE INDEX CONCURRENTLY) no transaction can carry the fence, so the preamble
+   * goes in a call of its own immediately before it: a runner that lost its lease is refused there
    * rather than running the statement. The window left is the time between the two calls.
    */
   private async sendAlone(statement: SinkStatement): Promise<void> {
-    const claim = this.dialect.renderBlock([], [], this.options.preamble);
+    const [sql, params, options, fenced] = this.bounded(statement);
+    const claim = fenced ? null : this.dialect.renderBlock([], [], this.options.preamble);
     if (claim !== null) {
       this.options.beforeSend();
       await this.executor.query(claim);
     }
     this.options.beforeSend();
-    const sent = this.executor.query(...this.bounded(statement));
+    const sent = this.executor.query(sql, params, options);
     sent.catch(() => {});
     this.sendingAlone = true;
     try {
@@ -277,17 +346,20 @@ export class GroupTransaction implements StatementSink {
   }
 
   /**
-   * A statement outside a transaction with its bounds: in a DO block after the settings when one
-   * can hold it (autocommitted, a DO block is one transaction: the settings, transaction-local,
-   * bound the statement after them); otherwise with QueryOptions.timeouts, when there are any.
+   * A statement outside a transaction with its bounds, and whether it carries the preamble: in a
+   * DO block after the preamble and the settings when one can hold it (autocommitted, a DO block
+   * is one transaction: the settings, transaction-local, bound the statement after them);
+   * otherwise alone, with QueryOptions.timeouts when there are any.
    */
-  private bounded(statement: SinkStatement): [string, SqlParams | undefined, { continueAfterTimeout: true; timeouts?: StatementTimeouts }] {
+  private bounded(
+    statement: SinkStatement,
+  ): [string, SqlParams | undefined, { continueAfterTimeout: true; timeouts?: StatementTimeouts }, boolean] {
     const label = this.options.label ?? "";
-    const settings = this.options.settings ?? [];
-    const block =
-      settings.length > 0 && this.dialect.classifyStatement(statement.sql).transactional ? this.dialect.renderBlock([statement], [], settings) : null;
-    if (block !== null) return [`${label}${block}`, undefined, LONG];
+    const block = this.dialect.classifyStatement(statement.sql).transactional
+      ? this.dialect.renderBlock([statement], [], [...this.options.preamble, ...(this.options.settings ?? [])])
+      : null;
+    if (block !== null) return [`${label}${block}`, undefined, LONG, true];
     const timeouts = this.options.timeouts;
-    return [`${label}${statement.sql}`, statement.params, timeouts ? { ...LONG, timeouts } : LONG];
+    return [`${label}${statement.sql}`, statement.params, timeouts ? { ...LONG, timeouts } : LONG, false];
   }
 }

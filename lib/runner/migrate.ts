@@ -13,6 +13,7 @@ import { type Context, type DatabaseContext, DEFAULT_MIGRATION_TIMEOUT_MS, requi
 import { MigrationError, MigrationTimeoutError, StatementStillRunningError, UnknownDatabaseRevisionsError } from "./errors.ts";
 import { codeOf, replayable, settleFailure } from "./failure-policy.ts";
 import { type GroupOutcome, GroupRunner, MAX_GROUP_SIZE, type Member } from "./group-runner.ts";
+import { CommitsAloneError } from "./group-transaction.ts";
 import { attemptLockTimeout, DEFAULT_LOCK_ATTEMPTS, LockTimeoutError, retrySleep } from "./lock-retry.ts";
 import { beginRun, endRun, failedOutcome, type LockedRun } from "./locked-run.ts";
 
@@ -283,7 +284,7 @@ async function migrateLocked(
       const stoppedBy =
         retries.length >= attempts
           ? ""
-          : !member.migration.transactional && options.mode === "strict"
+          : (!member.migration.transactional || member.partial) && options.mode === "strict"
             ? "a strict upgrade does not run a non-transactional migration twice: what it did stays, and `retort safe-upgrade` converges from there"
             : options.deadline !== undefined && Date.now() + pause + nextWait >= options.deadline
               ? "this invocation's deadline comes before another try could end"
@@ -297,7 +298,7 @@ async function migrateLocked(
       try {
         lease.assertHeld();
         // Outside a transaction its statements before the wait stayed: the next try must see them.
-        if (!member.migration.transactional) await runner.reintrospect();
+        if (!member.migration.transactional || member.partial) await runner.reintrospect();
       } catch (error) {
         return { kind: "failed", error, ran: outcome.ran };
       }
@@ -308,6 +309,22 @@ async function migrateLocked(
   const keepGroupRetry = (member: Member, carry: { retry?: LockRetry | undefined }) => {
     if (carry.retry) member.entry.lockRetries = [carry.retry, ...(member.entry.lockRetries ?? [])];
     carry.retry = undefined;
+  };
+
+  /**
+   * Applies the members of a failed group that ran before `stuck`, as groups again; the failed
+   * outcome of one that fails now (reported), else undefined.
+   */
+  const applyBefore = async (ran: readonly Member[], stuck: Member): Promise<GroupOutcome | undefined> => {
+    for (let k = ran[0]!.index; k < stuck.index; ) {
+      const before = await runRetrying(k, stuck.index - k);
+      if (before.kind === "failed") {
+        settleFailure(result, before.ran, options, before.error);
+        return before;
+      }
+      k = before.next;
+    }
+    return undefined;
   };
 
   let next = 0;
@@ -324,6 +341,14 @@ async function migrateLocked(
       // The lease was lost before anything of the group ran: nothing more is sent.
       result.error = { code: codeOf(error), message: (error as Error).message };
       return result;
+    }
+    if (error instanceof CommitsAloneError && ran.length > 1) {
+      // A statement of the last one must commit on its own: the ones before it commit as a group
+      // without it, and it runs again first in a group of its own, where it can.
+      const stuck = ran[ran.length - 1]!;
+      if (await applyBefore(ran, stuck)) return result;
+      next = stuck.index;
+      continue;
     }
     if (ran.length > 1 && replayable(error)) {
       // Nothing of the group was committed. One by one, the members before the failing one
@@ -345,14 +370,7 @@ async function migrateLocked(
     const stuck = ran[ran.length - 1]!;
     if (error instanceof MigrationTimeoutError && ran.length > 1) {
       // The migrations grouped before the one that hung were fine: they apply, it fails alone.
-      for (let k = ran[0]!.index; k < stuck.index; ) {
-        const before = await runRetrying(k, stuck.index - k);
-        if (before.kind === "failed") {
-          settleFailure(result, before.ran, options, before.error);
-          return result;
-        }
-        k = before.next;
-      }
+      if (await applyBefore(ran, stuck)) return result;
       settleFailure(result, [stuck], options, error);
       return result;
     }

@@ -221,6 +221,107 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect(db.counting.calls[9]!.sql).toMatch(/^\/\* retort writes \w+\.retort_version [0-9a-f]+ \*\/ CREATE INDEX CONCURRENTLY IF NOT EXISTS/);
       expect(await current(ctx)).toEqual({ heads: [rev(9)] });
     });
+
+    /** A transactional migration (the default) with an index built CONCURRENTLY between two columns. */
+    const indexedConcurrently: InlineMigration = {
+      revision: rev(4),
+      revises: rev(3),
+      async upgrade(op) {
+        await op.addColumn("users", { name: "nick", type: "text" });
+        await op.safeCreateIndex("ix_users_name", "users", ["name"], { concurrently: true });
+        await op.addColumn("users", { name: "late", type: "text" });
+      },
+      async downgrade() {},
+    };
+    const indexes = async (ctx: { schema: string }) =>
+      (
+        await db.executor.query<{ name: string; valid: boolean }>(
+          `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '${ctx.schema}' AND NOT i.indisprimary ORDER BY 1`,
+        )
+      ).rows;
+
+    it("CONCURRENTLY in a transactional migration: the migrations before it commit without it, what it sent before the index commits first, the index runs outside any transaction, its version record last", async () => {
+      const ctx = await scenario([users, seed, email, indexedConcurrently, last(rev(4))]);
+      db.counting.reset();
+      const result = await safeUpgrade(ctx);
+      expect(result.error).toBeUndefined();
+      expect(result.results.map((r) => r.status)).toEqual(["applied", "applied", "applied", "applied", "applied"]);
+      const calls = db.counting.calls;
+      const index = calls.findIndex((c) => /CREATE INDEX CONCURRENTLY/.test(c.sql));
+      expect(calls[index]!.inTransaction).toBe(false);
+      // The first try of the group (users' DDL, then the seed's INSERT; email's DDL still queued)
+      // found the index and was rolled back; the three commit as a group, then the index's migration commits its first column on its own.
+      expect(calls.slice(0, index).map((c) => c.kind)).toEqual([
+        "query", "query", "query", "begin", "query", "query", "rollback",
+        "begin", "query", "query", "query", "commit",
+        "query", "query",
+      ]);
+      expect(calls[index - 2]!.sql).toMatch(/ADD COLUMN IF NOT EXISTS "nick"/);
+      // The fence claim, alone just before the index.
+      expect(calls[index - 1]!.sql).toMatch(/^DO \$retort_0\$\nBEGIN\nPERFORM pg_advisory_xact_lock/);
+      // The later column and the version record each one autocommitted call; then the last migration.
+      expect(calls.slice(index + 1).map((c) => [c.kind, c.inTransaction])).toEqual([
+        ["query", false],
+        ["query", false],
+        ["query", false],
+      ]);
+      expect(calls[index + 1]!.sql).toMatch(/ADD COLUMN IF NOT EXISTS "late"/);
+      expect(calls[index + 2]!.sql).toMatch(/retort_version/);
+      expect(await indexes(ctx)).toEqual([{ name: "ix_users_name", valid: true }]);
+      expect(await columns(ctx)).toEqual(["id", "name", "email", "nick", "late", "last"]);
+      expect(await current(ctx)).toEqual({ heads: [rev(9)] });
+
+      db.counting.reset();
+      expect((await safeUpgrade(ctx)).applied).toBe(0);
+      expect(db.counting.count).toBe(1);
+    });
+
+    it("safeSetNotNull in a transactional migration commits each of its steps on its own, and a NULL found by the validation leaves the steps before it for safe-upgrade to go on from", async () => {
+      const notNull: InlineMigration = {
+        revision: rev(4),
+        revises: rev(3),
+        async upgrade(op) {
+          await op.safeSetNotNull("users", "email");
+        },
+        async downgrade() {},
+      };
+      const ctx = await scenario([users, seed, email, notNull]);
+      await safeUpgrade(ctx, { target: rev(3) });
+      db.counting.reset();
+      const failed = await safeUpgrade(ctx);
+      expect(failed.results.map((r) => r.status)).toEqual(["failed"]);
+      expect(failed.error).toMatchObject({ revision: rev(4), sqlState: "23514" });
+      expect(failed.error?.message).toContain("a statement of it commits on its own, so what it committed before the failure stays applied");
+      // The check went in on its own (committed); its validation failed on its own.
+      expect(db.counting.calls.filter((c) => c.inTransaction)).toEqual([]);
+      const checks = async () =>
+        (
+          await db.executor.query<{ name: string; validated: boolean }>(
+            `SELECT conname AS name, convalidated AS validated FROM pg_constraint WHERE conrelid = '${ctx.schema}.users'::regclass AND contype = 'c'`,
+          )
+        ).rows;
+      expect(await checks()).toEqual([{ name: "users_email_not_null_check", validated: false }]);
+      expect(await current(ctx)).toEqual({ heads: [rev(3)] });
+
+      await db.executor.query(`UPDATE ${ctx.schema}.users SET email = 'ada@example.com'`);
+      db.counting.reset();
+      const converged = await safeUpgrade(ctx);
+      expect(converged.error).toBeUndefined();
+      // Validate, SET NOT NULL, drop the check, each one call, then the version record.
+      expect(db.counting.calls.slice(2).map((c) => [c.kind, c.inTransaction])).toEqual([
+        ["query", false],
+        ["query", false],
+        ["query", false],
+        ["query", false],
+      ]);
+      expect(await checks()).toEqual([]);
+      const nullable = await db.executor.query<{ n: string }>(
+        `SELECT is_nullable AS n FROM information_schema.columns WHERE table_schema = '${ctx.schema}' AND table_name = 'users' AND column_name = 'email'`,
+      );
+      expect(nullable.rows).toEqual([{ n: "NO" }]);
+      expect(await current(ctx)).toEqual({ heads: [rev(4)] });
+    });
   });
 }
 
