@@ -38,9 +38,10 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     "lib/state",
     "lib/lint",
   ],
+  "lib/fleet": ["lib/errors.ts", "lib/constants.ts", "lib/sql", "lib/dialect", "lib/revision", "lib/state", "lib/runner"],
   "lib/api.ts": ["lib/runner", "lib/lint"],
   "lib/index.ts": ["lib/errors.ts", "lib/api.ts", "lib/schema", "lib/ops", "lib/revision", "lib/state"],
-  "lib/cli": ["lib/errors.ts", "lib/duration.ts", "lib/sql", "lib/ops", "lib/revision", "lib/state", "lib/lint", "lib/runner", "lib/local"],
+  "lib/cli": ["lib/errors.ts", "lib/duration.ts", "lib/sql", "lib/ops", "lib/revision", "lib/state", "lib/lint", "lib/runner", "lib/local", "lib/fleet"],
   functions: [
     "lib/errors.ts",
     "lib/constants.ts",
@@ -50,6 +51,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
     "lib/state",
     "lib/runner",
     "lib/local",
+    "lib/fleet",
   ],
   infra: ["lib/own-files.ts", "lib/revision", "lib/state", "functions"],
 };

@@ -85,7 +85,7 @@ export function cliKit(program: Command, output: Output): CliKit {
   const dbCommand = (name: string, description: string) =>
     command(name, description)
       .addOption(new Option("--db <url>", "target database (pglite://dir, postgres://..., data-api://...)").default(defaultDatabaseUrl()))
-      .option("--schema <schema>", "schema of retort's version tables", "public")
+      .option("--schema <schema>", "the target schema: retort's tables and the migrations' unqualified names (a tenant's)", "public")
       .addOption(lockTableOption());
   const lockingCommand = (name: string, description: string) =>
     dbCommand(name, description)
@@ -146,14 +146,14 @@ function withDatabase<T>(options: DatabaseOptions, body: (ctx: Context) => Promi
 }
 
 /** --migration-timeout: a duration of at least 1s, in ms. */
-function parseMigrationTimeout(value: string): number {
+export function parseMigrationTimeout(value: string): number {
   const ms = parseDuration(value);
   if (ms < 1000) throw new InvalidArgumentError(`expected at least 1s, not ${JSON.stringify(value)}`);
   return ms;
 }
 
 /** --lock-timeout: 0 (no limit) or a duration PostgreSQL's lock_timeout holds (at most about 24 days), in ms. */
-function parseLockTimeout(value: string): number {
+export function parseLockTimeout(value: string): number {
   const ms = parseDuration(value);
   if (ms > 2 ** 31 - 1) throw new InvalidArgumentError(`expected 0 (no limit) or a duration up to 24 days, such as 5s or 500ms, not ${JSON.stringify(value)}`);
   return ms;

@@ -7,6 +7,7 @@ import { UsageError } from "../runner/revision.ts";
 import { DatabaseUrlError } from "../sql/connect.ts";
 import { registerCheck } from "./commands/check.ts";
 import { registerDemo } from "./commands/demo.ts";
+import { registerFleet } from "./commands/fleet.ts";
 import { registerGraph } from "./commands/graph.ts";
 import { registerHeads } from "./commands/heads.ts";
 import { registerHistory } from "./commands/history.ts";
@@ -27,6 +28,7 @@ const COMMANDS = [
   registerStatus, // status, current
   registerUpgrade, // safe-upgrade, upgrade, downgrade, stamp
   registerLock, // unlock, lock-table create
+  registerFleet, // fleet upgrade, fleet status
   registerLocal,
   registerCheck,
   registerValidate,

@@ -1,6 +1,7 @@
 // What every command runs over: a Context (the migration source and, for commands that need a
 // database, a DatabaseContext: executor, dialect, version table, lock, history), and the graph loaded
 // from it. Built by session.ts (CLI, API), functions/context.ts (Lambda) and scratch-database.ts.
+import { DEFAULT_SCHEMA } from "../constants.ts";
 import type { Dialect } from "../dialect/dialect.ts";
 import { RevisionMap } from "../revision/graph.ts";
 import type { RevisionError } from "../revision/errors.ts";
@@ -27,6 +28,16 @@ export interface Context {
   dialect?: Dialect;
 }
 
+/**
+ * PL/pgSQL putting a target schema first on the search_path, transaction-local, so raw SQL's
+ * unqualified names land where the operations' do; nothing for "public", already first.
+ */
+export function searchPathSettings(db: Pick<DatabaseContext, "defaultSchema" | "dialect">): string[] {
+  if (db.defaultSchema === DEFAULT_SCHEMA) return [];
+  const path = `${db.dialect.quoteIdentifier(db.defaultSchema)}, ${DEFAULT_SCHEMA}`;
+  return [`PERFORM pg_catalog.set_config('search_path', ${db.dialect.renderLiteral(path)}, true)`];
+}
+
 /** The dialect a command without a database works in; an error naming the command when none is known. */
 export function requireDialect(ctx: Context, command: string): Dialect {
   const dialect = ctx.database?.dialect ?? ctx.dialect;
@@ -38,7 +49,10 @@ export interface DatabaseContext {
   executor: SqlExecutor;
   dialect: Dialect;
   versionTable: VersionTable;
-  /** Where unqualified names in migrations live. */
+  /**
+   * Where unqualified names in migrations live: the operations' names, and (first on the
+   * search_path of every transaction a run opens, searchPathSettings) raw SQL's.
+   */
   defaultSchema: string;
   lock: Lock;
   /** One lock per target database. */

@@ -89,6 +89,11 @@ export function lockKeyFor(target: DatabaseTarget, cwd = process.cwd()): string 
   }
 }
 
+/** A target schema's own lock: `<database's key>?schema=<name>`; the database's key for "public". */
+export function schemaLockKey(databaseKey: string, schema: string | undefined): string {
+  return schema === undefined || schema === DEFAULT_SCHEMA ? databaseKey : `${databaseKey}?schema=${schema}`;
+}
+
 /**
  * A PostgreSQL server's own name for one of its databases, `postgres://<system identifier>/<db>`:
  * the same however the URL spells the host (127.0.0.1, localhost, a DNS name), so every runner of
@@ -114,25 +119,48 @@ export function dialectOf(url: string): Dialect | undefined {
   return /^(pglite|postgres|postgresql|data-api):/i.test(url.trim()) ? postgres : undefined;
 }
 
+/** A database opened once, with a context for each schema in it that is a target (a fleet's tenants). */
+export interface SharedDatabase {
+  readonly executor: SqlExecutor;
+  /**
+   * The context of one schema: its own version tables, default schema, history (in the database)
+   * and lock key; `options`' schemas when none is given.
+   */
+  context(schemas?: Pick<DatabaseOptions, "versionSchema" | "defaultSchema">): DatabaseContext;
+  close(): Promise<void>;
+}
+
 /** Opens the database a URL names, with its context; `close()` closes the executor. */
 export async function openDatabase(
   url: string,
   options: DatabaseOptions & { cwd?: string } = {},
 ): Promise<DatabaseContext & { close(): Promise<void> }> {
+  const shared = await openSharedDatabase(url, options);
+  return { ...shared.context(), close: () => shared.close() };
+}
+
+/**
+ * Opens the database a URL names once for every target schema in it; `maxConnections` sizes a
+ * node-postgres pool for the runs that share it.
+ */
+export async function openSharedDatabase(url: string, options: DatabaseOptions & { cwd?: string; maxConnections?: number } = {}): Promise<SharedDatabase> {
   const target = parseDatabaseUrl(url);
   // An embedded database's directory is waited for as the migration lock is (--wait).
   const executor = await openExecutor(url, {
     ...(options.cwd ? { cwd: options.cwd } : {}),
     ...(options.lockWaitMs !== undefined ? { waitMs: options.lockWaitMs } : {}),
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
   });
   // Anything failing once the executor is open closes it again: an open PGlite runs PostgreSQL's
   // timers (emulated with setTimeout) and would keep the process alive after the error.
   let dynamodb: DynamoDBClient | undefined;
+  const close = async () => {
+    dynamodb?.destroy();
+    await executor.close();
+  };
   try {
     // The DynamoDB SDK is loaded only when a lock table is asked for: most runs never need it.
-    let shared: Pick<DatabaseOptions, "lock" | "history"> = {
-      history: options.history ?? new DatabaseHistory(executor, options.versionSchema ?? DEFAULT_SCHEMA, postgres),
-    };
+    let stores: Pick<DatabaseOptions, "lock" | "history"> = {};
     if (options.lockTable) {
       const [{ createDynamoClient }, { DynamoLock }, { DynamoHistory }] = await Promise.all([
         import("../state/dynamo-client.ts"),
@@ -140,23 +168,30 @@ export async function openDatabase(
         import("../state/dynamo-history.ts"),
       ]);
       const client = options.dynamodb ?? (dynamodb = createDynamoClient());
-      shared = {
+      stores = {
         lock: new DynamoLock({ table: options.lockTable, client }),
         history: new DynamoHistory({ table: options.lockTable, client }),
       };
     }
     const identity = target.kind === "postgres" && options.lockKey === undefined ? await postgresIdentity(executor) : undefined;
-    const context = databaseContext(executor, { lockKey: identity ?? lockKeyFor(target, options.cwd), ...options, ...shared });
+    const databaseKey = identity ?? lockKeyFor(target, options.cwd);
     return {
-      ...context,
-      close: async () => {
-        dynamodb?.destroy();
-        await executor.close();
+      executor,
+      context: (schemas = options) => {
+        const versionSchema = schemas.versionSchema ?? DEFAULT_SCHEMA;
+        return databaseContext(executor, {
+          ...options,
+          versionSchema,
+          defaultSchema: schemas.defaultSchema ?? DEFAULT_SCHEMA,
+          lockKey: options.lockKey ?? schemaLockKey(databaseKey, versionSchema),
+          ...stores,
+          history: stores.history ?? options.history ?? new DatabaseHistory(executor, versionSchema, postgres),
+        });
       },
+      close,
     };
   } catch (error) {
-    dynamodb?.destroy();
-    await executor.close().catch(() => {});
+    await close().catch(() => {});
     throw error;
   }
 }

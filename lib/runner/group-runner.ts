@@ -12,7 +12,7 @@ import type { StatementTimeouts } from "../sql/executor.ts";
 import { lockHolders } from "../sql/lock-blockers.ts";
 import type { Lease } from "../state/lock.ts";
 import type { Transition } from "../state/version-table.ts";
-import { type DatabaseContext, DEFAULT_MIGRATION_TIMEOUT_MS } from "./context.ts";
+import { type DatabaseContext, DEFAULT_MIGRATION_TIMEOUT_MS, searchPathSettings } from "./context.ts";
 import { DeadlineReachedError, MigrationTimeoutError } from "./errors.ts";
 import { GroupTransaction } from "./group-transaction.ts";
 import { attemptLockTimeout, DEFAULT_LOCK_TIMEOUT_MS, isLockNotAvailable, relationsOf, settingMs, timeoutSettings } from "./lock-retry.ts";
@@ -119,7 +119,7 @@ export class GroupRunner {
     const timeouts: StatementTimeouts = { lockTimeoutMs: attemptLockTimeout(baseLock, attempt), statementTimeoutMs: baseStatement };
     const group = new GroupTransaction(this.db.executor, this.db.dialect, {
       transactional: first.migration.transactional,
-      settings: timeoutSettings(timeouts),
+      settings: [...timeoutSettings(timeouts), ...searchPathSettings(this.db)],
       // A statement no transaction can hold (CREATE INDEX CONCURRENTLY) takes locks the
       // application's reads and writes never queue behind, and one cut short leaves an invalid
       // index: it is bounded only when its migration says so.

@@ -12,7 +12,7 @@ import type { QueryResult, SqlExecutor, SqlParams, SqlSession } from "../sql/exe
 import { VersionTable } from "../state/version-table.ts";
 import { DEFAULT_SCHEMA } from "../constants.ts";
 import { GroupTransaction } from "./group-transaction.ts";
-import { type Context, loadSoundGraph, requireDialect } from "./context.ts";
+import { type Context, loadSoundGraph, requireDialect, searchPathSettings } from "./context.ts";
 
 export interface OfflineOptions {
   direction: Direction;
@@ -57,6 +57,7 @@ export async function offlineSql(ctx: Context, options: OfflineOptions): Promise
       transactional: m.transactional,
       preamble: [...db.versionTable.serialise(), ...(tableExists ? db.versionTable.assertHeads(heads) : [])],
       prefix: tableExists ? [] : db.versionTable.createStatements(),
+      settings: searchPathSettings(db),
       beforeSend: () => {},
     });
     const ran = await dryRun(m, options.direction, snapshot, offline, group);

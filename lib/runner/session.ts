@@ -31,7 +31,11 @@ export interface ProjectOptions {
 export interface DatabaseOptions extends ProjectOptions {
   /** The target database (pglite://dir, postgres://..., data-api://...). @default RETORT_DB, else "pglite://" */
   db?: string;
-  /** Schema of retort's own tables: a PostgreSQL identifier, 1 to 63 bytes. @default "public" */
+  /**
+   * The target schema (a tenant's): retort's own tables live in it, and the migrations' unqualified
+   * names (first on the search_path of every transaction a run opens); a PostgreSQL identifier, 1
+   * to 63 bytes. @default "public"
+   */
   schema?: string;
   /** DynamoDB table for the lock and the history. @default RETORT_LOCK_TABLE, else none: an in-process lock, the history in the database */
   lockTable?: string;
@@ -58,7 +62,7 @@ export async function withDatabase<T>(options: DatabaseOptions, body: (ctx: Cont
   const ctx = { ...base, source: loadingNow(base.source, need) };
   const lockTable = options.lockTable ?? (process.env["RETORT_LOCK_TABLE"]?.trim() || undefined);
   const database = await openDatabase(options.db ?? defaultDatabaseUrl(), {
-    ...(options.schema !== undefined ? { versionSchema: options.schema } : {}),
+    ...(options.schema !== undefined ? { versionSchema: options.schema, defaultSchema: options.schema } : {}),
     ...(lockTable ? { lockTable } : {}),
     ...(options.waitMs !== undefined ? { lockWaitMs: options.waitMs } : {}),
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
@@ -79,7 +83,7 @@ function checkDatabaseOptions(options: DatabaseOptions): void {
       dialect.checkIdentifier(options.schema);
     } catch (error) {
       throw new UsageError(
-        `Invalid schema for retort's tables (--schema, schema): ${(error as Error).message}; ` +
+        `Invalid target schema (--schema, schema): ${(error as Error).message}; ` +
           `give a name of 1 to ${dialect.maxIdentifierBytes} bytes, or leave the option out for "public"`,
       );
     }

@@ -161,6 +161,8 @@ export interface OpenExecutorOptions {
   connectionTimeoutMillis?: number;
   /** pglite://dir only: wait this long (ms) while another process has the directory open (default: fail at once). */
   waitMs?: number;
+  /** node-postgres only: the most connections open at once (default 4). */
+  maxConnections?: number;
 }
 
 /**
@@ -188,7 +190,10 @@ export async function openExecutor(url: string, options: OpenExecutorOptions = {
     }
     case "postgres": {
       const { PgExecutor } = await import("./pg-executor.ts");
-      return PgExecutor.open(target.url, { connectionTimeoutMillis: options.connectionTimeoutMillis });
+      return PgExecutor.open(target.url, {
+        connectionTimeoutMillis: options.connectionTimeoutMillis,
+        ...(options.maxConnections !== undefined ? { max: options.maxConnections } : {}),
+      });
     }
     case "data-api": {
       const { DataApiExecutor } = await import("./data-api-executor.ts");

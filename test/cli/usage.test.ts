@@ -33,7 +33,7 @@ describe.concurrent("usage errors, before anything is opened", () => {
   ])("a --schema of 64 bytes exits 2 on %s, naming the limit", { timeout: DEADLINE_MS + 5_000 }, async (_, db) => {
     const run = await retort("status", "--db", db, "--schema", "s".repeat(64));
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain(`Invalid schema for retort's tables (--schema, schema): identifier "${"s".repeat(64)}" is 64 bytes long`);
+    expect(run.stderr).toContain(`Invalid target schema (--schema, schema): identifier "${"s".repeat(64)}" is 64 bytes long`);
     expect(run.stderr).toContain("give a name of 1 to 63 bytes");
     expect(existsSync(dataDir("long-schema"))).toBe(false);
   });
