@@ -34,7 +34,7 @@ export function registerFleet({ program, run, respond, context, lockTableOption,
       .addOption(lockTableOption());
 
   fleetCommand("upgrade", "safe-upgrade every target; exit 1 when more than --tolerate of them failed, naming them")
-    .addOption(new Option("--tolerate <percent>", "the share of targets that may fail, such as 10% (default 0%)").argParser(parsePercent).default(0))
+    .addOption(new Option("--tolerate <percent>", "the share of targets that may fail, such as 10%").argParser(parsePercent).default(0, "0%"))
     .addOption(new Option("--wait <duration>", "how long each target waits for its lock (default: fail at once)").argParser(parseDuration))
     .addOption(new Option("--lease <duration>", "lease duration, renewed while a target runs (default 30s)").argParser(parseDuration))
     .option("--transaction-per-migration", "commit every migration on its own")
