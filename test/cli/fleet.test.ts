@@ -8,7 +8,9 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { retort, root } from "../support/cli.ts";
+import { CreateTableCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { startLocalLockTable } from "../../lib/local/dynamodb-table.ts";
+import { retort, retortWith, root } from "../support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "../support/postgres.ts";
 
 const dir = "test/fixtures/fleet";
@@ -99,6 +101,46 @@ describe("retort fleet over 20 tenant schemas", () => {
     // Every target's runs are in its own history.
     const history = await retort("history", "--runs", "--schema", "tenant_07", "--db", database.url, "--dir", dir, "--json");
     expect(JSON.parse(history.stdout).runs.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("reads the targets from a DynamoDB table (dynamodb://<table>), with the locks and history in a lock table", { timeout: 120_000 }, async () => {
+    const dynamo = await startLocalLockTable();
+    try {
+      await dynamo.client.send(
+        new CreateTableCommand({
+          TableName: "tenants",
+          AttributeDefinitions: [{ AttributeName: "name", AttributeType: "S" }],
+          KeySchema: [{ AttributeName: "name", KeyType: "HASH" }],
+          BillingMode: "PAY_PER_REQUEST",
+        }),
+      );
+      for (const t of ["01", "02", "03"]) {
+        await dynamo.client.send(new PutItemCommand({ TableName: "tenants", Item: { name: { S: `tenant-${t}` }, db: { S: database.url }, schema: { S: `tenant_${t}` } } }));
+      }
+      const env = { ...dynamo.env, RETORT_LOCK_TABLE: dynamo.table };
+      const status = await retortWith(env, "fleet", "status", "--targets", "dynamodb://tenants", "--dir", dir, "--json");
+      expect(status.code, status.stderr).toBe(0);
+      expect(JSON.parse(status.stdout).results.map((r: { name: string; state: string }) => [r.name, r.state]).sort()).toEqual([
+        ["tenant-01", "up-to-date"],
+        ["tenant-02", "up-to-date"],
+        ["tenant-03", "up-to-date"],
+      ]);
+      const upgrade = await retortWith(env, "fleet", "upgrade", "--targets", "dynamodb://tenants", "--dir", dir, "--json");
+      expect(upgrade.code, upgrade.stderr).toBe(0);
+      expect(JSON.parse(upgrade.stdout)).toMatchObject({ targets: 3, upToDate: 3, failed: 0 });
+      // Each target's run is in the lock table's history, under the target's own key.
+      const history = await retortWith(env, "history", "--runs", "--schema", "tenant_02", "--db", database.url, "--dir", dir, "--json");
+      expect(JSON.parse(history.stdout).target).toMatch(/\?schema=tenant_02$/);
+      expect(JSON.parse(history.stdout).runs).toEqual([expect.objectContaining({ command: "safe-upgrade", status: "succeeded" })]);
+
+      await dynamo.client.send(new PutItemCommand({ TableName: "tenants", Item: { name: { S: "bad" }, db: { S: database.url }, tier: { S: "gold" } } }));
+      const bad = await retortWith(env, "fleet", "status", "--targets", "dynamodb://tenants", "--dir", dir);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain("DynamoDB table tenants: target");
+      expect(bad.stderr).toContain('has "tier", which a target does not take');
+    } finally {
+      await dynamo.close();
+    }
   });
 
   it("refuses a bad list before running anything, naming the file and the target", async () => {
