@@ -9,7 +9,7 @@ import type { MigrateOptions } from "../runner/migrate.ts";
 import { status, type StatusResult } from "../runner/status.ts";
 import { safeUpgrade } from "../runner/upgrade.ts";
 import { parseDatabaseUrl } from "../sql/connect.ts";
-import { type FleetSummary, type FleetTargetResult, summarize, targetResult } from "./summary.ts";
+import { type FleetSummary, summarize, targetResult } from "./summary.ts";
 import type { FleetTarget } from "./targets.ts";
 
 export interface FleetProgress {
@@ -71,7 +71,7 @@ export interface FleetTargetStatus {
   pending: number;
   unknown: string[];
   drift: number;
-  /** The lock's holder when it is held. */
+  /** Whether its lock is held now. */
   locked: boolean;
   error?: { code: string; message: string };
 }
