@@ -7,6 +7,7 @@ import { UsageError } from "../runner/revision.ts";
 import { DatabaseUrlError } from "../sql/connect.ts";
 import { registerCheck } from "./commands/check.ts";
 import { registerDemo } from "./commands/demo.ts";
+import { registerDiff } from "./commands/diff.ts";
 import { registerFleet } from "./commands/fleet.ts";
 import { registerGraph } from "./commands/graph.ts";
 import { registerHeads } from "./commands/heads.ts";
@@ -32,6 +33,7 @@ const COMMANDS = [
   registerLocal,
   registerCheck,
   registerValidate,
+  registerDiff,
   registerLint,
   registerHeads,
   registerHistory,

@@ -1,0 +1,121 @@
+// `retort diff`: the schema the code's heads produce (built on a scratch embedded database, through
+// the runner's own engine) against a reference: a database (`--from <url>`, read only) or a
+// declarative SQL file (`--from-sql`, applied to a second scratch database). "Has someone changed
+// production by hand?" in one command; autogenerate will write a migration from the same
+// difference. retort's own tables are left out of both sides.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { RETORT_TABLES } from "../constants.ts";
+import type { MigrationSource } from "../revision/loader.ts";
+import { describeDifference, diffSnapshots, type DifferenceWording, type SchemaDifference } from "../schema/diff.ts";
+import type { SchemaSnapshot } from "../schema/snapshot.ts";
+import { maskPassword } from "../sql/connect.ts";
+import type { SqlExecutor } from "../sql/executor.ts";
+import { splitStatements } from "../sql/lexer.ts";
+import { type Context, loadSoundGraph } from "./context.ts";
+import { databaseContext, openDatabase } from "./database.ts";
+import { UsageError } from "./revision.ts";
+import { ScratchDatabase } from "./scratch-database.ts";
+
+export interface DiffOptions {
+  /** A database URL to compare with (pglite://, postgres://, data-api://); read only. */
+  from?: string;
+  /** A SQL file of the schema to compare with, applied to a scratch database. */
+  fromSql?: string;
+  /** Opens a scratch database. @default a new in-memory PGlite */
+  open?: () => Promise<SqlExecutor>;
+}
+
+export interface DiffResult {
+  /** The code's heads, whose schema is compared. */
+  heads: string[];
+  /** What it is compared with: the URL (password masked) or the SQL file. */
+  reference: string;
+  /** True when there is no difference. */
+  same: boolean;
+  /** Each difference, from the code's side: `added` is in the reference only, `removed` in the code only. */
+  differences: (SchemaDifference & { message: string })[];
+}
+
+const WORDING: DifferenceWording = {
+  added: "is in the reference only",
+  removed: "is missing from the reference",
+  changed: "differs in the reference",
+};
+
+/** retort's own tables, wherever they live: not part of anyone's schema. */
+const OWN = new Set<string>(Object.values(RETORT_TABLES));
+
+export async function diff(ctx: Context, options: DiffOptions): Promise<DiffResult> {
+  if ((options.from === undefined) === (options.fromSql === undefined)) {
+    throw new UsageError("diff compares the code's heads with one reference: give --from <database URL> or --from-sql <file>");
+  }
+  const sql = options.fromSql !== undefined ? await readSql(options.fromSql) : undefined;
+  const { map, migrations } = await loadSoundGraph(ctx);
+  const source: MigrationSource = { location: ctx.source.location, load: async () => ({ migrations, problems: [] }) };
+  const defaultSchema = ctx.database?.defaultSchema ?? "public";
+  const heads = map.heads().map((m) => m.revision);
+
+  // The reference first: a file that fails or a database that cannot be reached is reported
+  // before the heads are built.
+  const reference = sql !== undefined ? await fromSql(sql, options) : await fromDatabase(options.from!);
+  const scratch = await ScratchDatabase.open({ command: "diff", map, source, defaultSchema, ...(options.open ? { open: options.open } : {}) });
+  let code: SchemaSnapshot;
+  try {
+    for (const head of heads) await scratch.upgradeTo(head, "to build the heads' schema");
+    code = withoutOwnTables(await scratch.snapshot());
+  } finally {
+    await scratch.close();
+  }
+
+  const differences = diffSnapshots(code, withoutOwnTables(reference), { defaultSchema }).map((d) => ({ ...d, message: describeDifference(d, WORDING) }));
+  return {
+    heads,
+    reference: options.from !== undefined ? maskPassword(options.from) : options.fromSql!,
+    same: differences.length === 0,
+    differences,
+  };
+}
+
+async function readSql(file: string): Promise<{ file: string; text: string }> {
+  try {
+    return { file, text: await readFile(path.resolve(file), "utf8") };
+  } catch (error) {
+    throw new UsageError(`--from-sql ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
+/** The schema a SQL file builds, on a scratch database; a statement it fails on names the file and the statement. */
+async function fromSql(sql: { file: string; text: string }, options: DiffOptions): Promise<SchemaSnapshot> {
+  const executor = options.open ? await options.open() : await (await import("../sql/pglite-executor.ts")).PgliteExecutor.open();
+  try {
+    const statements = splitStatements(sql.text);
+    for (const [i, statement] of statements.entries()) {
+      try {
+        await executor.query(statement);
+      } catch (error) {
+        throw new UsageError(
+          `--from-sql ${sql.file}: statement ${i + 1} of ${statements.length} failed: ${(error as Error).message}\n  ${statement.split("\n")[0]}`,
+        );
+      }
+    }
+    const { dialect } = databaseContext(executor);
+    return dialect.introspect(executor, await dialect.userSchemas(executor));
+  } finally {
+    await executor.close();
+  }
+}
+
+/** The schema of a database, every user schema of it, read without changing anything. */
+async function fromDatabase(url: string): Promise<SchemaSnapshot> {
+  const db = await openDatabase(url);
+  try {
+    return await db.dialect.introspect(db.executor, await db.dialect.userSchemas(db.executor));
+  } finally {
+    await db.close();
+  }
+}
+
+function withoutOwnTables(snapshot: SchemaSnapshot): SchemaSnapshot {
+  return { ...snapshot, tables: snapshot.tables.filter((t) => !OWN.has(t.name)) };
+}
