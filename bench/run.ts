@@ -2,6 +2,7 @@
 import { benchBundle } from "./bundle.ts";
 import { benchCliGraph } from "./cli-graph.ts";
 import { benchDataApiPeers } from "./data-api-peers.ts";
+import { benchFleet } from "./fleet.ts";
 import { benchGraph } from "./graph.ts";
 import { benchLock } from "./lock.ts";
 import { benchLockWait } from "./lock-wait.ts";
@@ -22,3 +23,4 @@ await benchLock();
 await benchLockWait();
 await benchBundle();
 await benchPackage();
+await benchFleet();

@@ -3,13 +3,14 @@
 // declarative SQL file (`--from-sql`, applied to a second scratch database). "Has someone changed
 // production by hand?" in one command; autogenerate will write a migration from the same
 // difference. retort's own tables are left out of both sides.
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { RETORT_TABLES } from "../constants.ts";
 import type { MigrationSource } from "../revision/loader.ts";
 import { describeDifference, diffSnapshots, type DifferenceWording, type SchemaDifference } from "../schema/diff.ts";
 import type { SchemaSnapshot } from "../schema/snapshot.ts";
-import { maskPassword } from "../sql/connect.ts";
+import { maskPassword, parseDatabaseUrl } from "../sql/connect.ts";
 import type { SqlExecutor } from "../sql/executor.ts";
 import { splitStatements } from "../sql/lexer.ts";
 import { type Context, loadSoundGraph } from "./context.ts";
@@ -108,6 +109,11 @@ async function fromSql(sql: { file: string; text: string }, options: DiffOptions
 
 /** The schema of a database, every user schema of it, read without changing anything. */
 async function fromDatabase(url: string): Promise<SchemaSnapshot> {
+  // Opening an embedded database that is not there would create an empty one to compare with.
+  const target = parseDatabaseUrl(url);
+  if (target.kind === "pglite" && !existsSync(path.resolve(target.dataDir))) {
+    throw new UsageError(`--from ${url}: there is no database in ${path.resolve(target.dataDir)}`);
+  }
   const db = await openDatabase(url);
   try {
     return await db.dialect.introspect(db.executor, await db.dialect.userSchemas(db.executor));

@@ -106,6 +106,7 @@ describe("retort diff", () => {
     await expect(diff(ctx(), {})).rejects.toThrow(UsageError);
     await expect(diff(ctx(), { from: url, fromSql: "x.sql" })).rejects.toThrow(/give --from <database URL> or --from-sql <file>/);
     await expect(diff(ctx(), { fromSql: path.join(scratch, "nope.sql") })).rejects.toThrow(/--from-sql .*nope\.sql: cannot read it \(ENOENT\)/);
+    await expect(diff(ctx(), { from: `pglite://${path.join(scratch, "no-db")}` })).rejects.toThrow(/there is no database in .*no-db/);
     const broken = path.join(scratch, "broken.sql");
     await writeFile(broken, "CREATE TABLE a (id int);\nCREATE TABLOE b (id int);\n");
     await expect(diff(ctx(), { fromSql: broken })).rejects.toThrow(/broken\.sql: statement 2 of 2 failed: syntax error at or near "TABLOE"\n {2}CREATE TABLOE b/);
