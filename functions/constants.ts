@@ -13,8 +13,16 @@ export const HANDLERS = {
   isComplete: "isComplete",
   /** The rollback state machine's tasks: `{"step": "plan" | ...}`. */
   rollbackStep: "rollbackStep",
+  /** The fleet state machine's tasks: `{"step": "read-targets" | "upgrade-target" | "summarize"}`. */
+  fleetStep: "fleetStep",
+  /** The fleet's deploy hook (a second custom resource, after the runner's): onEvent starts the execution. */
+  fleetOnEvent: "fleetOnEvent",
+  /** The fleet's deploy hook: isComplete, polled until the execution ends (onDeploy "wait"). */
+  fleetIsComplete: "fleetIsComplete",
 } as const;
 export type HandlerName = (typeof HANDLERS)[keyof typeof HANDLERS];
+/** The MigrationRunner's own functions' handlers; a MigrationFleet's functions run the others. */
+export const RUNNER_HANDLERS = [HANDLERS.manual, HANDLERS.onEvent, HANDLERS.isComplete, HANDLERS.rollbackStep] as const;
 
 /** Environment variables of the runner functions. None holds a secret: the secret's ARN is not one. */
 export const ENV = {
@@ -39,6 +47,13 @@ export const ENV = {
    * rolled back and tried again; "0": no limit (MigrationRunnerProps.lockTimeout).
    */
   lockTimeout: "RETORT_LOCK_TIMEOUT_MS",
+  /** The fleet state machine the fleet's deploy hook starts (MigrationFleet, onDeploy "wait" or "start"). */
+  fleetStateMachine: "RETORT_FLEET_STATE_MACHINE_ARN",
+  /**
+   * Seconds a fleet target keeps waiting while another runner holds its lock or a statement of an
+   * earlier invocation still runs, before it is reported failed (MigrationFleet.lockWait).
+   */
+  fleetLockWait: "RETORT_FLEET_LOCK_WAIT_SECONDS",
   /** Powertools' own variables, set by the construct. */
   serviceName: "POWERTOOLS_SERVICE_NAME",
   logLevel: "POWERTOOLS_LOG_LEVEL",
@@ -104,3 +119,45 @@ export const OUTCOMES = {
   retained: "retained",
 } as const;
 export type Outcome = (typeof OUTCOMES)[keyof typeof OUTCOMES];
+
+/** The fleet state machine's tasks, in the order they run. */
+export const FLEET_STEPS = {
+  readTargets: "read-targets",
+  upgradeTarget: "upgrade-target",
+  summarize: "summarize",
+} as const;
+export type FleetStepName = (typeof FLEET_STEPS)[keyof typeof FLEET_STEPS];
+
+/** What a deploy does with the fleet once the runner's own target is upgraded (MigrationFleet.onDeploy). */
+export const FLEET_ON_DEPLOY = {
+  /** Start the fleet and wait for it: the deploy fails when more targets fail than tolerated. */
+  wait: "wait",
+  /** Start the fleet and go on: the deploy does not wait for it (its ARN is an output). */
+  start: "start",
+  /** Nothing: the fleet runs only when started. */
+  none: "none",
+} as const;
+export type FleetOnDeploy = (typeof FLEET_ON_DEPLOY)[keyof typeof FLEET_ON_DEPLOY];
+
+/** The fleet's deploy hook's CloudFormation resource type. */
+export const FLEET_RESOURCE_TYPE = "Custom::RetortFleet";
+
+/** The fleet deploy hook's resource properties. */
+export const FLEET_PROPERTIES = {
+  /** The bundle's manifest hash: new migrations start the fleet. */
+  manifestHash: "ManifestHash",
+  /** The targets as the construct names them (or their source): another list starts the fleet. */
+  targets: "Targets",
+  /** "wait" or "start". */
+  onDeploy: "OnDeploy",
+  /** Changes on every synth when runOnEveryDeploy is set. */
+  deployNonce: "DeployNonce",
+} as const;
+
+/** The attributes the fleet's deploy hook returns. */
+export const FLEET_ATTRIBUTES = {
+  executionArn: "ExecutionArn",
+  /** The execution's status when the hook answered: SUCCEEDED (wait) or RUNNING (start). */
+  status: "Status",
+  message: "Message",
+} as const;

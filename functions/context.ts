@@ -15,16 +15,13 @@ import { DynamoLock } from "../lib/state/dynamo-lock.ts";
 import type { History } from "../lib/state/history.ts";
 import { InProcessLock, type AcquireOptions, type Lease, type Lock, type LockHolder, type LockInfo } from "../lib/state/lock.ts";
 import { DEFAULT_SCHEMA } from "../lib/constants.ts";
+import type { DialectOf } from "../lib/fleet/targets.ts";
 import { ENV } from "./constants.ts";
 
-export interface RunnerConfig {
-  clusterArn: string;
-  secretArn: string;
-  database: string;
+/** What every runner function reads from its environment, whichever database it migrates. */
+export interface RunnerSettings {
   /** The DynamoDB lock and history table; absent only outside AWS (tests, the demo). */
   table: string | undefined;
-  /** Schema of retort's version tables. */
-  schema: string;
   /** Every migration commits on its own, instead of sharing a transaction with the next ones. */
   transactionPerMigration: boolean;
   /** How long after onEvent a deploy keeps polling while another runner holds the lock. */
@@ -33,6 +30,20 @@ export interface RunnerConfig {
   migrationTimeoutMs: number | undefined;
   /** How long a statement may wait for a lock on its first try (0: no limit); absent: the runner's default (5 s). */
   lockTimeoutMs: number | undefined;
+}
+
+/** The database one runner migrates: the construct's one target, or one of a fleet's. */
+export interface RunnerConfig extends RunnerSettings {
+  clusterArn: string;
+  secretArn: string;
+  database: string;
+  /** Schema of retort's version tables. */
+  schema: string;
+  /**
+   * Where the migrations' unqualified names live (first on the search_path of every transaction);
+   * absent: "public". A fleet's tenant schema is both this and `schema`.
+   */
+  defaultSchema?: string;
 }
 
 /** Without the construct's value (tests, a handler run by hand): ten minutes. */
@@ -61,13 +72,37 @@ export function readConfig(env: Environment = process.env): RunnerConfig {
     clusterArn: required(ENV.clusterArn),
     secretArn: required(ENV.secretArn),
     database: required(ENV.database),
-    table: env[ENV.table]?.trim() || undefined,
     schema: env[ENV.schema]?.trim() || "public",
+    ...readSettings(env),
+  };
+}
+
+/** The settings alone: a fleet's functions have no database of their own, each target names one. */
+export function readSettings(env: Environment = process.env): RunnerSettings {
+  return {
+    table: env[ENV.table]?.trim() || undefined,
     transactionPerMigration: flag(env, ENV.transactionPerMigration),
     deployLockWaitMs: seconds(env, ENV.deployLockWait, DEFAULT_DEPLOY_LOCK_WAIT_S) * 1000,
     migrationTimeoutMs: optionalSeconds(env, ENV.migrationTimeout),
     lockTimeoutMs: optionalMilliseconds(env, ENV.lockTimeout),
   };
+}
+
+/** Without the construct's value: a fleet target waits ten minutes for its lock. */
+const DEFAULT_FLEET_LOCK_WAIT_S = 600;
+
+/** How long a fleet target keeps waiting while its lock is held (or a statement still runs) before it fails. */
+export function readFleetLockWaitMs(env: Environment = process.env): number {
+  return seconds(env, ENV.fleetLockWait, DEFAULT_FLEET_LOCK_WAIT_S) * 1000;
+}
+
+/** The fleet state machine the fleet's deploy hook starts; named when missing. */
+export function readFleetStateMachine(env: Environment = process.env): string {
+  const value = env[ENV.fleetStateMachine]?.trim();
+  if (!value) {
+    throw new ConfigurationError(`The fleet's deploy hook has no ${ENV.fleetStateMachine}; it is set by the MigrationFleet construct, so redeploy the stack`);
+  }
+  return value;
 }
 
 /** A whole number of milliseconds (0 included); undefined when unset. */
@@ -105,11 +140,46 @@ function flag(env: Environment, name: string): boolean {
 }
 
 /**
- * The lock key of the configured database: what lib/runner/database.ts's lockKeyFor gives a
- * `data-api://` URL, so the CLI and the Lambda contend for the same lock (a test holds them equal).
+ * The lock key of the configured database and schema: what lib/runner/database.ts gives a
+ * `data-api://` URL and `--schema` (lockKeyFor, then schemaLockKey), so the CLI and the Lambda
+ * contend for the same lock (a test holds them equal). Written out here, not imported: that module
+ * also opens `--db` URLs, which would bundle node-postgres into the Lambda.
  */
-export function lockKeyOf(config: RunnerConfig): string {
-  return `${config.clusterArn}/${config.database}`;
+export function lockKeyOf(config: Pick<RunnerConfig, "clusterArn" | "database" | "schema">): string {
+  const key = `${config.clusterArn}/${config.database}`;
+  return config.schema === DEFAULT_SCHEMA ? key : `${key}?schema=${config.schema}`;
+}
+
+/**
+ * What a fleet target's schema is checked with: the dialect of the databases the Lambda opens
+ * (every one PostgreSQL, through the Data API).
+ */
+export const targetNameRules: DialectOf = postgres;
+
+/** A fleet target's database through the Data API: its `data-api://` URL's parts. */
+export interface TargetDatabase {
+  clusterArn: string;
+  secretArn: string;
+  database: string;
+  /** The tenant's schema; absent: "public". */
+  schema?: string;
+}
+
+/**
+ * The configuration of one fleet target: the function's settings, the target's cluster, secret and
+ * database, and its schema as both the version tables' and the migrations' default schema, so its
+ * lock key names the schema too.
+ */
+export function targetConfig(settings: RunnerSettings, target: TargetDatabase): RunnerConfig {
+  const schema = target.schema ?? DEFAULT_SCHEMA;
+  return {
+    ...settings,
+    clusterArn: target.clusterArn,
+    secretArn: target.secretArn,
+    database: target.database,
+    schema,
+    ...(schema !== DEFAULT_SCHEMA ? { defaultSchema: schema } : {}),
+  };
 }
 
 // One per container: warm invocations reuse the Data API client's connections.
@@ -178,7 +248,7 @@ export function runnerContext(config: RunnerConfig, options: RunnerContextOption
     executor: executorFor(config, env),
     dialect: postgres,
     versionTable: new VersionTable(config.schema, postgres),
-    defaultSchema: DEFAULT_SCHEMA,
+    defaultSchema: config.defaultSchema ?? DEFAULT_SCHEMA,
     lock: options.onLease ? observed(base, options.onLease) : base,
     lockKey: lockKeyOf(config),
     ...(history ? { history } : {}),

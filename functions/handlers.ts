@@ -7,11 +7,25 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { BundledSource, type BundledMigration, type PackageExports } from "../lib/revision/bundle.ts";
 import type { LockHolder } from "../lib/state/lock.ts";
 import { HANDLERS } from "./constants.ts";
-import { type Environment, lockFor, lockKeyOf, readConfig, runnerContext } from "./context.ts";
+import {
+  type Environment,
+  lockFor,
+  lockKeyOf,
+  readConfig,
+  readFleetLockWaitMs,
+  readFleetStateMachine,
+  readSettings,
+  runnerContext,
+  targetConfig,
+} from "./context.ts";
 import { type DeployEvent, DeployHookError, type HookEnvironment, type Invoker, isComplete, onEvent, type PollEvent } from "./deploy-hook.ts";
 import { createLogger, type LambdaContext, withMiddleware } from "./middleware.ts";
 import { parseManualEvent, runManual } from "./manual.ts";
 import { parseRollbackEvent, runRollbackStep } from "./rollback.ts";
+import { FLEET_STEPS } from "./constants.ts";
+import { FleetStepError, parseFleetEvent, runFleetStep } from "./fleet.ts";
+import { type Executions, type FleetHookEnvironment, fleetIsComplete, fleetOnEvent, type FleetPollEvent, sfnExecutions } from "./fleet-deploy.ts";
+import { targetDatabase, type TargetReaders } from "./fleet-targets.ts";
 
 export interface HandlerOptions {
   migrations: readonly BundledMigration[];
@@ -23,6 +37,10 @@ export interface HandlerOptions {
   logger?: Logger;
   /** How the deploy hook calls the newer runner version (OnRollback 'downgrade'). @default Lambda Invoke */
   invoke?: Invoker;
+  /** How the fleet's deploy hook starts and reads executions. @default Step Functions through the SDK */
+  executions?: Executions;
+  /** How ReadTargets reads a DynamoDB table or an S3 object. @default the SDK's clients */
+  targetReaders?: TargetReaders;
 }
 
 /** How long a rollback's lease lasts between two steps (each step renews it while it runs). */
@@ -74,6 +92,21 @@ export function createHandlers(options: HandlerOptions) {
     };
   };
 
+  const fleetHookEnvironment = (event: DeployEvent): FleetHookEnvironment => {
+    logger.appendKeys({ stackId: event.StackId, requestType: event.RequestType, logicalResourceId: event.LogicalResourceId });
+    return {
+      stateMachineArn: readFleetStateMachine(env()),
+      executions: options.executions ?? sfnExecutions,
+      log: (message, attributes) => logger.info(message, attributes ?? {}),
+    };
+  };
+  // What the fleet step's invocation is doing, for its error should its time run out regardless.
+  let fleetActivity = "";
+  const fleetTimedOut = () =>
+    new FleetStepError(
+      `the fleet step's invocation ran out of time${fleetActivity ? ` while ${fleetActivity}` : ""}; a run cut short is taken over once its lease expires`,
+    );
+
   return {
     [HANDLERS.manual]: withMiddleware(logger, HANDLERS.manual, async (event: unknown, lambda) => {
       const parsed = parseManualEvent(event);
@@ -113,6 +146,41 @@ export function createHandlers(options: HandlerOptions) {
       logger.info("rollback step done", { step: parsed.step });
       return result;
     }),
+
+    [HANDLERS.fleetStep]: withMiddleware(
+      logger,
+      HANDLERS.fleetStep,
+      async (event: unknown, lambda) => {
+        fleetActivity = "";
+        const parsed = parseFleetEvent(event);
+        logger.appendKeys({ step: parsed.step, ...(parsed.step === FLEET_STEPS.upgradeTarget ? { target: parsed.target.name } : {}) });
+        const variables = env();
+        const settings = readSettings(variables);
+        const holder: Partial<LockHolder> = {
+          requestId: lambda.awsRequestId,
+          actor: lambda.functionName,
+          ...(parsed.step === FLEET_STEPS.upgradeTarget && parsed.executionArn ? { executionArn: parsed.executionArn } : {}),
+        };
+        return runFleetStep(parsed, {
+          contextFor: (target) =>
+            runnerContext(targetConfig(settings, targetDatabase(target)), { source, holder, onLease: (info) => onToken(info.token) }, variables),
+          remainingMs: () => lambda.getRemainingTimeInMillis(),
+          lockWaitMs: readFleetLockWaitMs(variables),
+          ...(options.targetReaders ? { readers: options.targetReaders } : {}),
+          doing: (what) => {
+            fleetActivity = what;
+          },
+          log: (message, attributes) => logger.info(message, attributes ?? {}),
+        });
+      },
+      fleetTimedOut,
+    ),
+
+    [HANDLERS.fleetOnEvent]: withMiddleware(logger, HANDLERS.fleetOnEvent, async (event: DeployEvent) => fleetOnEvent(event, fleetHookEnvironment(event))),
+
+    [HANDLERS.fleetIsComplete]: withMiddleware(logger, HANDLERS.fleetIsComplete, async (event: FleetPollEvent) =>
+      fleetIsComplete(event, fleetHookEnvironment(event)),
+    ),
   };
 }
 

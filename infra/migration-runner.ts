@@ -24,31 +24,13 @@ import { BUNDLE_TARGET, writeRunnerEntry } from "./runner-entry.ts";
 import { acknowledgeNagFindings } from "./migration-runner-nag.ts";
 import { deployLockWaitSeconds, deployPollInterval, deployTimeout, type MigrationRunnerProps, rollbackTimeouts, validateProps } from "./migration-runner-props.ts";
 
+import { DATA_API_ACTIONS, TABLE_ACTIONS } from "./iam-actions.ts";
+
 export type { MigrationRunnerProps } from "./migration-runner-props.ts";
+export { MigrationFleet, type MigrationFleetProps, type FleetTarget } from "./migration-fleet.ts";
 
-/**
- * The Data API calls the runner makes (lib/sql/data-api-executor.ts), and nothing else:
- * ExecuteStatement and the three transaction calls. A batch of statements goes as one
- * ExecuteStatement, so BatchExecuteStatement is not granted.
- */
-const DATA_API_ACTIONS = [
-  "rds-data:ExecuteStatement",
-  "rds-data:BeginTransaction",
-  "rds-data:CommitTransaction",
-  "rds-data:RollbackTransaction",
-] as const;
-
-/**
- * The lock and the history: conditional writes, consistent reads, Queries of the runs and their
- * revisions, and a finished run's revisions written in batches.
- */
-const TABLE_ACTIONS = [
-  "dynamodb:GetItem",
-  "dynamodb:PutItem",
-  "dynamodb:UpdateItem",
-  "dynamodb:Query",
-  "dynamodb:BatchWriteItem",
-] as const;
+/** SDK clients the runner imports only where they are needed, from the Lambda runtime's own SDK. */
+const PROVIDED_BY_THE_RUNTIME = ["@aws-sdk/client-lambda", "@aws-sdk/client-s3", "@aws-sdk/client-sfn"];
 
 const LOCK_FILES = ["package-lock.json", "pnpm-lock.yaml", "yarn.lock", "bun.lockb", "bun.lock"];
 
@@ -75,6 +57,20 @@ export class MigrationRunner extends Construct {
   readonly manifestHash: string;
   readonly clusterArn: string;
   readonly secret: secretsmanager.ISecret;
+  /**
+   * The variables every runner function reads whatever database it migrates (the lock table, the
+   * transaction and time limits): a MigrationFleet's functions get them too.
+   */
+  readonly settingsEnvironment: Readonly<Record<string, string>>;
+  /** How the runner's code is built: a MigrationFleet's functions run the same bundle. */
+  private readonly build: {
+    entry: string;
+    lockFile: string;
+    projectRoot: string;
+    memorySize: number;
+    timeout: Duration;
+    retention: logs.RetentionDays;
+  };
 
   constructor(scope: Construct, id: string, props: MigrationRunnerProps) {
     super(scope, id);
@@ -123,61 +119,27 @@ export class MigrationRunner extends Construct {
       new iam.PolicyStatement({ sid: "LockAndHistory", actions: [...TABLE_ACTIONS], resources: [this.table.tableArn] }),
     );
 
+    this.settingsEnvironment = {
+      [ENV.table]: this.table.tableName,
+      ...(props.transactionPerMigration ? { [ENV.transactionPerMigration]: "true" } : {}),
+      ...(props.migrationTimeout ? { [ENV.migrationTimeout]: String(props.migrationTimeout.toSeconds()) } : {}),
+      ...(props.lockTimeout ? { [ENV.lockTimeout]: String(props.lockTimeout.toMilliseconds()) } : {}),
+      [ENV.serviceName]: "retort",
+      [ENV.logLevel]: "INFO",
+    };
     const environment: Record<string, string> = {
       [ENV.clusterArn]: this.clusterArn,
       [ENV.secretArn]: this.secret.secretArn,
       [ENV.database]: props.databaseName,
-      [ENV.table]: this.table.tableName,
       [ENV.schema]: props.versionSchema ?? "public",
-      ...(props.transactionPerMigration ? { [ENV.transactionPerMigration]: "true" } : {}),
-      ...(props.migrationTimeout ? { [ENV.migrationTimeout]: String(props.migrationTimeout.toSeconds()) } : {}),
-      ...(props.lockTimeout ? { [ENV.lockTimeout]: String(props.lockTimeout.toMilliseconds()) } : {}),
+      ...this.settingsEnvironment,
       // A deploy that finds the lock held keeps polling until then, with two polls and a minute
       // left of the Provider's total timeout to answer in.
       [ENV.deployLockWait]: String(Math.max(0, deployLockWaitSeconds(deployTimeout(props).toSeconds(), deployPollInterval(props).toSeconds()))),
-      [ENV.serviceName]: "retort",
-      [ENV.logLevel]: "INFO",
     };
-    const fn = (name: string, handler: HandlerName, description: string) => {
-      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention, removalPolicy: RemovalPolicy.RETAIN });
-      this.role.addToPolicy(
-        new iam.PolicyStatement({
-          actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
-          resources: [logGroup.logGroupArn],
-        }),
-      );
-      return new nodejs.NodejsFunction(this, name, {
-        entry,
-        handler,
-        description,
-        projectRoot,
-        depsLockFilePath: lockFile,
-        runtime: lambda.Runtime.NODEJS_22_X,
-        architecture: lambda.Architecture.ARM_64,
-        memorySize: props.memorySize ?? 512,
-        timeout,
-        role: this.role,
-        logGroup,
-        environment,
-        bundling: {
-          format: nodejs.OutputFormat.ESM,
-          target: BUNDLE_TARGET,
-          minify: true,
-          keepNames: true,
-          sourceMap: false,
-          // The SDK is bundled (pinned versions); the Lambda client is only needed for
-          // onRollback 'downgrade', and the runtime's own copy serves it. esbuild is reached only
-          // by the CLI's directory loader, never in the Lambda.
-          externalModules: ["@aws-sdk/client-lambda", "esbuild"],
-          mainFields: ["module", "main"],
-          banner: REQUIRE_SHIM,
-          // Migration files import `defineMigration` from "retort-migrate": this same package,
-          // bundled once with the handlers.
-          esbuildArgs: { "--alias": `${PACKAGE_NAME}=${ownFile("index")}` },
-          forceDockerBundling: false,
-        },
-      });
-    };
+    this.build = { entry, lockFile, projectRoot, memorySize: props.memorySize ?? 512, timeout, retention };
+    const fn = (name: string, handler: HandlerName, description: string) =>
+      this.bundledFunction(this, name, { handler, description, role: this.role, environment });
     this.runnerFunction = fn("Runner", HANDLERS.manual, `retort runner for ${props.databaseName}: manual invoke {"command": "status"}`);
     this.onEventFunction = fn("DeployOnEvent", HANDLERS.onEvent, "retort deploy hook: onEvent");
     this.isCompleteFunction = fn("DeployIsComplete", HANDLERS.isComplete, "retort deploy hook: isComplete (applies migrations)");
@@ -186,6 +148,57 @@ export class MigrationRunner extends Construct {
     this.rollbackStateMachine = this.createStateMachine(props, timeout, retention);
     if (props.runOnDeploy ?? true) this.deployHook = this.createDeployHook(props, onRollback, retention);
     acknowledgeNagFindings(this);
+  }
+
+  /**
+   * A function running the runner's bundle (its migrations, its handlers) with `handler`, its own
+   * log group (whose writing `role` is granted) and `environment`: the runner's own functions, and
+   * a MigrationFleet's, which have roles of their own.
+   */
+  bundledFunction(
+    scope: Construct,
+    id: string,
+    options: { handler: HandlerName; description: string; role: iam.Role; environment: Record<string, string> },
+  ): nodejs.NodejsFunction {
+    const { entry, lockFile, projectRoot, memorySize, timeout, retention } = this.build;
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention, removalPolicy: RemovalPolicy.RETAIN });
+    options.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    return new nodejs.NodejsFunction(scope, id, {
+      entry,
+      handler: options.handler,
+      description: options.description,
+      projectRoot,
+      depsLockFilePath: lockFile,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize,
+      timeout,
+      role: options.role,
+      logGroup,
+      environment: options.environment,
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: BUNDLE_TARGET,
+        minify: true,
+        keepNames: true,
+        sourceMap: false,
+        // The SDK is bundled (pinned versions); the Lambda, S3 and Step Functions clients are
+        // needed only by onRollback 'downgrade' and a MigrationFleet, and the runtime's own copy
+        // serves them. esbuild is reached only by the CLI's directory loader, never in the Lambda.
+        externalModules: [...PROVIDED_BY_THE_RUNTIME, "esbuild"],
+        mainFields: ["module", "main"],
+        banner: REQUIRE_SHIM,
+        // Migration files import `defineMigration` from "retort-migrate": this same package,
+        // bundled once with the handlers.
+        esbuildArgs: { "--alias": `${PACKAGE_NAME}=${ownFile("index")}` },
+        forceDockerBundling: false,
+      },
+    });
   }
 
   /** Lets a principal invoke the runner by hand (`{"command": "status"}`). */

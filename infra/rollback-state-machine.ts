@@ -20,6 +20,7 @@ import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
+import { stepTasks } from "./step-task.ts";
 import { ROLLBACK_STEPS } from "../functions/constants.ts";
 
 /** State names: the tests override these tasks, and the README tells operators to look for them. */
@@ -56,15 +57,7 @@ export class RollbackDefinition extends Construct {
   constructor(scope: Construct, id: string, props: RollbackDefinitionProps) {
     super(scope, id);
     const S = ROLLBACK_STATES;
-    const step = (name: string, payload: Record<string, unknown>, resultPath: string) =>
-      new tasks.LambdaInvoke(this, name, {
-        stateName: name,
-        lambdaFunction: props.stepFunction,
-        payload: sfn.TaskInput.fromObject(payload),
-        payloadResponseOnly: true,
-        resultPath,
-        taskTimeout: sfn.Timeout.duration(props.taskTimeout),
-      });
+    const step = stepTasks(this, props.stepFunction, props.taskTimeout);
 
     const failed = new sfn.Fail(this, S.failed, {
       stateName: S.failed,

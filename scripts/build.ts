@@ -29,7 +29,7 @@ const DIST = path.join(ROOT, "dist");
 /** Development dependencies compiled into dist/ (with whatever they import). */
 const BUNDLED = ["pg", "@middy/core", "@aws-lambda-powertools/logger"];
 /** Packages imported only where they exist: optional parts of bundled ones, the Lambda runtime's SDK. */
-const PROVIDED = ["pg-native", "pg-cloudflare", "@aws-sdk/client-lambda"];
+const PROVIDED = ["pg-native", "pg-cloudflare", "@aws-sdk/client-lambda", "@aws-sdk/client-s3", "@aws-sdk/client-sfn"];
 
 const ENTRIES = {
   index: "lib/index.ts",

@@ -15,7 +15,7 @@ export interface FleetTargetResult {
   applied: number;
   skippedOperations: number;
   durationMs: number;
-  error?: { code: string; message: string; revision?: string; file?: string };
+  error?: { code: string; message: string; revision?: string; file?: string; sqlState?: string };
 }
 
 export interface FleetSummary {
@@ -62,6 +62,7 @@ export function targetResult(target: FleetTarget, run: MigrateResult | { error: 
             message: run.error.message,
             ...(run.error.revision ? { revision: run.error.revision } : {}),
             ...(run.error.file ? { file: run.error.file } : {}),
+            ...(run.error.sqlState ? { sqlState: run.error.sqlState } : {}),
           },
         }
       : {}),

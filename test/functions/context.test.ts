@@ -1,8 +1,8 @@
 // The runner's configuration from the function's environment, and the lock key it derives.
 import { describe, expect, it } from "vitest";
 import { ENV } from "../../functions/constants.ts";
-import { ConfigurationError, lockKeyOf, readConfig } from "../../functions/context.ts";
-import { lockKeyFor } from "../../lib/runner/database.ts";
+import { ConfigurationError, lockKeyOf, readConfig, readSettings, targetConfig } from "../../functions/context.ts";
+import { lockKeyFor, schemaLockKey } from "../../lib/runner/database.ts";
 import { parseDatabaseUrl } from "../../lib/sql/connect.ts";
 
 const env = {
@@ -63,5 +63,20 @@ describe("the runner's configuration", () => {
   it("locks the same key as the CLI does for the same database", () => {
     const url = `data-api://${env[ENV.clusterArn]}?secret=${env[ENV.secretArn]}&database=app`;
     expect(lockKeyOf(readConfig(env))).toBe(lockKeyFor(parseDatabaseUrl(url)));
+    // A schema of its own (the CLI's --schema, a fleet's tenant) is a lock of its own.
+    expect(lockKeyOf(readConfig({ ...env, [ENV.schema]: "tenant_5" }))).toBe(schemaLockKey(lockKeyFor(parseDatabaseUrl(url)), "tenant_5"));
+  });
+
+  it("gives a fleet target its cluster, secret, database and schema, over the function's settings", () => {
+    const settings = readSettings({ [ENV.table]: "locks", [ENV.lockTimeout]: "2000" });
+    expect(settings).toMatchObject({ table: "locks", lockTimeoutMs: 2000, transactionPerMigration: false });
+    const target = { clusterArn: env[ENV.clusterArn], secretArn: env[ENV.secretArn], database: "saas" };
+    const tenant = targetConfig(settings, { ...target, schema: "tenant_5" });
+    expect(tenant).toMatchObject({ ...target, table: "locks", schema: "tenant_5", defaultSchema: "tenant_5" });
+    expect(lockKeyOf(tenant)).toBe(`${env[ENV.clusterArn]}/saas?schema=tenant_5`);
+    const whole = targetConfig(settings, target);
+    expect(whole.schema).toBe("public");
+    expect(whole.defaultSchema).toBeUndefined();
+    expect(lockKeyOf(whole)).toBe(`${env[ENV.clusterArn]}/saas`);
   });
 });

@@ -247,3 +247,17 @@ export function provide(
 }
 
 export { RESPONSE_LIMIT };
+
+/** aws-local-stepfunctions targets Node 22; Node 20 lacks Promise.withResolvers. */
+export function polyfillWithResolvers(): void {
+  const P = Promise as unknown as { withResolvers?: () => unknown };
+  P.withResolvers ??= function withResolvers<T>() {
+    let resolve!: (value: T) => void;
+    let reject!: (reason: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}

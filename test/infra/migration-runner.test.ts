@@ -9,7 +9,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as rds from "aws-cdk-lib/aws-rds";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { describe, expect, it } from "vitest";
-import { ENV, HANDLERS, PROPERTIES, RESOURCE_TYPE } from "../../functions/constants.ts";
+import { ENV, PROPERTIES, RESOURCE_TYPE, RUNNER_HANDLERS } from "../../functions/constants.ts";
 import { MigrationRunner, type MigrationRunnerProps } from "../../infra/migration-runner.ts";
 import { ROLLBACK_STATES } from "../../infra/rollback-state-machine.ts";
 import { readManifest } from "../../lib/revision/bundle.ts";
@@ -48,7 +48,7 @@ const ref = (construct: { node: { defaultChild?: unknown } }) => stack.resolve(s
 
 describe("the runner functions", () => {
   it("are Node.js 22 on ARM64 with the handlers and environment the runtime reads", () => {
-    for (const handler of Object.values(HANDLERS)) {
+    for (const handler of RUNNER_HANDLERS) {
       template.hasResourceProperties("AWS::Lambda::Function", {
         Runtime: "nodejs22.x",
         Architectures: ["arm64"],

@@ -10,21 +10,9 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MigrationRunner } from "../../infra/migration-runner.ts";
 import { ROLLBACK_STATES } from "../../infra/rollback-state-machine.ts";
 import type { Handlers } from "../../functions/handlers.ts";
-import { handlersFor, lambdaContext, type LocalAws, startLocalAws, tableMigration } from "../functions/harness.ts";
+import { handlersFor, lambdaContext, type LocalAws, polyfillWithResolvers, startLocalAws, tableMigration } from "../functions/harness.ts";
 
-// aws-local-stepfunctions targets Node 22; Node 20 lacks Promise.withResolvers.
-beforeAll(() => {
-  const P = Promise as unknown as { withResolvers?: () => unknown };
-  P.withResolvers ??= function withResolvers<T>() {
-    let resolve!: (value: T) => void;
-    let reject!: (reason: unknown) => void;
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
-});
+beforeAll(polyfillWithResolvers);
 
 const one = tableMigration("c00000000001", null, "one");
 const two = tableMigration("c00000000002", "c00000000001", "two");
