@@ -5,7 +5,7 @@ import type { QueryResult, SqlParams } from "../sql/executor.ts";
 import type { StatementClass } from "../sql/statement-class.ts";
 import type { ColumnSpec, LiteralValue, Operation } from "../schema/operation.ts";
 import type { QualifiedName } from "../schema/names.ts";
-import type { ColumnSnapshot, SchemaSnapshot } from "../schema/snapshot.ts";
+import type { CatalogObject, ColumnSnapshot, SchemaSnapshot } from "../schema/snapshot.ts";
 
 /** One statement ready to send: SQL text plus the values bound to its `:name` parameters. */
 export interface RenderedStatement {
@@ -125,6 +125,8 @@ export interface Dialect {
   introspect(session: SnapshotReader, schemas: readonly string[]): Promise<SchemaSnapshot>;
   /** The schemas users own (not the system's), by name. */
   userSchemas(session: SnapshotReader): Promise<string[]>;
+  /** Enum types, sequences no column owns, and views of these schemas, in one read (`retort diff`). */
+  catalogObjects(session: SnapshotReader, schemas: readonly string[]): Promise<CatalogObject[]>;
   /** Statements that drop every schema in `schemas` with all it holds, then create `defaultSchema` empty. */
   resetSchemas(schemas: readonly string[], defaultSchema: string): string[];
   /**

@@ -8,10 +8,20 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { RETORT_TABLES } from "../constants.ts";
 import type { MigrationSource } from "../revision/loader.ts";
-import { describeDifference, diffSnapshots, type DifferenceWording, type SchemaDifference } from "../schema/diff.ts";
-import type { SchemaSnapshot } from "../schema/snapshot.ts";
+import {
+  describeDifference,
+  DifferenceKind,
+  diffSnapshots,
+  type DifferenceWording,
+  displayRelation,
+  type PropertyChange,
+  type SchemaDifference,
+  SchemaObject,
+} from "../schema/diff.ts";
+import type { CatalogObject, SchemaSnapshot } from "../schema/snapshot.ts";
 import { maskPassword, parseDatabaseUrl } from "../sql/connect.ts";
 import type { SqlExecutor } from "../sql/executor.ts";
+import type { Dialect } from "../dialect/dialect.ts";
 import { splitStatements } from "../sql/lexer.ts";
 import { type Context, loadSoundGraph } from "./context.ts";
 import { databaseContext, openDatabase } from "./database.ts";
@@ -44,8 +54,9 @@ const WORDING: DifferenceWording = {
   changed: "differs in the reference",
 };
 
-/** retort's own tables, wherever they live: not part of anyone's schema. */
+/** retort's own tables (and the history's run-number sequence), wherever they live: not part of anyone's schema. */
 const OWN = new Set<string>(Object.values(RETORT_TABLES));
+const OWN_SEQUENCES = new Set<string>([`${RETORT_TABLES.history}_number`]);
 
 export async function diff(ctx: Context, options: DiffOptions): Promise<DiffResult> {
   if ((options.from === undefined) === (options.fromSql === undefined)) {
@@ -61,15 +72,18 @@ export async function diff(ctx: Context, options: DiffOptions): Promise<DiffResu
   // before the heads are built.
   const reference = sql !== undefined ? await fromSql(sql, options) : await fromDatabase(options.from!);
   const scratch = await ScratchDatabase.open({ command: "diff", map, source, defaultSchema, ...(options.open ? { open: options.open } : {}) });
-  let code: SchemaSnapshot;
+  let code: Schema;
   try {
     for (const head of heads) await scratch.upgradeTo(head, "to build the heads' schema");
-    code = withoutOwnTables(await scratch.snapshot());
+    code = { snapshot: await scratch.snapshot(), objects: await scratch.catalogObjects() };
   } finally {
     await scratch.close();
   }
 
-  const differences = diffSnapshots(code, withoutOwnTables(reference), { defaultSchema }).map((d) => ({ ...d, message: describeDifference(d, WORDING) }));
+  const differences = [
+    ...diffSnapshots(withoutOwnTables(code.snapshot), withoutOwnTables(reference.snapshot), { defaultSchema }),
+    ...diffCatalogObjects(withoutOwnObjects(code.objects), withoutOwnObjects(reference.objects), defaultSchema),
+  ].map((d) => ({ ...d, message: describeDifference(d, WORDING) }));
   return {
     heads,
     reference: options.from !== undefined ? maskPassword(options.from) : options.fromSql!,
@@ -86,8 +100,45 @@ async function readSql(file: string): Promise<{ file: string; text: string }> {
   }
 }
 
+/** What is compared of a schema: its tables, and its other objects. */
+interface Schema {
+  snapshot: SchemaSnapshot;
+  objects: CatalogObject[];
+}
+
+/** Both sides' schemas read through one session. */
+async function readSchema(executor: SqlExecutor, dialect: Dialect): Promise<Schema> {
+  const schemas = await dialect.userSchemas(executor);
+  return { snapshot: await dialect.introspect(executor, schemas), objects: await dialect.catalogObjects(executor, schemas) };
+}
+
+const OBJECT_KINDS: Record<CatalogObject["kind"], SchemaObject> = { enum: SchemaObject.Enum, sequence: SchemaObject.Sequence, view: SchemaObject.View };
+
+/** Enum types, sequences and views only on one side, or with another definition, in name order. */
+function diffCatalogObjects(expected: readonly CatalogObject[], actual: readonly CatalogObject[], defaultSchema: string): SchemaDifference[] {
+  const key = (o: CatalogObject) => `${o.kind}\u0000${o.schema}\u0000${o.name}`;
+  const theirs = new Map(actual.map((o) => [key(o), o]));
+  const ours = new Map(expected.map((o) => [key(o), o]));
+  const out: SchemaDifference[] = [];
+  for (const k of [...new Set([...ours.keys(), ...theirs.keys()])].sort()) {
+    const before = ours.get(k);
+    const after = theirs.get(k);
+    const o = (before ?? after)!;
+    const named = { object: OBJECT_KINDS[o.kind], name: displayRelation(o, defaultSchema) };
+    if (!after) out.push({ kind: DifferenceKind.Removed, ...named });
+    else if (!before) out.push({ kind: DifferenceKind.Added, ...named });
+    else {
+      const changes: PropertyChange[] = Object.keys({ ...before.definition, ...after.definition })
+        .filter((p) => JSON.stringify(before.definition[p]) !== JSON.stringify(after.definition[p]))
+        .map((p) => ({ property: p, expected: before.definition[p] ?? null, actual: after.definition[p] ?? null }));
+      if (changes.length > 0) out.push({ kind: DifferenceKind.Changed, ...named, changes });
+    }
+  }
+  return out;
+}
+
 /** The schema a SQL file builds, on a scratch database; a statement it fails on names the file and the statement. */
-async function fromSql(sql: { file: string; text: string }, options: DiffOptions): Promise<SchemaSnapshot> {
+async function fromSql(sql: { file: string; text: string }, options: DiffOptions): Promise<Schema> {
   const executor = options.open ? await options.open() : await (await import("../sql/pglite-executor.ts")).PgliteExecutor.open();
   try {
     const statements = splitStatements(sql.text);
@@ -100,15 +151,14 @@ async function fromSql(sql: { file: string; text: string }, options: DiffOptions
         );
       }
     }
-    const { dialect } = databaseContext(executor);
-    return dialect.introspect(executor, await dialect.userSchemas(executor));
+    return await readSchema(executor, databaseContext(executor).dialect);
   } finally {
     await executor.close();
   }
 }
 
 /** The schema of a database, every user schema of it, read without changing anything. */
-async function fromDatabase(url: string): Promise<SchemaSnapshot> {
+async function fromDatabase(url: string): Promise<Schema> {
   // Opening an embedded database that is not there would create an empty one to compare with.
   const target = parseDatabaseUrl(url);
   if (target.kind === "pglite" && !existsSync(path.resolve(target.dataDir))) {
@@ -116,7 +166,7 @@ async function fromDatabase(url: string): Promise<SchemaSnapshot> {
   }
   const db = await openDatabase(url);
   try {
-    return await db.dialect.introspect(db.executor, await db.dialect.userSchemas(db.executor));
+    return await readSchema(db.executor, db.dialect);
   } finally {
     await db.close();
   }
@@ -124,4 +174,8 @@ async function fromDatabase(url: string): Promise<SchemaSnapshot> {
 
 function withoutOwnTables(snapshot: SchemaSnapshot): SchemaSnapshot {
   return { ...snapshot, tables: snapshot.tables.filter((t) => !OWN.has(t.name)) };
+}
+
+function withoutOwnObjects(objects: readonly CatalogObject[]): CatalogObject[] {
+  return objects.filter((o) => !(o.kind === "sequence" && OWN_SEQUENCES.has(o.name)));
 }

@@ -6,7 +6,7 @@ import type { MigrationSource } from "../revision/loader.ts";
 import { Direction, type Migration } from "../revision/migration.ts";
 import type { RunMode } from "../ops/operations.ts";
 import { displayRelation } from "../schema/diff.ts";
-import type { SchemaSnapshot } from "../schema/snapshot.ts";
+import type { CatalogObject, SchemaSnapshot } from "../schema/snapshot.ts";
 import type { SqlExecutor } from "../sql/executor.ts";
 import { InProcessLock } from "../state/lock.ts";
 import type { Context } from "./context.ts";
@@ -79,6 +79,13 @@ export class ScratchDatabase {
     const executor = this.executor!;
     const dialect = this.ctx.database!.dialect;
     return dialect.introspect(executor, await dialect.userSchemas(executor));
+  }
+
+  /** Enum types, sequences no column owns and views, in every user schema. */
+  async catalogObjects(): Promise<CatalogObject[]> {
+    const executor = this.executor!;
+    const dialect = this.ctx.database!.dialect;
+    return dialect.catalogObjects(executor, await dialect.userSchemas(executor));
   }
 
   /** A fingerprint of each table's rows, by table name as messages show it. */

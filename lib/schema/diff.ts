@@ -20,6 +20,9 @@ export const SchemaObject = {
   Column: "column",
   Constraint: "constraint",
   Index: "index",
+  Enum: "enum type",
+  Sequence: "sequence",
+  View: "view",
 } as const;
 export type SchemaObject = (typeof SchemaObject)[keyof typeof SchemaObject];
 

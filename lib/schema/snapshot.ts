@@ -83,6 +83,18 @@ export interface SchemaSnapshot {
   readonly tables: readonly TableSnapshot[];
 }
 
+/**
+ * An object of a schema outside its tables, as `retort diff` compares it: an enum type, a sequence
+ * no column owns, a view. Two are the same object when kind, schema and name match, and equal
+ * when their definitions are.
+ */
+export interface CatalogObject {
+  readonly kind: "enum" | "sequence" | "view";
+  readonly schema: string;
+  readonly name: string;
+  readonly definition: Readonly<Record<string, unknown>>;
+}
+
 export function emptySnapshot(schemas: readonly string[] = []): SchemaSnapshot {
   return { schemas: [...new Set(schemas)].sort(compareText), tables: [] };
 }

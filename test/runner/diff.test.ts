@@ -102,6 +102,39 @@ describe("retort diff", () => {
     expect(result.differences.map((d) => d.message)).toEqual(["table teams is in the reference only"]);
   });
 
+  it("compares enum types (values in order), sequences no column owns, and views; a serial's own sequence is its column's", { timeout: 60_000 }, async () => {
+    const withTypes: InlineMigration = {
+      revision: "d1ff00000003",
+      revises: "d1ff00000002",
+      async upgrade(op) {
+        await op.execute("CREATE TYPE mood AS ENUM ('sad', 'ok')");
+        await op.execute("CREATE VIEW named_users AS SELECT id, name FROM users WHERE name IS NOT NULL");
+        await op.execute("CREATE TABLE tickets (id serial PRIMARY KEY)");
+      },
+      async downgrade(op) {
+        await op.execute("DROP TABLE tickets");
+        await op.execute("DROP VIEW named_users");
+        await op.execute("DROP TYPE mood");
+      },
+    };
+    const reference = path.join(scratch, "types.sql");
+    await writeFile(
+      reference,
+      `${SCHEMA_SQL}
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE VIEW named_users AS SELECT id, email FROM users;
+CREATE TABLE tickets (id serial PRIMARY KEY);
+CREATE SEQUENCE invoice_numbers START 1000;
+`,
+    );
+    const result = await diff({ source: memorySource([...migrations, withTypes]) }, { fromSql: reference });
+    expect(result.differences.map((d) => d.message)).toEqual([
+      "enum type mood differs in the reference: values sad, ok, happy (expected sad, ok)",
+      "sequence invoice_numbers is in the reference only",
+      expect.stringMatching(/^view named_users differs in the reference: definition .*email.* \(expected .*name.*\)$/s),
+    ]);
+  });
+
   it("refuses a bad reference as a usage error naming it, before the heads are built", async () => {
     await expect(diff(ctx(), {})).rejects.toThrow(UsageError);
     await expect(diff(ctx(), { from: url, fromSql: "x.sql" })).rejects.toThrow(/give --from <database URL> or --from-sql <file>/);

@@ -4,6 +4,7 @@
 import type { Dialect } from "../dialect.ts";
 import { renderBlock, terminate } from "./block.ts";
 import { resetSchemas, tableFingerprints, userSchemas } from "./contents.ts";
+import { catalogObjects } from "./catalog-objects.ts";
 import { describeColumn } from "./describe.ts";
 import { introspect } from "./introspect.ts";
 import { constraintName } from "./naming.ts";
@@ -34,6 +35,7 @@ export const postgres: Dialect = {
   classifyStatement,
   introspect,
   userSchemas,
+  catalogObjects,
   resetSchemas,
   tableFingerprints,
   readStatement,
