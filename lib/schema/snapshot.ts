@@ -37,6 +37,8 @@ export interface IndexSnapshot {
    * used, and IF NOT EXISTS would wrongly keep it.
    */
   readonly valid: boolean;
+  /** Non-key columns carried in the index (INCLUDE); absent when none. */
+  readonly include?: readonly string[];
 }
 
 export interface ForeignKeyTarget {
@@ -62,6 +64,8 @@ export type ConstraintSnapshot =
       readonly onDelete: ReferentialAction;
       readonly onUpdate: ReferentialAction;
       readonly validated: boolean;
+      /** Absent: checked at once (NOT DEFERRABLE, the default). */
+      readonly deferrable?: "deferrable" | "initially deferred";
     }
   | { readonly kind: "exclusion"; readonly name: string; readonly definition: string };
 

@@ -102,7 +102,7 @@ describe("retort diff", () => {
     expect(result.differences.map((d) => d.message)).toEqual(["table teams is in the reference only"]);
   });
 
-  it("compares enum types (values in order), sequences no column owns, and views; a serial's own sequence is its column's", { timeout: 60_000 }, async () => {
+  it("compares enum types (values in order), sequences no column owns, views, deferrable foreign keys and included index columns; a serial's own sequence is its column's", { timeout: 60_000 }, async () => {
     const withTypes: InlineMigration = {
       revision: "d1ff00000003",
       revises: "d1ff00000002",
@@ -110,8 +110,11 @@ describe("retort diff", () => {
         await op.execute("CREATE TYPE mood AS ENUM ('sad', 'ok')");
         await op.execute("CREATE VIEW named_users AS SELECT id, name FROM users WHERE name IS NOT NULL");
         await op.execute("CREATE TABLE tickets (id serial PRIMARY KEY)");
+        await op.execute("CREATE TABLE teams (id int PRIMARY KEY, lead bigint REFERENCES users (id))");
+        await op.execute("CREATE INDEX ix_teams_lead ON teams (lead)");
       },
       async downgrade(op) {
+        await op.execute("DROP TABLE teams");
         await op.execute("DROP TABLE tickets");
         await op.execute("DROP VIEW named_users");
         await op.execute("DROP TYPE mood");
@@ -125,10 +128,14 @@ CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE VIEW named_users AS SELECT id, email FROM users;
 CREATE TABLE tickets (id serial PRIMARY KEY);
 CREATE SEQUENCE invoice_numbers START 1000;
+CREATE TABLE teams (id int PRIMARY KEY, lead bigint REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED);
+CREATE INDEX ix_teams_lead ON teams (lead) INCLUDE (id);
 `,
     );
     const result = await diff({ source: memorySource([...migrations, withTypes]) }, { fromSql: reference });
     expect(result.differences.map((d) => d.message)).toEqual([
+      "constraint teams_lead_fkey on teams differs in the reference: deferrable initially deferred (expected none)",
+      "index ix_teams_lead on teams differs in the reference: include id (expected none)",
       "enum type mood differs in the reference: values sad, ok, happy (expected sad, ok)",
       "sequence invoice_numbers is in the reference only",
       expect.stringMatching(/^view named_users differs in the reference: definition .*email.* \(expected .*name.*\)$/s),

@@ -80,7 +80,8 @@ doc AS (
         'onUpdate', con.confupdtype,
         'check', CASE WHEN con.contype = 'c' THEN pg_catalog.pg_get_expr(con.conbin, con.conrelid) END,
         'definition', pg_catalog.pg_get_constraintdef(con.oid),
-        'validated', con.convalidated
+        'validated', con.convalidated,
+        'deferrable', CASE WHEN con.condeferred THEN 'initially deferred' WHEN con.condeferrable THEN 'deferrable' END
       )), '[]'::json)
       FROM pg_catalog.pg_constraint con
       LEFT JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid
@@ -99,6 +100,11 @@ doc AS (
           FROM generate_series(1, i.indnkeyatts) AS k(n)
           LEFT JOIN pg_catalog.pg_attribute ka
             ON ka.attrelid = i.indrelid AND ka.attnum = i.indkey[k.n - 1]
+        ),
+        'include', (
+          SELECT json_agg(ia.attname ORDER BY k.n)
+          FROM generate_series(i.indnkeyatts + 1, i.indnatts) AS k(n)
+          JOIN pg_catalog.pg_attribute ia ON ia.attrelid = i.indrelid AND ia.attnum = i.indkey[k.n - 1]
         ),
         'unique', i.indisunique,
         'method', am.amname,
@@ -199,10 +205,12 @@ interface RawConstraint {
   check: string | null;
   definition: string;
   validated: boolean;
+  deferrable: "deferrable" | "initially deferred" | null;
 }
 interface RawIndex {
   name: string;
   columns: Array<string | { expression: string }> | null;
+  include: string[] | null;
   unique: boolean;
   method: string;
   where: string | null;
@@ -273,6 +281,7 @@ function readConstraint(raw: RawConstraint): ConstraintSnapshot {
         onDelete: action(raw.onDelete, raw.name),
         onUpdate: action(raw.onUpdate, raw.name),
         validated: raw.validated,
+        ...(raw.deferrable ? { deferrable: raw.deferrable } : {}),
       };
     case "x":
       return { kind: "exclusion", name: raw.name, definition: raw.definition };
@@ -293,6 +302,7 @@ function readIndex(raw: RawIndex): IndexSnapshot {
     where: raw.where,
     constraint: raw.constraint,
     valid: raw.valid,
+    ...(raw.include?.length ? { include: raw.include } : {}),
   };
 }
 
