@@ -6,7 +6,7 @@ import { RetortError } from "../lib/errors.ts";
 import { DataApiExecutor } from "../lib/sql/data-api-executor.ts";
 import type { SqlExecutor } from "../lib/sql/executor.ts";
 import type { MigrationSource } from "../lib/revision/loader.ts";
-import type { Context, DatabaseContext } from "../lib/runner/context.ts";
+import { type Context, type DatabaseContext, schemaLockKey } from "../lib/runner/context.ts";
 import { postgres } from "../lib/dialect/postgres/index.ts";
 import { VersionTable } from "../lib/state/version-table.ts";
 import { createDynamoClient } from "../lib/state/dynamo-client.ts";
@@ -142,12 +142,11 @@ function flag(env: Environment, name: string): boolean {
 /**
  * The lock key of the configured database and schema: what lib/runner/database.ts gives a
  * `data-api://` URL and `--schema` (lockKeyFor, then schemaLockKey), so the CLI and the Lambda
- * contend for the same lock (a test holds them equal). Written out here, not imported: that module
- * also opens `--db` URLs, which would bundle node-postgres into the Lambda.
+ * contend for the same lock (a test holds them equal). The database's part is written out here,
+ * not imported: database.ts also opens `--db` URLs, which would bundle node-postgres into the Lambda.
  */
 export function lockKeyOf(config: Pick<RunnerConfig, "clusterArn" | "database" | "schema">): string {
-  const key = `${config.clusterArn}/${config.database}`;
-  return config.schema === DEFAULT_SCHEMA ? key : `${key}?schema=${config.schema}`;
+  return schemaLockKey(`${config.clusterArn}/${config.database}`, config.schema);
 }
 
 /**

@@ -5,9 +5,8 @@
 // can reach: `db` a `data-api://` URL. A bad list fails the ReadTargets step with a message naming
 // the source and the target. The construct (infra/migration-fleet.ts) uses the same checks, and
 // the ARNs, at synth.
-import { type FleetTarget, parseTargets, parseTargetsJson, TargetsError } from "../lib/fleet/targets.ts";
+import { type FleetTarget, parseTargets, parseTargetsJson, scanTargetItems, TargetsError } from "../lib/fleet/targets.ts";
 import { parseDatabaseUrl } from "../lib/sql/connect.ts";
-import { createDynamoClient, withDynamoRetry } from "../lib/state/dynamo-client.ts";
 import { type TargetDatabase, targetNameRules } from "./context.ts";
 
 export type { FleetTarget } from "../lib/fleet/targets.ts";
@@ -59,7 +58,7 @@ export function targetDatabase(target: FleetTarget, where = `target "${target.na
 
 /** How the sources are read; the defaults call DynamoDB and S3 (endpoints from the SDK's environment). */
 export interface TargetReaders {
-  /** Every item of the table, as plain values (strings, numbers, ...). */
+  /** Every item of the table, as plain values (strings, numbers, ...), in name order. */
   scan(table: string): Promise<Record<string, unknown>[]>;
   /** The object's text. */
   getObject(bucket: string, key: string): Promise<string>;
@@ -69,10 +68,7 @@ export interface TargetReaders {
 export async function readTargets(source: TargetSource, readers: TargetReaders = defaultReaders): Promise<FleetTarget[]> {
   const where = describeSource(source);
   if ("table" in source) {
-    const items = await readOrSay(where, () => readers.scan(source.table));
-    // A Scan's order is the table's hash order: by name, so executions list targets alike.
-    items.sort((a, b) => String(a["name"] ?? "").localeCompare(String(b["name"] ?? "")));
-    return checkFleetTargets(items, where);
+    return checkFleetTargets(await readOrSay(where, () => readers.scan(source.table)), where);
   }
   if ("bucket" in source) {
     const text = await readOrSay(where, () => readers.getObject(source.bucket, source.key));
@@ -91,38 +87,8 @@ async function readOrSay<T>(where: string, read: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A DynamoDB attribute value as JSON would have it; a type a target never has stays tagged. */
-function plain(value: Record<string, unknown>): unknown {
-  if ("S" in value) return value["S"];
-  if ("N" in value) return Number(value["N"]);
-  if ("BOOL" in value) return value["BOOL"];
-  if ("NULL" in value) return null;
-  if ("L" in value) return (value["L"] as Record<string, unknown>[]).map(plain);
-  if ("M" in value) return Object.fromEntries(Object.entries(value["M"] as Record<string, Record<string, unknown>>).map(([k, v]) => [k, plain(v)]));
-  return value;
-}
-
 const defaultReaders: TargetReaders = {
-  async scan(table) {
-    const { ScanCommand } = await import("@aws-sdk/client-dynamodb");
-    const client = createDynamoClient();
-    try {
-      const items: Record<string, unknown>[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await withDynamoRetry(() =>
-          client.send(new ScanCommand({ TableName: table, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start as never } : {}) })),
-        );
-        for (const item of page.Items ?? []) {
-          items.push(Object.fromEntries(Object.entries(item).map(([k, v]) => [k, plain(v as unknown as Record<string, unknown>)])));
-        }
-        start = page.LastEvaluatedKey;
-      } while (start);
-      return items;
-    } finally {
-      client.destroy();
-    }
-  },
+  scan: scanTargetItems,
   async getObject(bucket, key) {
     // The Lambda runtime's own SDK (the construct leaves it out of the bundle).
     const { S3Client, GetObjectCommand } = await import("@aws-sdk/client-s3");

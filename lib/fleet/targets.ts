@@ -117,7 +117,7 @@ export async function readTargets(spec: string, names: DialectOf, cwd = process.
   if (spec.startsWith(DYNAMODB)) {
     const table = spec.slice(DYNAMODB.length);
     if (!/^[A-Za-z0-9_.-]{3,255}$/.test(table)) throw new TargetsError(`--targets ${spec}: "${table}" is not a DynamoDB table name`);
-    return parseTargets(await scanTable(table), `DynamoDB table ${table}`, names);
+    return parseTargets(await scanTargetItems(table), `DynamoDB table ${table}`, names);
   }
   const file = path.resolve(cwd, spec);
   let text: string;
@@ -132,22 +132,42 @@ export async function readTargets(spec: string, names: DialectOf, cwd = process.
   return parseTargetsJson(text, spec, names);
 }
 
-/** Every item of a table as plain values (strings stay strings; anything else is kept for the checks to refuse). */
-async function scanTable(table: string): Promise<Record<string, unknown>[]> {
-  const [{ ScanCommand }, { createDynamoClient }] = await Promise.all([import("@aws-sdk/client-dynamodb"), import("../state/dynamo-client.ts")]);
+/**
+ * Every item of a DynamoDB table as plain values (a type no target has stays tagged, for the
+ * checks to refuse), in name order: a Scan returns the table's hash order, and runs should list
+ * targets alike. Throttling and 5xx answers are retried as the lock's calls are.
+ */
+export async function scanTargetItems(table: string): Promise<Record<string, unknown>[]> {
+  const [{ ScanCommand }, { createDynamoClient, withDynamoRetry }] = await Promise.all([
+    import("@aws-sdk/client-dynamodb"),
+    import("../state/dynamo-client.ts"),
+  ]);
   const client = createDynamoClient();
   try {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, import("@aws-sdk/client-dynamodb").AttributeValue> | undefined;
     do {
-      const page = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      const page = await withDynamoRetry(() =>
+        client.send(new ScanCommand({ TableName: table, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) })),
+      );
       for (const item of page.Items ?? []) {
-        items.push(Object.fromEntries(Object.entries(item).map(([k, v]) => [k, v.S ?? v])));
+        items.push(Object.fromEntries(Object.entries(item).map(([k, v]) => [k, plain(v as unknown as Record<string, unknown>)])));
       }
       start = page.LastEvaluatedKey;
     } while (start);
-    return items;
+    return items.sort((a, b) => String(a["name"] ?? "").localeCompare(String(b["name"] ?? "")));
   } finally {
     client.destroy();
   }
+}
+
+/** A DynamoDB attribute value as JSON would have it; a type a target never has stays tagged. */
+function plain(value: Record<string, unknown>): unknown {
+  if ("S" in value) return value["S"];
+  if ("N" in value) return Number(value["N"]);
+  if ("BOOL" in value) return value["BOOL"];
+  if ("NULL" in value) return null;
+  if ("L" in value) return (value["L"] as Record<string, unknown>[]).map(plain);
+  if ("M" in value) return Object.fromEntries(Object.entries(value["M"] as Record<string, Record<string, unknown>>).map(([k, v]) => [k, plain(v)]));
+  return value;
 }

@@ -28,6 +28,11 @@ export interface Context {
   dialect?: Dialect;
 }
 
+/** A target schema's own lock: `<database's key>?schema=<name>`; the database's key for "public". */
+export function schemaLockKey(databaseKey: string, schema: string | undefined): string {
+  return schema === undefined || schema === DEFAULT_SCHEMA ? databaseKey : `${databaseKey}?schema=${schema}`;
+}
+
 /**
  * PL/pgSQL putting a target schema first on the search_path, transaction-local, so raw SQL's
  * unqualified names land where the operations' do; nothing for "public", already first.

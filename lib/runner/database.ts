@@ -14,7 +14,7 @@ import { DatabaseHistory } from "../state/database-history.ts";
 import type { History } from "../state/history.ts";
 import { InProcessLock, type Lock, type LockHolder } from "../state/lock.ts";
 import { VersionTable } from "../state/version-table.ts";
-import type { DatabaseContext } from "./context.ts";
+import { type DatabaseContext, schemaLockKey } from "./context.ts";
 
 export interface DatabaseOptions {
   /** Schema of retort's own tables. @default "public" */
@@ -87,11 +87,6 @@ export function lockKeyFor(target: DatabaseTarget, cwd = process.cwd()): string 
     case "data-api":
       return `${target.resourceArn}/${target.database}`;
   }
-}
-
-/** A target schema's own lock: `<database's key>?schema=<name>`; the database's key for "public". */
-export function schemaLockKey(databaseKey: string, schema: string | undefined): string {
-  return schema === undefined || schema === DEFAULT_SCHEMA ? databaseKey : `${databaseKey}?schema=${schema}`;
 }
 
 /**

@@ -2,11 +2,10 @@
 // the runner's own engine) against a reference: a database (`--from <url>`, read only) or a
 // declarative SQL file (`--from-sql`, applied to a second scratch database). "Has someone changed
 // production by hand?" in one command; autogenerate will write a migration from the same
-// difference. retort's own tables are left out of both sides.
+// difference. retort's own tables are left out of both sides (the dialect's reads skip them).
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { RETORT_TABLES } from "../constants.ts";
 import type { MigrationSource } from "../revision/loader.ts";
 import {
   describeDifference,
@@ -54,9 +53,6 @@ const WORDING: DifferenceWording = {
   changed: "differs in the reference",
 };
 
-/** retort's own tables (and the history's run-number sequence), wherever they live: not part of anyone's schema. */
-const OWN = new Set<string>(Object.values(RETORT_TABLES));
-const OWN_SEQUENCES = new Set<string>([`${RETORT_TABLES.history}_number`]);
 
 export async function diff(ctx: Context, options: DiffOptions): Promise<DiffResult> {
   if ((options.from === undefined) === (options.fromSql === undefined)) {
@@ -81,8 +77,8 @@ export async function diff(ctx: Context, options: DiffOptions): Promise<DiffResu
   }
 
   const differences = [
-    ...diffSnapshots(withoutOwnTables(code.snapshot), withoutOwnTables(reference.snapshot), { defaultSchema }),
-    ...diffCatalogObjects(withoutOwnObjects(code.objects), withoutOwnObjects(reference.objects), defaultSchema),
+    ...diffSnapshots(code.snapshot, reference.snapshot, { defaultSchema }),
+    ...diffCatalogObjects(code.objects, reference.objects, defaultSchema),
   ].map((d) => ({ ...d, message: describeDifference(d, WORDING) }));
   return {
     heads,
@@ -170,12 +166,4 @@ async function fromDatabase(url: string): Promise<Schema> {
   } finally {
     await db.close();
   }
-}
-
-function withoutOwnTables(snapshot: SchemaSnapshot): SchemaSnapshot {
-  return { ...snapshot, tables: snapshot.tables.filter((t) => !OWN.has(t.name)) };
-}
-
-function withoutOwnObjects(objects: readonly CatalogObject[]): CatalogObject[] {
-  return objects.filter((o) => !(o.kind === "sequence" && OWN_SEQUENCES.has(o.name)));
 }

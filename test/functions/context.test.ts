@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { ENV } from "../../functions/constants.ts";
 import { ConfigurationError, lockKeyOf, readConfig, readSettings, targetConfig } from "../../functions/context.ts";
-import { lockKeyFor, schemaLockKey } from "../../lib/runner/database.ts";
+import { schemaLockKey } from "../../lib/runner/context.ts";
+import { lockKeyFor } from "../../lib/runner/database.ts";
 import { parseDatabaseUrl } from "../../lib/sql/connect.ts";
 
 const env = {
