@@ -57,6 +57,11 @@ export type OpResult =
 export interface OperationsContext {
   /** The schema as introspected at the start of the migration. */
   snapshot: SchemaSnapshot;
+  /**
+   * Raw SQL of an earlier migration in the run may have changed the schema since `snapshot` was
+   * read: the first operation that needs it reads it again. @default false
+   */
+  stale?: boolean;
   /** "safe" for safe-upgrade (plain forms skip like safe ones), "strict" for upgrade. */
   mode: RunMode;
   sink: StatementSink;
@@ -201,6 +206,8 @@ export interface OperationsWithResults extends Operations {
   readonly results: readonly OpResult[];
   /** The schema as the run now knows it (after the operations so far). */
   readonly snapshot: SchemaSnapshot;
+  /** True when raw SQL changed the schema after `snapshot` was read: the next migration reads it again. */
+  readonly stale: boolean;
 }
 
 export function createOperations(context: OperationsContext): OperationsWithResults {
@@ -245,6 +252,7 @@ class OperationsRecorder implements OperationsWithResults {
     this.#defaultSchema = context.defaultSchema;
     this.#dialect = context.dialect;
     this.#snapshot = context.snapshot;
+    this.#stale = context.stale ?? false;
     this.#build = { defaultSchema: context.defaultSchema, dialect: this.#dialect };
   }
 
@@ -254,6 +262,10 @@ class OperationsRecorder implements OperationsWithResults {
 
   get snapshot(): SchemaSnapshot {
     return this.#snapshot;
+  }
+
+  get stale(): boolean {
+    return this.#stale;
   }
 
   // --- machinery -------------------------------------------------------------------------------

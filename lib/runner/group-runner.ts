@@ -72,6 +72,9 @@ export class GroupRunner {
     private tablesExist: boolean,
   ) {}
 
+  /** Raw SQL of a migration already run changed the schema after `snapshot` was read: the next one reads it again. */
+  private stale = false;
+
   /**
    * The lock_timeout (ms) a migration's statements get on their first try; 0: no limit. Its own
    * comes first, except that a run without a limit (a maintenance window) has none for any.
@@ -104,6 +107,7 @@ export class GroupRunner {
    */
   async reintrospect(): Promise<void> {
     this.snapshot = await this.db.dialect.introspect(this.db.executor, [this.db.defaultSchema]);
+    this.stale = false;
   }
 
   /**
@@ -114,6 +118,7 @@ export class GroupRunner {
   async run(members: readonly Member[], start: number, size: number, attempt = 0): Promise<GroupOutcome> {
     const first = members[start]!;
     const startSnapshot = this.snapshot;
+    const startStale = this.stale;
     const baseLock = this.baseLockTimeout(first.migration);
     const baseStatement = this.statementTimeout(first.migration);
     const timeouts: StatementTimeouts = { lockTimeoutMs: attemptLockTimeout(baseLock, attempt), statementTimeoutMs: baseStatement };
@@ -199,6 +204,7 @@ export class GroupRunner {
         this.options.onMigration?.(member.migration);
         const ops = createOperations({
           snapshot: this.snapshot,
+          stale: this.stale,
           mode: this.options.mode,
           sink: group,
           defaultSchema: this.db.defaultSchema,
@@ -214,6 +220,7 @@ export class GroupRunner {
         this.lease.assertHeld();
         if (group.failed) throw group.failed.error;
         this.snapshot = ops.snapshot as SchemaSnapshot;
+        this.stale = ops.stale;
         timing.push(performance.now() - started);
         if (!member.migration.transactional || group.detached) break;
       }
@@ -245,6 +252,7 @@ export class GroupRunner {
       const blamed = failedSend && failedSend.error === caught ? ran.filter((m) => m.index <= failedSend.owners.to) : ran;
       await group.rollback();
       this.snapshot = startSnapshot;
+      this.stale = startStale;
       // Its lock_timeout ran out: who holds the locks its operations wanted, read once, now.
       const lock: LockWait | undefined = isLockNotAvailable(error)
         ? {

@@ -197,6 +197,33 @@ for (const target of await testDatabases({ dataApi: true })) {
       expect(result.error?.message).toMatch(/cannot run inside a transaction; mark the migration `transactional: false`/);
     });
 
+    it("raw DDL ending one migration is seen by the next in the same run: its safe operations do not skip what the SQL made", async () => {
+      const ctx = await scenario([
+        {
+          revision: "a0000000000b",
+          revises: null,
+          async upgrade(op) {
+            await op.execute(`CREATE TABLE ${ctx.schema}.made_by_sql (id bigint PRIMARY KEY, legacy text)`);
+          },
+          async downgrade() {},
+        },
+        {
+          revision: "a0000000000c",
+          revises: "a0000000000b",
+          async upgrade(op) {
+            await op.safeDropColumn("made_by_sql", "legacy");
+            await op.safeAddColumn("made_by_sql", { name: "label", type: "text" });
+          },
+          async downgrade() {},
+        },
+      ]);
+      const result = await safeUpgrade(ctx);
+      expect(result.error).toBeUndefined();
+      expect(result.results[1]!.operations.map((o) => o.status)).toEqual(["applied", "applied"]);
+      const table = (await snapshot(ctx)).tables.find((t) => t.name === "made_by_sql");
+      expect(table?.columns.map((c) => c.name)).toEqual(["id", "label"]);
+    });
+
     it("a migration whose upgrade throws is reported against its revision, and what follows is not executed", async () => {
       const ctx = await scenario([
         users,
