@@ -139,6 +139,23 @@ export const FLEET_ON_DEPLOY = {
 } as const;
 export type FleetOnDeploy = (typeof FLEET_ON_DEPLOY)[keyof typeof FLEET_ON_DEPLOY];
 
+/** How the fleet state machine fans out over the targets (MigrationFleet.mapMode). */
+export const FLEET_MAP_MODE = {
+  /** A Map whose results travel in the execution's state: up to a few hundred targets. */
+  inline: "inline",
+  /** A Distributed Map: the targets and the results are objects in the work bucket, one child execution per target. */
+  distributed: "distributed",
+  /** ReadTargets picks one by the count (MigrationFleet.inlineLimit). */
+  auto: "auto",
+} as const;
+export type FleetMapMode = (typeof FLEET_MAP_MODE)[keyof typeof FLEET_MAP_MODE];
+
+/**
+ * The fleet's objects in its work bucket all live under this prefix (one folder per execution),
+ * so the roles' S3 grants stop at it.
+ */
+export const FLEET_WORK_PREFIX = "retort-fleet";
+
 /** The fleet's deploy hook's CloudFormation resource type. */
 export const FLEET_RESOURCE_TYPE = "Custom::RetortFleet";
 

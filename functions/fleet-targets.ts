@@ -8,6 +8,7 @@
 import { type FleetTarget, parseTargets, parseTargetsJson, scanTargetItems, TargetsError } from "../lib/fleet/targets.ts";
 import { parseDatabaseUrl } from "../lib/sql/connect.ts";
 import { type TargetDatabase, targetNameRules } from "./context.ts";
+import { s3Objects } from "./s3-objects.ts";
 
 export type { FleetTarget } from "../lib/fleet/targets.ts";
 export { TargetsError } from "../lib/fleet/targets.ts";
@@ -89,17 +90,5 @@ async function readOrSay<T>(where: string, read: () => Promise<T>): Promise<T> {
 
 const defaultReaders: TargetReaders = {
   scan: scanTargetItems,
-  async getObject(bucket, key) {
-    // The Lambda runtime's own SDK (the construct leaves it out of the bundle).
-    const { S3Client, GetObjectCommand } = await import("@aws-sdk/client-s3");
-    const env = process.env;
-    // A local endpoint (tests, LocalStack) names buckets in the path.
-    const client = new S3Client({ forcePathStyle: Boolean(env["AWS_ENDPOINT_URL_S3"] ?? env["AWS_ENDPOINT_URL"]) });
-    try {
-      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return (await out.Body?.transformToString("utf8")) ?? "";
-    } finally {
-      client.destroy();
-    }
-  },
+  getObject: s3Objects.get,
 };

@@ -1,12 +1,16 @@
 // The fleet state machine's tasks (infra/migration-fleet.ts):
 //
-//   read-targets     the targets from their source (fleet-targets.ts), checked
+//   read-targets     the targets from their source (fleet-targets.ts), checked; for a Distributed
+//                    Map (more than the inline limit, or always), written to the work bucket
+//                    (fleet-work.ts) and answered as that object instead of the list
 //   upgrade-target   safe-upgrade of one target, in chunks until this invocation's deadline (as
 //                    the deploy hook's isComplete does); answers `done: false` when the target
 //                    needs another invocation (more to apply, its lock held by another runner, a
 //                    statement of an earlier invocation still running), else its summary line
 //   summarize        the FleetSummary of every target's line, and whether the failures stayed
-//                    within the tolerated share, with a message naming the failed targets
+//                    within the tolerated share, with a message naming the failed targets; after
+//                    a Distributed Map, the lines read from its exported results, the whole
+//                    summary written to the work bucket and a compact one answered
 //
 // A target's own failure (a migration that fails, a database ahead of the code, a lock that stays
 // held) is an answer, not an error: the Map item succeeds with a failed line, so the summary names
@@ -21,9 +25,11 @@ import type { MigrateResult } from "../lib/runner/migrate.ts";
 import { safeUpgrade } from "../lib/runner/upgrade.ts";
 import { describeHolder, LockConflictError } from "../lib/state/lock.ts";
 import { VERSION_CONFLICT_SQLSTATE } from "../lib/state/version-table.ts";
-import { FLEET_STEPS } from "./constants.ts";
+import { FLEET_MAP_MODE, FLEET_STEPS } from "./constants.ts";
 import { readTargets, type TargetReaders, type TargetSource } from "./fleet-targets.ts";
+import { type MapRunOutput, readMapResults, type S3Location, type WorkLocation, workKeys } from "./fleet-work.ts";
 import { ValidationError } from "./manual.ts";
+import { s3Objects } from "./s3-objects.ts";
 
 /** What a target's run so far has done, carried from one UpgradeTarget invocation to the next. */
 export interface TargetProgress {
@@ -59,7 +65,15 @@ export interface FleetInput {
 }
 
 export type FleetStepEvent =
-  | { step: typeof FLEET_STEPS.readTargets; source: TargetSource }
+  | {
+      step: typeof FLEET_STEPS.readTargets;
+      source: TargetSource;
+      /**
+       * Given when the state machine has a Distributed Map: the list goes to the work bucket when
+       * it has more than `inlineLimit` targets, or always when there is no inline Map to take it.
+       */
+      work?: WorkLocation & { inlineLimit?: number };
+    }
   | {
       step: typeof FLEET_STEPS.upgradeTarget;
       target: FleetTarget;
@@ -69,7 +83,27 @@ export type FleetStepEvent =
       /** The execution ($$.Execution.Id): named in the target's lock, so `retort status` shows who holds it. */
       executionArn?: string;
     }
-  | { step: typeof FLEET_STEPS.summarize; results: FleetTargetResult[]; toleratedFailurePercentage: number; startedAt?: string };
+  | {
+      step: typeof FLEET_STEPS.summarize;
+      /** The inline Map's results, or where a Distributed Map exported them. */
+      results: FleetTargetResult[] | MapRunOutput;
+      toleratedFailurePercentage: number;
+      startedAt?: string;
+      /** Where the whole summary of a Distributed Map run is written. */
+      work?: WorkLocation;
+    };
+
+/** ReadTargets' answer: the list itself for the inline Map, or the object the Distributed Map reads. */
+export type ReadTargetsAnswer =
+  | { mode: typeof FLEET_MAP_MODE.inline; count: number; targets: FleetTarget[] }
+  | {
+      mode: typeof FLEET_MAP_MODE.distributed;
+      count: number;
+      /** The Map's ItemReader: a JSON array of the targets. */
+      itemsObject: S3Location;
+      /** The Map's ResultWriter prefix: this execution's folder. */
+      resultsPrefix: string;
+    };
 
 /** A fleet step that could not do its work at all (its invocation's time ran out regardless). */
 export class FleetStepError extends RetortError {
@@ -86,7 +120,15 @@ export function parseFleetEvent(event: unknown): FleetStepEvent {
   };
   if (typeof e["step"] !== "string" || !STEPS.includes(e["step"])) return fail(`unknown step ${JSON.stringify(e["step"])}`);
   const object = (key: string) => typeof e[key] === "object" && e[key] !== null && !Array.isArray(e[key]);
-  if (e["step"] === FLEET_STEPS.readTargets && !object("source")) return fail('"source" must name where the targets are');
+  const work = e["work"] as Record<string, unknown> | undefined;
+  if (work !== undefined && (!object("work") || typeof work["bucket"] !== "string" || typeof work["executionName"] !== "string")) {
+    return fail('"work" must be { "bucket", "executionName" } (the work bucket and $$.Execution.Name)');
+  }
+  if (e["step"] === FLEET_STEPS.readTargets) {
+    if (!object("source")) return fail('"source" must name where the targets are');
+    const limit = work?.["inlineLimit"];
+    if (limit !== undefined && !(Number.isInteger(limit) && (limit as number) >= 0)) return fail('"work.inlineLimit" must be a whole number');
+  }
   if (e["step"] === FLEET_STEPS.upgradeTarget) {
     const target = e["target"] as Partial<FleetTarget> | undefined;
     if (!object("target") || typeof target?.name !== "string" || typeof target.db !== "string") {
@@ -94,7 +136,10 @@ export function parseFleetEvent(event: unknown): FleetStepEvent {
     }
   }
   if (e["step"] === FLEET_STEPS.summarize) {
-    if (!Array.isArray(e["results"])) return fail('"results" must be the Map\'s results');
+    const details = (e["results"] as Record<string, unknown> | undefined)?.["ResultWriterDetails"] as Record<string, unknown> | undefined;
+    const exported = object("results") && typeof details?.["Bucket"] === "string" && typeof details["Key"] === "string";
+    if (!Array.isArray(e["results"]) && !exported) return fail('"results" must be the Map\'s results, or a Distributed Map\'s ResultWriterDetails');
+    if (exported && !work) return fail('"work" must say where to write the summary of a Distributed Map run');
     const share = e["toleratedFailurePercentage"];
     if (typeof share !== "number" || !(share >= 0 && share <= 100)) return fail('"toleratedFailurePercentage" must be a number from 0 to 100');
   }
@@ -116,16 +161,31 @@ export interface FleetStepEnvironment {
 
 export async function runFleetStep(event: FleetStepEvent, env: FleetStepEnvironment): Promise<unknown> {
   switch (event.step) {
-    case FLEET_STEPS.readTargets: {
-      const targets = await readTargets(event.source, env.readers);
-      env.log("fleet targets read", { targets: targets.length });
-      return { targets, count: targets.length };
-    }
+    case FLEET_STEPS.readTargets:
+      return readFleetTargets(event, env);
     case FLEET_STEPS.upgradeTarget:
       return upgradeTarget(event, env);
     case FLEET_STEPS.summarize:
-      return summarizeFleet(event.results, event.toleratedFailurePercentage, event.startedAt);
+      if (Array.isArray(event.results)) return summarizeFleet(event.results, event.toleratedFailurePercentage, event.startedAt);
+      return summarizeMapRun(event.results, event.toleratedFailurePercentage, event.startedAt, event.work!);
   }
+}
+
+/**
+ * The targets, checked; past the inline limit (or always, without an inline Map) written to the
+ * work bucket for the Distributed Map's ItemReader, so the list never travels in the state.
+ */
+async function readFleetTargets(event: Extract<FleetStepEvent, { step: typeof FLEET_STEPS.readTargets }>, env: FleetStepEnvironment): Promise<ReadTargetsAnswer> {
+  const targets = await readTargets(event.source, env.readers);
+  const { work } = event;
+  if (!work || (work.inlineLimit !== undefined && targets.length <= work.inlineLimit)) {
+    env.log("fleet targets read", { targets: targets.length, mode: FLEET_MAP_MODE.inline });
+    return { mode: FLEET_MAP_MODE.inline, count: targets.length, targets };
+  }
+  const keys = workKeys(work.executionName);
+  await s3Objects.put(work.bucket, keys.targets, JSON.stringify(targets));
+  env.log("fleet targets read", { targets: targets.length, mode: FLEET_MAP_MODE.distributed, itemsObject: `s3://${work.bucket}/${keys.targets}` });
+  return { mode: FLEET_MAP_MODE.distributed, count: targets.length, itemsObject: { bucket: work.bucket, key: keys.targets }, resultsPrefix: keys.results };
 }
 
 /** Time kept back at the end of each invocation, as the deploy hook keeps it (deploy-hook.ts). */
@@ -178,8 +238,7 @@ async function upgradeTarget(event: Step, env: FleetStepEnvironment): Promise<Ta
       skippedOperations: progress.skippedOperations,
       ...(failure && "error" in failure ? { error: failure.error } : {}),
     };
-    const line = targetResult(target, failure && "thrown" in failure ? { error: failure.thrown } : total, progress.workedMs);
-    if (line.error && line.error.message.length > MAX_MESSAGE) line.error.message = `${line.error.message.slice(0, MAX_MESSAGE)} ...`;
+    const line = cutMessage(targetResult(target, failure && "thrown" in failure ? { error: failure.thrown } : total, progress.workedMs));
     progress.result = line;
     delete progress.waiting;
     delete progress.waitingSince;
@@ -277,8 +336,16 @@ export type FleetSummaryAnswer = FleetSummary & {
   message: string;
 };
 
-/** The summary of the Map's results, and whether the failures stayed within the tolerated share. */
-export function summarizeFleet(results: FleetTargetResult[], toleratedFailurePercentage: number, startedAt?: string): FleetSummaryAnswer {
+/**
+ * The summary of the Map's results, and whether the failures stayed within the tolerated share.
+ * `wholeList` says where a reader finds every failure when the message has to be cut.
+ */
+export function summarizeFleet(
+  results: FleetTargetResult[],
+  toleratedFailurePercentage: number,
+  startedAt?: string,
+  wholeList = "the Summarize step's output",
+): FleetSummaryAnswer {
   const since = startedAt ? Date.parse(startedAt) : NaN;
   const summary = summarize(results, toleratedFailurePercentage / 100, Number.isNaN(since) ? 0 : Date.now() - since);
   const failed = summary.results.filter((r) => r.status === "failed");
@@ -287,8 +354,41 @@ export function summarizeFleet(results: FleetTargetResult[], toleratedFailurePer
     ? `within the ${toleratedFailurePercentage}% tolerated`
     : `more than the ${toleratedFailurePercentage}% tolerated (at most ${Math.floor(summary.targets * summary.tolerate + 1e-9)} of ${summary.targets} may fail)`;
   let message = `${counts}, ${verdict}${failed.length > 0 ? `: ${failed.map(describeFailure).join("; ")}` : ""}`;
-  if (message.length > MAX_CAUSE) message = `${message.slice(0, MAX_CAUSE)} ... (${failed.length} failed; the whole list is in the Summarize step's output)`;
+  if (message.length > MAX_CAUSE) message = `${message.slice(0, MAX_CAUSE)} ... (${failed.length} failed; the whole list is in ${wholeList})`;
   return { ...summary, message };
+}
+
+/**
+ * Failed lines a Distributed Map run's answer carries, each message cut to MAX_MESSAGE: at most
+ * about 135 KB, so the answer fits the execution's 256 KiB state whatever the count.
+ */
+const MAX_FAILURES = 100;
+
+/** Summarize's answer after a Distributed Map: the whole summary is an object in the work bucket. */
+export type FleetSummaryDigest = Omit<FleetSummaryAnswer, "results"> & {
+  /** The first failed targets' lines. */
+  failures: FleetTargetResult[];
+  /** Failed targets left out of `failures`. */
+  moreFailures: number;
+  /** summary.json: the whole summary, every target's line. */
+  summaryObject: S3Location;
+};
+
+/** The summary of a Distributed Map run: its exported results read back, the whole summary written beside them. */
+async function summarizeMapRun(run: MapRunOutput, toleratedFailurePercentage: number, startedAt: string | undefined, work: WorkLocation): Promise<FleetSummaryDigest> {
+  const summaryObject = { bucket: work.bucket, key: workKeys(work.executionName).summary };
+  const lines = await readMapResults(s3Objects, run);
+  const whole = summarizeFleet(lines, toleratedFailurePercentage, startedAt, `s3://${summaryObject.bucket}/${summaryObject.key}`);
+  await s3Objects.put(summaryObject.bucket, summaryObject.key, JSON.stringify(whole));
+  const { results, ...summary } = whole;
+  const failures = results.filter((r) => r.status === "failed");
+  return { ...summary, failures: failures.slice(0, MAX_FAILURES).map(cutMessage), moreFailures: Math.max(0, failures.length - MAX_FAILURES), summaryObject };
+}
+
+/** The line with its error's message cut to MAX_MESSAGE (the database's message is at the start). */
+function cutMessage(line: FleetTargetResult): FleetTargetResult {
+  if (!line.error || line.error.message.length <= MAX_MESSAGE) return line;
+  return { ...line, error: { ...line.error, message: `${line.error.message.slice(0, MAX_MESSAGE)} ...` } };
 }
 
 /**

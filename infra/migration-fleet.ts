@@ -5,20 +5,32 @@
 // the Data API on the clusters the targets name (plus `clusterArns`), the secrets they name (plus
 // `secretArns`), the lock table, and the targets' table or object; nothing on "*". On deploy, a
 // second custom resource starts the fleet once the runner's own target is upgraded, and by default
-// waits for it. The state machine itself: fleet-state-machine.ts.
+// waits for it. Past a few hundred targets the fan-out is a Distributed Map, its targets and
+// results objects in a work bucket (the construct's own, or `workBucket`), where the role may
+// read and write the fleet's prefix alone. The state machine itself: fleet-state-machine.ts.
 import { createHash } from "node:crypto";
 import { Arn, ArnFormat, CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
-import type * as s3 from "aws-cdk-lib/aws-s3";
+import * as s3 from "aws-cdk-lib/aws-s3";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as cr from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
-import { ENV, FLEET_ON_DEPLOY, FLEET_PROPERTIES, FLEET_RESOURCE_TYPE, type FleetOnDeploy, HANDLERS } from "../functions/constants.ts";
+import {
+  ENV,
+  FLEET_MAP_MODE,
+  FLEET_ON_DEPLOY,
+  FLEET_PROPERTIES,
+  FLEET_RESOURCE_TYPE,
+  FLEET_WORK_PREFIX,
+  type FleetMapMode,
+  type FleetOnDeploy,
+  HANDLERS,
+} from "../functions/constants.ts";
 import { checkFleetTargets, type FleetTarget, targetDatabase, type TargetSource } from "../functions/fleet-targets.ts";
-import { FleetDefinition } from "./fleet-state-machine.ts";
+import { FleetDefinition, MAX_CONCURRENCY } from "./fleet-state-machine.ts";
 import { DATA_API_ACTIONS, TABLE_ACTIONS } from "./iam-actions.ts";
 import type { MigrationRunner } from "./migration-runner.ts";
 
@@ -49,8 +61,34 @@ export interface MigrationFleetProps {
   readonly clusterArns?: string[];
   /** Secrets the targets may name besides those in `targets` (complete ARNs, or partial ones). @default - the secrets `targets` names */
   readonly secretArns?: string[];
-  /** Targets upgraded at once. @default 4 */
+  /** Targets upgraded at once: at most 40 in an inline Map, 10,000 in a Distributed Map. @default 4 */
   readonly maxConcurrency?: number;
+  /**
+   * How the state machine fans out: "inline", a Map whose results travel in the execution's state
+   * (up to `inlineLimit` targets, see there); "distributed", a Distributed Map, one child execution
+   * per target, its targets and results objects in `workBucket`; "auto", ReadTargets picks by the
+   * count (with `targets`, the count known now, the construct picks).
+   * @default "auto"
+   */
+  readonly mapMode?: FleetMapMode;
+  /**
+   * With mapMode "auto": the most targets an inline Map takes. The state at its largest (after
+   * Summarize) holds each target (measured: 259 bytes with Aurora and Secrets Manager ARNs) and its
+   * summary line twice, in the Map's results and in the summary (176 bytes upgraded, 434 failed
+   * with a typical database message), plus the summary's message (at most 8,000 characters):
+   * 200 targets that all fail take about 225 KB of the 256 KiB, the margin for longer names and
+   * messages; 200 upgraded ones, about 125 KB. Their history (some ten events per target and
+   * invocation) stays far from the 25,000 events allowed.
+   * @default 200
+   */
+  readonly inlineLimit?: number;
+  /**
+   * With a Distributed Map: where its objects go, under `retort-fleet/<execution name>/`
+   * (targets.json, the Map's results, summary.json). Bring one with your own lifecycle rules.
+   * @default - a bucket of the construct's (private, S3-managed encryption, SSL only, objects
+   * expire after 30 days, retained when the stack is deleted)
+   */
+  readonly workBucket?: s3.IBucket;
   /**
    * The share of targets (0 to 100 %) that may fail while the execution (and a deploy waiting for it)
    * still succeeds; the failures are in the summary either way.
@@ -94,6 +132,8 @@ export class MigrationFleet extends Construct {
   readonly role: iam.Role;
   /** The deploy hook starting the fleet; undefined with onDeploy "none". */
   readonly deployHook?: CustomResource;
+  /** The Distributed Map's objects (the construct's bucket or props.workBucket); undefined when the fan-out is inline only. */
+  readonly workBucket?: s3.IBucket;
 
   constructor(scope: Construct, id: string, props: MigrationFleetProps) {
     super(scope, id);
@@ -105,9 +145,30 @@ export class MigrationFleet extends Construct {
     if (sources.length !== 1) {
       fail(`give exactly one of props.targets, props.targetsTable and props.targetsObject${sources.length > 1 ? `, not ${sources.join(" and ")}` : ""}`);
     }
+    const requestedMode = props.mapMode ?? FLEET_MAP_MODE.auto;
+    if (!Object.values(FLEET_MAP_MODE).includes(requestedMode)) {
+      fail(`props.mapMode must be "inline", "distributed" or "auto", not ${JSON.stringify(requestedMode)}`);
+    }
+    if (props.inlineLimit !== undefined && requestedMode !== FLEET_MAP_MODE.auto) fail(`props.inlineLimit is for mapMode "auto" only, not "${requestedMode}"`);
+    const inlineLimit = props.inlineLimit ?? INLINE_LIMIT;
+    if (!Number.isInteger(inlineLimit) || inlineLimit < 1 || inlineLimit > MAX_INLINE_LIMIT) {
+      fail(`props.inlineLimit must be a whole number from 1 to ${MAX_INLINE_LIMIT} (past it the upgraded targets' lines alone fill the execution's 256 KiB state), not ${inlineLimit}`);
+    }
+    // With the targets listed here, "auto" is decided now: one Map, no bucket for a short list.
+    const mapMode =
+      requestedMode === FLEET_MAP_MODE.auto && props.targets
+        ? props.targets.length > inlineLimit
+          ? FLEET_MAP_MODE.distributed
+          : FLEET_MAP_MODE.inline
+        : requestedMode;
     const maxConcurrency = props.maxConcurrency ?? 4;
-    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > 40) {
-      fail(`props.maxConcurrency must be a whole number from 1 to 40 (an inline Map runs at most 40 at once), not ${maxConcurrency}`);
+    const concurrencyLimit = mapMode === FLEET_MAP_MODE.inline ? MAX_CONCURRENCY.inline : MAX_CONCURRENCY.distributed;
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > concurrencyLimit) {
+      const why =
+        mapMode === FLEET_MAP_MODE.inline
+          ? `an inline Map runs at most 40 at once${requestedMode === FLEET_MAP_MODE.auto ? `; mapMode "auto" chose one for the ${props.targets!.length} target(s)` : ""}`
+          : "a Distributed Map runs at most 10,000 child executions at once";
+      fail(`props.maxConcurrency must be a whole number from 1 to ${concurrencyLimit} (${why}), not ${maxConcurrency}`);
     }
     const tolerated = props.toleratedFailurePercentage ?? 0;
     if (typeof tolerated !== "number" || !(tolerated >= 0 && tolerated <= 100)) {
@@ -173,6 +234,24 @@ export class MigrationFleet extends Construct {
       source = { targets };
     }
 
+    if (mapMode !== FLEET_MAP_MODE.inline) {
+      this.workBucket =
+        props.workBucket ??
+        new s3.Bucket(this, "WorkBucket", {
+          blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+          encryption: s3.BucketEncryption.S3_MANAGED,
+          enforceSSL: true,
+          // An execution's objects matter while it runs and for a look afterwards; the history
+          // table keeps each target's runs.
+          lifecycleRules: [{ expiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+          removalPolicy: RemovalPolicy.RETAIN,
+        });
+      this.role.addToPolicy(
+        new iam.PolicyStatement({ sid: "WorkObjects", actions: ["s3:GetObject", "s3:PutObject"], resources: [this.workBucket.arnForObjects(`${FLEET_WORK_PREFIX}/*`)] }),
+      );
+      this.workBucket.encryptionKey?.grantEncryptDecrypt(this.role);
+    }
+
     const timeout = Duration.seconds(stackValue(runner.runnerFunction.timeout?.toSeconds()) ?? 900);
     this.stepFunction = runner.bundledFunction(this, "Step", {
       handler: HANDLERS.fleetStep,
@@ -191,6 +270,9 @@ export class MigrationFleet extends Construct {
       maxConcurrency,
       toleratedFailurePercentage: tolerated,
       taskTimeout: timeout.plus(Duration.minutes(1)),
+      mapMode,
+      inlineLimit,
+      workBucket: this.workBucket,
     });
     this.stateMachine = new sfn.StateMachine(this, "StateMachine", {
       definitionBody: sfn.DefinitionBody.fromChainable(definition.startState),
@@ -204,6 +286,9 @@ export class MigrationFleet extends Construct {
         includeExecutionData: true,
       },
     });
+
+    // The Distributed Map reads and writes the work objects itself (its ItemReader and ResultWriter).
+    this.workBucket?.encryptionKey?.grantEncryptDecrypt(this.stateMachine);
 
     if (onDeploy !== FLEET_ON_DEPLOY.none) this.deployHook = this.createDeployHook(props, onDeploy, source);
     this.acknowledgeNagFindings();
@@ -309,6 +394,32 @@ export class MigrationFleet extends Construct {
         reason: "Every task is one Lambda invocation whose structured logs carry the target and the fencing token, and the execution log records ALL events; X-Ray would add a Resource:* permission for no further insight",
       },
     );
+    if (this.workBucket) {
+      const workObjects = `AwsSolutions-IAM5[Resource::${nagResource(stack.resolve(this.workBucket.arnForObjects(`${FLEET_WORK_PREFIX}/*`)))}]`;
+      Validations.of(this.role).acknowledge({
+        id: workObjects,
+        reason: "An execution's work objects are named after it (retort-fleet/<execution name>/...), known only when it starts; the grant is GetObject and PutObject under the fleet's prefix of its work bucket",
+      });
+      Validations.of(this.stateMachine).acknowledge({
+        id: workObjects,
+        reason: "The Distributed Map's ItemReader and ResultWriter read an execution's targets object and write its results under retort-fleet/<execution name>/, named when it starts; the grant stops at the fleet's prefix of its work bucket",
+      });
+      // The child executions' grants CDK gives a Distributed Map: their names are generated as they start.
+      const childGrants = this.stateMachine.node.findChild("DistributedMapPolicy") as iam.Policy;
+      const statements = (stack.resolve(childGrants.document) as { Statement: { Resource: unknown }[] }).Statement;
+      for (const resource of statements.flatMap((statement) => [statement.Resource].flat()).map(nagResource).filter((r) => r.includes("*"))) {
+        Validations.of(childGrants).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${resource}]`,
+          reason: "A Distributed Map starts one child execution per target and describes, stops or redrives them by names generated as they start; the grant is on executions of this one state machine",
+        });
+      }
+      if (this.node.tryFindChild("WorkBucket")) {
+        Validations.of(this.workBucket).acknowledge({
+          id: "AwsSolutions-S1",
+          reason: "The work bucket holds only the fleet's own objects of an execution (its targets, results and summary), written by the fleet's role and the state machine, whose execution log records every step; access logs would need a second bucket for no further insight",
+        });
+      }
+    }
     if (this.deployHook) {
       // How cdk-nag writes the ARN: tokens as <Ref> or <LogicalId.Attribute>, a stack's known region and account as they are.
       const region = Token.isUnresolved(stack.region) ? "<AWS::Region>" : stack.region;
@@ -343,6 +454,11 @@ export class MigrationFleet extends Construct {
     }
   }
 }
+
+/** MigrationFleetProps.inlineLimit's default: see there for the measured sizes behind it. */
+const INLINE_LIMIT = 200;
+/** At about 415 targets (259 + 2 × 176 bytes each) even upgraded ones fill the execution's state. */
+const MAX_INLINE_LIMIT = 400;
 
 /** Stand-ins for a URL's tokens, resolved only at deploy: the checks see well-formed ARNs. */
 const STAND_IN = {
@@ -388,6 +504,23 @@ function unique(values: string[]): string[] {
 function secretResource(arn: string): string {
   if (Token.isUnresolved(arn) || /-[A-Za-z0-9]{6}$/.test(arn)) return arn;
   return `${arn}-??????`;
+}
+
+/**
+ * A resolved resource as cdk-nag names it in a finding: an Fn::Join's parts, a Ref as <Name>, a
+ * GetAtt as <Resource.Attribute>, any other function as its JSON.
+ */
+function nagResource(resolved: unknown): string {
+  const join = (resolved as { "Fn::Join"?: [string, unknown[]] })["Fn::Join"];
+  return (join ? join[1] : [resolved])
+    .map((part) => {
+      if (typeof part === "string") return part;
+      const fn = part as { Ref?: string; "Fn::GetAtt"?: string[] };
+      if (fn.Ref) return `<${fn.Ref}>`;
+      if (fn["Fn::GetAtt"]) return `<${fn["Fn::GetAtt"].join(".")}>`;
+      return JSON.stringify(part);
+    })
+    .join("");
 }
 
 /** A number the app knows at synth; undefined for a token. */

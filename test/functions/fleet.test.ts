@@ -7,16 +7,15 @@
 // converges touching only that tenant (each other one costs one Data API call). Also the target
 // sources (the prop, a DynamoDB table, an S3 object) and their bad lists, a target whose upgrade
 // outlasts one invocation, a lock held by another runner, and the deploy hook that starts the
-// fleet and waits for it.
+// fleet and waits for it. The sources read at run time leave mapMode "auto" to ReadTargets, whose
+// short lists take the inline Map (past inlineLimit: fleet-distributed.test.ts). The synthesis,
+// the local execution and the tenants: fleet-harness.ts.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CreateTableCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { App, Stack } from "aws-cdk-lib";
-import { Template } from "aws-cdk-lib/assertions";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as s3 from "aws-cdk-lib/aws-s3";
-import { Secret } from "aws-cdk-lib/aws-secretsmanager";
-import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import type { StateMachineDefinition } from "aws-local-stepfunctions";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ENV, FLEET_ATTRIBUTES, FLEET_PROPERTIES, FLEET_RESOURCE_TYPE } from "../../functions/constants.ts";
 import type { DeployEvent } from "../../functions/deploy-hook.ts";
@@ -26,163 +25,22 @@ import { readTargets } from "../../functions/fleet-targets.ts";
 import type { Handlers } from "../../functions/handlers.ts";
 import { provide } from "../../functions/provider-protocol.ts";
 import { FLEET_FAILED_ERROR, FLEET_STATES } from "../../infra/fleet-state-machine.ts";
-import { MigrationFleet, type MigrationFleetProps } from "../../infra/migration-fleet.ts";
-import { MigrationRunner } from "../../infra/migration-runner.ts";
-import type { FleetSummary, FleetTargetResult } from "../../lib/fleet/summary.ts";
-import type { FleetTarget } from "../../lib/fleet/targets.ts";
+import type { FleetTargetResult } from "../../lib/fleet/summary.ts";
 import { createDynamoClient } from "../../lib/state/dynamo-client.ts";
 import { DynamoHistory } from "../../lib/state/dynamo-history.ts";
 import { ARNS } from "../local/harness.ts";
+import { BROKEN, createTenants, dbUrl, type Execution, execute, fleetDefinition, HEAD, headsOf, MIGRATIONS, synthesize, targetsOf, tenantNames } from "./fleet-harness.ts";
 import { handlersFor, lambdaContext, type LocalAws, polyfillWithResolvers, startLocalAws, STACK_ID, TABLE, type TestMigration } from "./harness.ts";
 
 beforeAll(polyfillWithResolvers);
 
-const TENANTS = Array.from({ length: 20 }, (_, i) => `tenant_${String(i + 1).padStart(2, "0")}`);
-const BROKEN = "tenant_07";
-
-/** Three migrations a tenant's schema receives: unqualified names, raw SQL included (the search_path). */
-const MIGRATIONS: TestMigration[] = [
-  {
-    revision: "f1ee70000001",
-    revises: null,
-    message: "create projects",
-    async upgrade(op) {
-      await op.safeCreateTable("projects", {
-        columns: [
-          { name: "id", type: "bigint", primaryKey: true },
-          { name: "name", type: "text" },
-          { name: "owner_id", type: "bigint" },
-        ],
-      });
-    },
-    async downgrade(op) {
-      await op.safeDropTable("projects");
-    },
-  },
-  {
-    revision: "f1ee70000002",
-    revises: "f1ee70000001",
-    message: "index the owners",
-    async upgrade(op) {
-      await op.execute("CREATE INDEX IF NOT EXISTS ix_projects_owner ON projects (owner_id)");
-    },
-    async downgrade(op) {
-      await op.execute("DROP INDEX IF EXISTS ix_projects_owner");
-    },
-  },
-  {
-    revision: "f1ee70000003",
-    revises: "f1ee70000002",
-    message: "create tasks",
-    async upgrade(op) {
-      await op.safeCreateTable("tasks", { columns: [{ name: "id", type: "bigint", primaryKey: true }] });
-    },
-    async downgrade(op) {
-      await op.safeDropTable("tasks");
-    },
-  },
-];
-const HEAD = "f1ee70000003";
-
-const EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:fleet:test-1";
-
-const dbUrl = (database: string) => `data-api://${ARNS.resourceArn}?secret=${ARNS.secretArn}&database=${database}`;
-
-/** The template of a stack with the runner and the fleet; bundling skipped. */
-function synthesize(fleet: (stack: Stack) => Omit<MigrationFleetProps, "runner">): Template {
-  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
-  const stack = new Stack(app, "Test", { env: { account: "123456789012", region: "us-east-1" } });
-  const runner = new MigrationRunner(stack, "Migrations", {
-    clusterArn: ARNS.resourceArn,
-    secret: Secret.fromSecretCompleteArn(stack, "Secret", ARNS.secretArn),
-    databaseName: "app",
-    migrationsDirectory: "migrations",
-  });
-  new MigrationFleet(stack, "Fleet", { runner, ...fleet(stack) });
-  return Template.fromStack(stack);
-}
-
-/** The fleet state machine's definition from the template, its tokens filled in. */
-function fleetDefinition(template: Template): StateMachineDefinition {
-  const machines = template.findResources("AWS::StepFunctions::StateMachine");
-  const [machine] = Object.entries(machines).filter(([id]) => id.startsWith("FleetStateMachine"));
-  const resolve = (part: unknown): string => {
-    if (typeof part === "string") return part;
-    const p = part as Record<string, unknown>;
-    if (p["Fn::GetAtt"]) return `arn:aws:lambda:us-east-1:123456789012:function:${(p["Fn::GetAtt"] as string[])[0]}`;
-    if (p["Ref"] === "AWS::Partition") return "aws";
-    if (p["Ref"] === "AWS::Region") return "us-east-1";
-    if (p["Ref"] === "AWS::URLSuffix") return "amazonaws.com";
-    if (typeof p["Ref"] === "string") return `ref-${p["Ref"]}`;
-    throw new Error(`unexpected token in the definition: ${JSON.stringify(part)}`);
-  };
-  const body = machine![1]["Properties"]["DefinitionString"] as { "Fn::Join": [string, unknown[]] } | string;
-  const text = typeof body === "string" ? body : body["Fn::Join"][1].map(resolve).join("");
-  return JSON.parse(text) as StateMachineDefinition;
-}
-
-interface Execution {
-  output?: FleetSummary & { message: string };
-  /** How the execution failed, as DescribeExecution says it: the error's name and its cause. */
-  error?: { error: string; cause: string };
-  invocations: { state: string; target?: string }[];
-}
-
-interface ExecuteOptions {
-  /** The Lambda context's time for each task invocation. @default 15 minutes */
-  budgetMs?: (state: string, payload: Record<string, unknown>) => number | undefined;
-}
-
-/** Runs the definition; every Lambda task calls the fleet-step handler in-process. */
-async function execute(definition: StateMachineDefinition, handlers: Handlers, input: object = {}, options: ExecuteOptions = {}): Promise<Execution> {
-  const invocations: Execution["invocations"] = [];
-  const task = (state: string) => async (input: unknown) => {
-    // With payloadResponseOnly the task's Resource is the function itself: its input is the payload.
-    const payload = input as Record<string, unknown>;
-    const target = (payload["target"] as FleetTarget | undefined)?.name;
-    invocations.push({ state, ...(target ? { target } : {}) });
-    const budgetMs = options.budgetMs?.(state, payload);
-    return (await handlers.fleetStep(payload, lambdaContext({ functionName: "retort-fleet-step", ...(budgetMs ? { budgetMs } : {}) }))) as never;
-  };
-  const states = (d: StateMachineDefinition): string[] =>
-    Object.entries(d.States).flatMap(([name, s]) =>
-      s.Type === "Task" ? [name] : s.Type === "Map" ? states(((s as { ItemProcessor?: StateMachineDefinition }).ItemProcessor)!) : [],
-    );
-  const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
-  const run = machine.run(input as never, {
-    overrides: {
-      taskResourceLocalHandlers: Object.fromEntries(states(definition).map((name) => [name, task(name)])),
-      waitTimeOverrides: { [FLEET_STATES.continueTarget]: 10 },
-    },
-    context: { Execution: { Id: EXECUTION_ARN, Input: input as never, StartTime: new Date().toISOString() } },
-  });
-  try {
-    return { output: (await run.result) as unknown as Execution["output"], invocations };
-  } catch (error) {
-    // aws-local-stepfunctions wraps the Fail state's (or the task's) error: its name is the
-    // execution's error, its message the cause.
-    const failure = ((error as { cause?: unknown }).cause ?? error) as Error;
-    return { error: { error: failure.name, cause: failure.message }, invocations };
-  }
-}
+const TENANTS = tenantNames(20);
 
 let local: LocalAws;
 beforeEach(async () => {
   local = await startLocalAws();
 });
 afterEach(() => local.close());
-
-const targetsOf = (names: readonly string[]): FleetTarget[] => names.map((name) => ({ name, db: dbUrl(local.env[ENV.database]!), schema: name }));
-
-async function createTenants(names: readonly string[]): Promise<void> {
-  for (const name of names) await local.db.query(`CREATE SCHEMA ${name}`);
-}
-
-async function headsOf(schema: string): Promise<string[]> {
-  const exists = await local.db.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = '${schema}' AND table_name = 'retort_version'`);
-  if (exists.rows.length === 0) return [];
-  return (await local.db.query<{ version_num: string }>(`SELECT version_num FROM ${schema}.retort_version ORDER BY 1`)).rows.map((r) => r.version_num);
-}
 
 async function tablesOf(schema: string): Promise<string[]> {
   return (
@@ -206,9 +64,9 @@ const byName = (results: FleetTargetResult[]) => Object.fromEntries(results.map(
 
 describe("the fleet state machine over 20 tenant schemas", () => {
   it("upgrades 19, names the broken one with its code, fails at 0% tolerated, and converges after the fix touching only it", { timeout: 60_000 }, async () => {
-    await createTenants(TENANTS);
+    await createTenants(local, TENANTS);
     await local.db.query(`CREATE TABLE ${BROKEN}.projects (id bigint PRIMARY KEY, name text)`);
-    const definition = fleetDefinition(synthesize(() => ({ targets: targetsOf(TENANTS) })));
+    const definition = fleetDefinition(synthesize(() => ({ targets: targetsOf(local, TENANTS) })));
     const { handlers } = handlersFor(local, MIGRATIONS);
 
     const first = await execute(definition, handlers);
@@ -221,7 +79,7 @@ describe("the fleet state machine over 20 tenant schemas", () => {
     expect(cause).toContain('column "owner_id" does not exist');
     for (const tenant of TENANTS) {
       // The broken tenant keeps what applied before the failing revision (its first chunk).
-      expect(await headsOf(tenant), tenant).toEqual(tenant === BROKEN ? ["f1ee70000001"] : [HEAD]);
+      expect(await headsOf(local, tenant), tenant).toEqual(tenant === BROKEN ? ["f1ee70000001"] : [HEAD]);
       if (tenant !== BROKEN) expect(await tablesOf(tenant), tenant).toEqual(["projects", "tasks"]);
     }
     // Nothing in public: every unqualified name went to the tenant's schema.
@@ -245,7 +103,7 @@ describe("the fleet state machine over 20 tenant schemas", () => {
     expect(summary).toMatchObject({ command: "fleet upgrade", targets: 20, upgraded: 1, upToDate: 19, failed: 0, ok: true });
     expect(summary.message).toBe("1 upgraded, 19 up to date, 0 failed of 20 target(s), within the 0% tolerated");
     expect(byName(summary.results)[BROKEN]).toMatchObject({ status: "upgraded", schema: BROKEN, fromHeads: ["f1ee70000001"], toHeads: [HEAD], applied: 2 });
-    expect(await headsOf(BROKEN)).toEqual([HEAD]);
+    expect(await headsOf(local, BROKEN)).toEqual([HEAD]);
     expect(await tablesOf(BROKEN)).toEqual(["projects", "tasks"]);
     // Each up-to-date tenant cost one Data API call, the version table's read, which names it;
     // nothing else named any of them (the broken tenant's statements name it, or no schema).
@@ -265,9 +123,9 @@ describe("the fleet state machine over 20 tenant schemas", () => {
   });
 
   it("succeeds at 10% tolerated with the failure in the summary", { timeout: 60_000 }, async () => {
-    await createTenants(TENANTS);
+    await createTenants(local, TENANTS);
     await local.db.query(`CREATE TABLE ${BROKEN}.projects (id bigint PRIMARY KEY, name text)`);
-    const definition = fleetDefinition(synthesize(() => ({ targets: targetsOf(TENANTS), toleratedFailurePercentage: 10, maxConcurrency: 8 })));
+    const definition = fleetDefinition(synthesize(() => ({ targets: targetsOf(local, TENANTS), toleratedFailurePercentage: 10, maxConcurrency: 8 })));
     const { handlers } = handlersFor(local, MIGRATIONS);
     const { output, error } = await execute(definition, handlers);
     expect(error).toBeUndefined();
@@ -283,7 +141,7 @@ describe("the fleet state machine over 20 tenant schemas", () => {
     });
     expect(broken.error!.message).toContain('column "owner_id" does not exist');
     expect(output!.message).toMatch(/^19 upgraded, 0 up to date, 1 failed of 20 target\(s\), within the 10% tolerated: tenant_07: sql-error \(SQLSTATE 42703\): upgrade of f1ee70000002/);
-    for (const tenant of TENANTS.filter((t) => t !== BROKEN)) expect(await headsOf(tenant), tenant).toEqual([HEAD]);
+    for (const tenant of TENANTS.filter((t) => t !== BROKEN)) expect(await headsOf(local, tenant), tenant).toEqual([HEAD]);
   });
 });
 
@@ -300,22 +158,22 @@ describe("one target", () => {
   });
 
   it("whose upgrade outlasts one invocation continues in the next ones, as the deploy hook's polls do", { timeout: 60_000 }, async () => {
-    await createTenants(["tenant_01"]);
-    const definition = fleetDefinition(synthesize(() => ({ targets: targetsOf(["tenant_01"]) })));
+    await createTenants(local, ["tenant_01"]);
+    const definition = fleetDefinition(synthesize(() => ({ targets: targetsOf(local, ["tenant_01"]) })));
     const { handlers } = handlersFor(local, [slow("5a0000000001", null), slow("5a0000000002", "5a0000000001"), slow("5a0000000003", "5a0000000002")]);
     // Each invocation has 2.6 s: it works until 0.6 s (the 2 s kept back to answer), one slow revision.
     const { output, error, invocations } = await execute(definition, handlers, {}, { budgetMs: (state) => (state === FLEET_STATES.upgradeTarget ? 2_600 : undefined) });
     expect(error).toBeUndefined();
     expect(output).toMatchObject({ targets: 1, upgraded: 1, ok: true, results: [{ name: "tenant_01", status: "upgraded", fromHeads: [], toHeads: ["5a0000000003"], applied: 3 }] });
     expect(invocations.filter((i) => i.state === FLEET_STATES.upgradeTarget).length).toBeGreaterThanOrEqual(3);
-    expect(await headsOf("tenant_01")).toEqual(["5a0000000003"]);
+    expect(await headsOf(local, "tenant_01")).toEqual(["5a0000000003"]);
   });
 
   it("whose lock another runner holds waits for it, then is reported failed naming the holder", { timeout: 60_000 }, async () => {
-    await createTenants(["tenant_01", "tenant_02"]);
+    await createTenants(local, ["tenant_01", "tenant_02"]);
     local.env[ENV.fleetLockWait] = "1";
     const lease = await local.lock.acquire(`${ARNS.resourceArn}/${local.env[ENV.database]}?schema=tenant_02`, { command: "safe-upgrade", host: "laptop", pid: 42 });
-    const definition = fleetDefinition(synthesize(() => ({ targets: targetsOf(["tenant_01", "tenant_02"]), toleratedFailurePercentage: 50 })));
+    const definition = fleetDefinition(synthesize(() => ({ targets: targetsOf(local, ["tenant_01", "tenant_02"]), toleratedFailurePercentage: 50 })));
     const { handlers } = handlersFor(local, MIGRATIONS);
     const { output, invocations } = await execute(definition, handlers);
     await lease.release();
@@ -327,9 +185,9 @@ describe("one target", () => {
   });
 
   it("answers its summary line when done; an up-to-date target costs one Data API call", async () => {
-    await createTenants(["tenant_01"]);
+    await createTenants(local, ["tenant_01"]);
     const { handlers } = handlersFor(local, MIGRATIONS);
-    const [target] = targetsOf(["tenant_01"]);
+    const [target] = targetsOf(local, ["tenant_01"]);
     const step = (progress: Partial<TargetProgress> = {}) =>
       handlers.fleetStep({ step: "upgrade-target", target, progress }, lambdaContext()) as Promise<TargetProgress>;
     const done = await step();
@@ -438,7 +296,7 @@ describe("the targets' sources", () => {
   });
 
   it("a DynamoDB table is read when the execution starts", { timeout: 60_000 }, async () => {
-    await createTenants(["tenant_01", "tenant_02"]);
+    await createTenants(local, ["tenant_01", "tenant_02"]);
     const db = dbUrl(local.env[ENV.database]!);
     await targetsTable("tenants", [
       { name: "tenant_01", db, schema: "tenant_01" },
@@ -455,7 +313,7 @@ describe("the targets' sources", () => {
     const { output, error } = await execute(definition, handlers);
     expect(error).toBeUndefined();
     expect(output).toMatchObject({ targets: 2, upgraded: 2, ok: true });
-    expect(await headsOf("tenant_02")).toEqual([HEAD]);
+    expect(await headsOf(local, "tenant_02")).toEqual([HEAD]);
   });
 });
 
@@ -499,9 +357,9 @@ describe("the fleet's deploy hook", () => {
 
   it('"wait" fails the deploy naming the broken tenant, and succeeds once it is fixed; "start" answers at once', { timeout: 60_000 }, async () => {
     const tenants = TENANTS.slice(0, 8);
-    await createTenants(tenants);
+    await createTenants(local, tenants);
     await local.db.query(`CREATE TABLE ${BROKEN}.projects (id bigint PRIMARY KEY, name text)`);
-    const definition = fleetDefinition(synthesize(() => ({ targets: targetsOf(tenants) })));
+    const definition = fleetDefinition(synthesize(() => ({ targets: targetsOf(local, tenants) })));
     const stateMachineArn = "arn:aws:states:us-east-1:123456789012:stateMachine:fleet";
     local.env[ENV.fleetStateMachine] = stateMachineArn;
     const { handlers: steps } = handlersFor(local, MIGRATIONS);
@@ -532,8 +390,8 @@ describe("the fleet's deploy hook", () => {
   });
 
   it("keeps a tenant ahead of the code when started by an Update", async () => {
-    await createTenants(["tenant_01"]);
-    const [target] = targetsOf(["tenant_01"]);
+    await createTenants(local, ["tenant_01"]);
+    const [target] = targetsOf(local, ["tenant_01"]);
     const { handlers: newer } = handlersFor(local, MIGRATIONS);
     await newer.fleetStep({ step: "upgrade-target", target }, lambdaContext());
     const { handlers: older } = handlersFor(local, MIGRATIONS.slice(0, 2));
@@ -541,6 +399,6 @@ describe("the fleet's deploy hook", () => {
     expect(kept.result).toMatchObject({ status: "up-to-date", toHeads: [HEAD] });
     const refused = (await older.fleetStep({ step: "upgrade-target", target, input: {} }, lambdaContext())) as TargetProgress;
     expect(refused.result).toMatchObject({ status: "failed", error: { code: "unknown-database-revisions" } });
-    expect(await headsOf("tenant_01")).toEqual([HEAD]);
+    expect(await headsOf(local, "tenant_01")).toEqual([HEAD]);
   });
 });
