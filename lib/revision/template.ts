@@ -5,11 +5,40 @@ export interface TemplateInput {
   revises: readonly string[];
   message: string;
   createdAt: string;
+  /** A body written for the user (autogenerate): the lines of upgrade and downgrade, and notes above them. */
+  body?: { upgrade: readonly string[]; downgrade: readonly string[]; notes: readonly string[]; transactional?: boolean };
 }
 
-export function migrationTemplate({ revision, revises, message, createdAt }: TemplateInput): string {
-  const revisesText =
-    revises.length === 0 ? "null" : revises.length === 1 ? JSON.stringify(revises[0]) : JSON.stringify(revises);
+function revisesLiteral(revises: readonly string[]): string {
+  return revises.length === 0 ? "null" : revises.length === 1 ? JSON.stringify(revises[0]) : JSON.stringify(revises);
+}
+
+/** A migration with its body written: each line indented into its function, notes as a comment above. */
+function written(head: Omit<TemplateInput, "body">, body: NonNullable<TemplateInput["body"]>): string {
+  // A line's continuation is inside a template literal (SQL text): it stays as it is.
+  const indent = (lines: readonly string[]) => lines.map((l) => `    ${l}`).join("\n");
+  const notes = body.notes.length > 0 ? `${body.notes.map((n) => `// ${n}`).join("\n")}\n` : "";
+  return `import { defineMigration } from "retort-migrate";
+
+// Written by \`retort revision --autogenerate\`: review it before it runs anywhere.
+${notes}export default defineMigration({
+  revision: ${JSON.stringify(head.revision)},
+  revises: ${revisesLiteral(head.revises)},
+  message: ${JSON.stringify(head.message)},
+  createdAt: ${JSON.stringify(head.createdAt)},
+${body.transactional === false ? "  transactional: false,\n" : ""}  async upgrade(op) {
+${indent(body.upgrade)}
+  },
+  async downgrade(op) {
+${indent(body.downgrade)}
+  },
+});
+`;
+}
+
+export function migrationTemplate({ revision, revises, message, createdAt, body }: TemplateInput): string {
+  if (body) return written({ revision, revises, message, createdAt }, body);
+  const revisesText = revisesLiteral(revises);
   const merge = revises.length > 1;
   return `import { defineMigration } from "retort-migrate";
 

@@ -1,12 +1,14 @@
 // `retort diff`: the schema the code's heads produce (built on a scratch embedded database, through
 // the runner's own engine) against a reference: a database (`--from <url>`, read only) or a
 // declarative SQL file (`--from-sql`, applied to a second scratch database). "Has someone changed
-// production by hand?" in one command; autogenerate will write a migration from the same
+// production by hand?" in one command; autogenerate (autogenerate.ts) writes a migration from the same
 // difference. retort's own tables are left out of both sides (the dialect's reads skip them).
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import type { RevisionMap } from "../revision/graph.ts";
 import type { MigrationSource } from "../revision/loader.ts";
+import type { Migration } from "../revision/migration.ts";
 import {
   describeDifference,
   DifferenceKind,
@@ -58,7 +60,6 @@ export async function diff(ctx: Context, options: DiffOptions): Promise<DiffResu
   if ((options.from === undefined) === (options.fromSql === undefined)) {
     throw new UsageError("diff compares the code's heads with one reference: give --from <database URL> or --from-sql <file>");
   }
-  const sql = options.fromSql !== undefined ? await readSql(options.fromSql) : undefined;
   const { map, migrations } = await loadSoundGraph(ctx);
   const source: MigrationSource = { location: ctx.source.location, load: async () => ({ migrations, problems: [] }) };
   const defaultSchema = ctx.database?.defaultSchema ?? "public";
@@ -66,26 +67,46 @@ export async function diff(ctx: Context, options: DiffOptions): Promise<DiffResu
 
   // The reference first: a file that fails or a database that cannot be reached is reported
   // before the heads are built.
-  const reference = sql !== undefined ? await fromSql(sql, options) : await fromDatabase(options.from!);
-  const scratch = await ScratchDatabase.open({ command: "diff", map, source, defaultSchema, ...(options.open ? { open: options.open } : {}) });
-  let code: Schema;
-  try {
-    for (const head of heads) await scratch.upgradeTo(head, "to build the heads' schema");
-    code = { snapshot: await scratch.snapshot(), objects: await scratch.catalogObjects() };
-  } finally {
-    await scratch.close();
-  }
-
-  const differences = [
-    ...diffSnapshots(code.snapshot, reference.snapshot, { defaultSchema }),
-    ...diffCatalogObjects(code.objects, reference.objects, defaultSchema),
-  ].map((d) => ({ ...d, message: describeDifference(d, WORDING) }));
+  const reference = await readReference(options);
+  const code = await headsSchema(map, source, defaultSchema, options.open);
+  const differences = compareSchemas(code, reference, defaultSchema, WORDING);
   return {
     heads,
     reference: options.from !== undefined ? maskPassword(options.from) : options.fromSql!,
     same: differences.length === 0,
     differences,
   };
+}
+
+/** Every difference between two schemas, tables first, each with its sentence. */
+export function compareSchemas(expected: Schema, actual: Schema, defaultSchema: string, wording: DifferenceWording): (SchemaDifference & { message: string })[] {
+  return [...diffSnapshots(expected.snapshot, actual.snapshot, { defaultSchema }), ...diffCatalogObjects(expected.objects, actual.objects, defaultSchema)].map((d) => ({
+    ...d,
+    message: describeDifference(d, wording),
+  }));
+}
+
+/** The reference's schema: the database (`from`), or what the SQL file (`fromSql`) builds. */
+export async function readReference(options: DiffOptions): Promise<Schema> {
+  if (options.fromSql !== undefined) return fromSql(await readSql(options.fromSql), options);
+  return fromDatabase(options.from!);
+}
+
+/** The schema `heads` (the revisions of `map`) build on a scratch database; a failing migration throws, naming it. */
+export async function headsSchema(
+  map: RevisionMap<Migration>,
+  source: MigrationSource,
+  defaultSchema: string,
+  open?: () => Promise<SqlExecutor>,
+  heads: readonly string[] = map.heads().map((m) => m.revision),
+): Promise<Schema> {
+  const scratch = await ScratchDatabase.open({ command: "diff", map, source, defaultSchema, ...(open ? { open } : {}) });
+  try {
+    for (const head of heads) await scratch.upgradeTo(head, "to build the heads' schema");
+    return { snapshot: await scratch.snapshot(), objects: await scratch.catalogObjects() };
+  } finally {
+    await scratch.close();
+  }
 }
 
 async function readSql(file: string): Promise<{ file: string; text: string }> {
@@ -97,7 +118,7 @@ async function readSql(file: string): Promise<{ file: string; text: string }> {
 }
 
 /** What is compared of a schema: its tables, and its other objects. */
-interface Schema {
+export interface Schema {
   snapshot: SchemaSnapshot;
   objects: CatalogObject[];
 }

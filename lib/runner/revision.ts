@@ -7,7 +7,7 @@ import { MultipleHeadsError } from "../revision/errors.ts";
 import type { RevisionMap } from "../revision/graph.ts";
 import { displayPath, slugify } from "../revision/loader.ts";
 import type { Migration } from "../revision/migration.ts";
-import { migrationTemplate } from "../revision/template.ts";
+import { migrationTemplate, type TemplateInput } from "../revision/template.ts";
 import { LoadNeed } from "../revision/loader.ts";
 import { type Context, loadSoundGraph } from "./context.ts";
 
@@ -31,22 +31,23 @@ export async function revision(ctx: Context, options: { message: string; head?: 
   // A project's first revision: the directory does not exist yet, and there is nothing to load.
   const createdDirectory = await createMissingDirectory(ctx.directory);
   const { map } = await loadSoundGraph(ctx, LoadNeed.Metadata);
-  let revises: string[];
-  if (options.head !== undefined) {
-    revises = options.head === "base" ? [] : map.resolve(options.head);
-  } else {
-    const heads = map.heads();
-    if (heads.length > 1) {
-      throw new MultipleHeadsError(
-        heads.map((h) => ({ revision: h.revision, file: h.file, message: h.message })),
-        "Can't choose what the new revision revises: the migrations have",
-        "pass `--head <revision>` to build on one of them, or run `retort reset-heads` first",
-      );
-    }
-    revises = heads.map((h) => h.revision);
-  }
+  const revises = revisesFor(map, options.head);
   const written = await writeRevision(ctx, map, { message, revises });
   return createdDirectory ? { ...written, createdDirectory } : written;
+}
+
+/** What a new revision revises: `head` (or none for "base"), else the single head. */
+export function revisesFor(map: RevisionMap<Migration>, head: string | undefined): string[] {
+  if (head !== undefined) return head === "base" ? [] : map.resolve(head);
+  const heads = map.heads();
+  if (heads.length > 1) {
+    throw new MultipleHeadsError(
+      heads.map((h) => ({ revision: h.revision, file: h.file, message: h.message })),
+      "Can't choose what the new revision revises: the migrations have",
+      "pass `--head <revision>` to build on one of them, or run `retort reset-heads` first",
+    );
+  }
+  return heads.map((h) => h.revision);
 }
 
 /** Creates the migrations directory when it does not exist; its path as users see it when it did not. */
@@ -73,19 +74,32 @@ export async function resetHeads(
   return { heads, written };
 }
 
-async function writeRevision(
-  ctx: Context,
-  map: RevisionMap<Migration>,
-  input: { message: string; revises: string[] },
-): Promise<WrittenRevision> {
-  if (!ctx.directory) throw new UsageError("No migrations directory to write to; pass --dir");
-  const now = (ctx.now ?? (() => new Date()))();
+/** A revision id no migration of `map` has. */
+export function newRevisionId(map: RevisionMap<Migration>): string {
   let id: string;
   do id = randomBytes(6).toString("hex");
   while (map.has(id));
+  return id;
+}
+
+/** The template's text for a new revision (its body written, when given). */
+export function revisionText(ctx: Context, input: { revision: string; message: string; revises: string[]; body?: TemplateInput["body"] }): string {
+  const now = (ctx.now ?? (() => new Date()))();
+  return migrationTemplate({ ...input, createdAt: now.toISOString().replace(/\.\d{3}Z$/, "Z") });
+}
+
+/** Writes a new migration file (a name not taken yet, from the date and the message). */
+export async function writeRevision(
+  ctx: Context,
+  map: RevisionMap<Migration>,
+  input: { message: string; revises: string[]; revision?: string; body?: TemplateInput["body"] },
+): Promise<WrittenRevision> {
+  if (!ctx.directory) throw new UsageError("No migrations directory to write to; pass --dir");
+  const now = (ctx.now ?? (() => new Date()))();
+  const id = input.revision ?? newRevisionId(map);
   const day = now.toISOString().slice(0, 10).replaceAll("-", "");
   const slug = slugify(input.message) || "migration";
-  const text = migrationTemplate({ revision: id, revises: input.revises, message: input.message, createdAt: now.toISOString().replace(/\.\d{3}Z$/, "Z") });
+  const text = revisionText(ctx, { ...input, revision: id });
   for (let n = 1; ; n += 1) {
     const file = path.resolve(ctx.directory, `${day}_${slug}${n > 1 ? `_${n}` : ""}.ts`);
     try {

@@ -1,4 +1,4 @@
-// A scratch database to run migrations on and read back (validate; later autogenerate): an
+// A scratch database to run migrations on and read back (validate, diff, autogenerate): an
 // in-memory PGlite unless told otherwise, with a runner Context over it, so every run goes through
 // the runner's own engine (migrate.ts). Open it, run and stamp, read schema and rows, rebuild, close.
 import type { RevisionMap } from "../revision/graph.ts";
