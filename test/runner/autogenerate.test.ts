@@ -8,6 +8,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { autogenerate } from "../../lib/runner/autogenerate.ts";
+import { openDatabase } from "../../lib/runner/database.ts";
 import { UsageError } from "../../lib/runner/revision.ts";
 import { type InlineMigration, memorySource } from "../support/memory-source.ts";
 
@@ -144,6 +145,22 @@ describe("retort revision --autogenerate: bad input and nothing to do", () => {
     await writeFile(path.join(dir, "ref.sql"), USERS);
     const result = await autogenerate(ctx(dir), { message: "nothing", fromSql: path.join(dir, "ref.sql") });
     expect(result).toMatchObject({ written: null, verification: null });
+  });
+
+  it("reads the reference from a database (--from), only reading it", { timeout: 60_000 }, async () => {
+    const dir = path.join(scratch, "from-database");
+    await mkdir(dir, { recursive: true });
+    const url = `pglite://${path.join(dir, "db")}`;
+    const db = await openDatabase(url);
+    try {
+      await db.executor.query(USERS);
+      await db.executor.query("ALTER TABLE users ADD COLUMN nickname varchar(40)");
+    } finally {
+      await db.close();
+    }
+    const result = await autogenerate(ctx(dir), { message: "nickname", from: url });
+    expect(result.verification).toMatchObject({ ok: true, leftOver: [], findings: [] });
+    expect(await readFile(path.resolve(result.written!.file), "utf8")).toContain('await op.safeAddColumn("users", { name: "nickname", type: "character varying(40)" });');
   });
 
   it("a --rename naming nothing is a usage error naming it, and nothing is written", { timeout: 60_000 }, async () => {
