@@ -217,9 +217,11 @@ function changeLines(from: SchemaState, to: SchemaState, w: Writer, destructive:
   const dropped = fromTables.filter((t) => !findTable(to.snapshot, t));
   const objects = pairObjects(from.objects, to.objects);
 
-  // Views go first: a view holds on to the columns and types under it.
-  for (const [before, after] of objects.filter(([b, a]) => b?.kind === "view" && !sameObject(b, a))) {
-    out.push(`// ${after ? "a changed" : "a removed"} view: no operation writes views`, `await op.execute(${str(`DROP ${isMaterialized(before!) ? "MATERIALIZED VIEW" : "VIEW"} IF EXISTS ${w.dialect.quoteName(before!)}`)});`);
+  // Views go first (a view holds on to the columns and types under it), those reading another before it.
+  const goingViews = readersFirst(objects.filter(([b, a]) => b?.kind === "view" && !sameObject(b, a)).map(([b]) => b!));
+  for (const before of goingViews) {
+    const after = objects.find(([b]) => b === before)![1];
+    out.push(`// ${after ? "a changed" : "a removed"} view: no operation writes views`, `await op.execute(${str(`DROP ${isMaterialized(before) ? "MATERIALIZED VIEW" : "VIEW"} IF EXISTS ${w.dialect.quoteName(before)}`)});`);
   }
 
   // Foreign keys before the keys they reference; then the other constraints and indexes to drop or rebuild.
@@ -277,13 +279,15 @@ function changeLines(from: SchemaState, to: SchemaState, w: Writer, destructive:
     out.push(`// a removed ${before!.kind === "enum" ? "enum type" : "sequence"}: no operation drops one`, `await op.execute(${str(`DROP ${what} IF EXISTS ${w.dialect.quoteName(before!)}`)});`);
   }
 
-  // Views last among the creations: they read the tables as they now are.
-  for (const [before, after] of objects.filter(([b, a]) => a?.kind === "view" && !sameObject(b, a))) {
-    const kind = isMaterialized(after!) ? "MATERIALIZED VIEW" : "VIEW";
-    const query = String(after!.definition["definition"]).trim().replace(/;$/, "");
+  // Views last among the creations (they read the tables as they now are), a view after those it reads.
+  const comingViews = readersFirst(objects.filter(([b, a]) => a?.kind === "view" && !sameObject(b, a)).map(([, a]) => a!)).reverse();
+  for (const after of comingViews) {
+    const before = objects.find(([, a]) => a === after)![0];
+    const kind = isMaterialized(after) ? "MATERIALIZED VIEW" : "VIEW";
+    const query = String(after.definition["definition"]).trim().replace(/;$/, "");
     out.push(
       `// ${before ? "a changed" : "a new"} view: no operation writes views`,
-      `await op.safeExecute(${str(`CREATE ${kind} ${w.dialect.quoteName(after!)} AS\n${query}`)}, { guard: { query: ${str("SELECT 1 WHERE to_regclass(:name) IS NULL")}, params: { name: ${str(w.dialect.quoteName(after!))} } } });`,
+      `await op.safeExecute(${str(`CREATE ${kind} ${w.dialect.quoteName(after)} AS\n${query}`)}, { guard: { query: ${str("SELECT 1 WHERE to_regclass(:name) IS NULL")}, params: { name: ${str(w.dialect.quoteName(after))} } } });`,
     );
   }
 
@@ -554,6 +558,24 @@ function pairObjects(before: readonly CatalogObject[], after: readonly CatalogOb
 
 function sameObject(a: CatalogObject | undefined, b: CatalogObject | undefined): boolean {
   return a !== undefined && b !== undefined && JSON.stringify(a.definition) === JSON.stringify(b.definition);
+}
+
+/**
+ * Views ordered so that one whose definition names another of the list comes before it (the order
+ * to drop them; reversed, the order to create them). Names are matched as words of the definition,
+ * as PostgreSQL prints it; a cycle, which PostgreSQL cannot have, keeps the remaining order.
+ */
+function readersFirst(views: readonly CatalogObject[]): CatalogObject[] {
+  const reads = (reader: CatalogObject, read: CatalogObject) =>
+    reader !== read && new RegExp(`(^|[^A-Za-z0-9_$"])"?${read.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"?([^A-Za-z0-9_$"]|$)`).test(String(reader.definition["definition"]));
+  const left = [...views];
+  const out: CatalogObject[] = [];
+  while (left.length > 0) {
+    // Take a view no remaining view reads: nothing left depends on it.
+    const i = left.findIndex((v) => !left.some((other) => reads(other, v)));
+    out.push(...left.splice(i === -1 ? 0 : i, 1));
+  }
+  return out;
 }
 
 function isMaterialized(o: CatalogObject): boolean {

@@ -98,6 +98,8 @@ const CASES: Case[] = [
   { name: "add a view", base: USERS, change: "CREATE VIEW named_users AS SELECT id, name FROM users WHERE name IS NOT NULL;", writes: ["CREATE VIEW"] },
   { name: "change a view", base: USERS + " CREATE VIEW named_users AS SELECT id, name FROM users;", change: "CREATE OR REPLACE VIEW named_users AS SELECT id, name FROM users WHERE name IS NOT NULL;" },
   { name: "drop a column a changed view used", base: USERS + " CREATE VIEW v AS SELECT id, name FROM users;", change: "DROP VIEW v; ALTER TABLE users DROP COLUMN name; CREATE VIEW v AS SELECT id FROM users;" },
+  { name: "two new views, one reading the other (created base first)", base: USERS, change: "CREATE VIEW a_named AS SELECT id, name FROM users WHERE name IS NOT NULL; CREATE VIEW z_count AS SELECT count(*) AS n FROM a_named;" },
+  { name: "two views dropped, one reading the other (dropped reader first)", base: USERS + " CREATE VIEW a_named AS SELECT id, name FROM users; CREATE VIEW z_count AS SELECT count(*) AS n FROM a_named;", change: "DROP VIEW z_count; DROP VIEW a_named;" },
   { name: "a materialized view", base: USERS, change: "CREATE MATERIALIZED VIEW user_count AS SELECT count(*) AS n FROM users;", writes: ["MATERIALIZED VIEW"] },
 ];
 
