@@ -7,7 +7,6 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { RevisionMap } from "../revision/graph.ts";
 import { DirectorySource, type MigrationSource } from "../revision/loader.ts";
 import type { Migration } from "../revision/migration.ts";
 import type { SchemaDifference } from "../schema/diff.ts";
@@ -54,6 +53,8 @@ export interface Verification {
   findings: string[];
 }
 
+const COMMAND = "revision --autogenerate";
+
 const LEFT_OVER = { added: "is in the reference only", removed: "is still there, not in the reference", changed: "still differs from the reference" };
 
 export async function autogenerate(ctx: Context, options: AutogenerateOptions): Promise<AutogenerateResult> {
@@ -67,7 +68,7 @@ export async function autogenerate(ctx: Context, options: AutogenerateOptions): 
   const source: MigrationSource = { location: ctx.source.location, load: async () => ({ migrations, problems: [] }) };
   const defaultSchema = ctx.database?.defaultSchema ?? "public";
   const reference = await readReference(options);
-  const heads = await headsSchema(map, source, defaultSchema, options.open, revises);
+  const heads = await headsSchema({ command: COMMAND, map, source, defaultSchema, open: options.open, heads: revises });
   const renames = (options.renames ?? []).map((r) => parseRename(r, heads, reference, defaultSchema));
 
   // The scratch databases the schemas were read on are embedded PostgreSQL, as is every target.
@@ -77,10 +78,10 @@ export async function autogenerate(ctx: Context, options: AutogenerateOptions): 
 
   const revision = newRevisionId(map);
   const body = { upgrade: plan.upgrade, downgrade: plan.downgrade, notes: plan.notes, transactional: plan.transactional };
-  const verification = options.noVerify
-    ? null
-    : await verify(ctx, { map, migrations, revises, defaultSchema, reference, open: options.open, text: revisionText(ctx, { revision, message, revises, body }), revision });
-  const written = await writeRevision(ctx, map, { message, revises, revision, body });
+  // One text, proven and then written: the file is the bytes the proof loaded.
+  const text = revisionText(ctx, { revision, message, revises, body });
+  const verification = options.noVerify ? null : await verify(ctx, { migrations, revises, defaultSchema, reference, open: options.open, text, revision });
+  const written = await writeRevision(ctx, map, { message, revises, revision, text });
   return { written, notes: plan.notes, destructive: plan.destructive, verification };
 }
 
@@ -92,7 +93,6 @@ export async function autogenerate(ctx: Context, options: AutogenerateOptions): 
 async function verify(
   ctx: Context,
   input: {
-    map: RevisionMap<Migration>;
     migrations: Migration[];
     revises: string[];
     defaultSchema: string;
@@ -116,7 +116,15 @@ async function verify(
     const withNew = await loadSoundGraph({ ...ctx, source });
     let after: Schema;
     try {
-      after = await headsSchema(withNew.map, source, input.defaultSchema, input.open, [input.revision]);
+      after = await headsSchema({
+        command: COMMAND,
+        map: withNew.map,
+        source,
+        defaultSchema: input.defaultSchema,
+        open: input.open,
+        heads: [input.revision],
+        why: "to apply the new migration on top of the heads",
+      });
     } catch (error) {
       return { ok: false, leftOver: [], findings: [(error as Error).message] };
     }

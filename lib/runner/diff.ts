@@ -68,7 +68,7 @@ export async function diff(ctx: Context, options: DiffOptions): Promise<DiffResu
   // The reference first: a file that fails or a database that cannot be reached is reported
   // before the heads are built.
   const reference = await readReference(options);
-  const code = await headsSchema(map, source, defaultSchema, options.open);
+  const code = await headsSchema({ command: "diff", map, source, defaultSchema, open: options.open });
   const differences = compareSchemas(code, reference, defaultSchema, WORDING);
   return {
     heads,
@@ -92,17 +92,23 @@ export async function readReference(options: DiffOptions): Promise<Schema> {
   return fromDatabase(options.from!);
 }
 
-/** The schema `heads` (the revisions of `map`) build on a scratch database; a failing migration throws, naming it. */
-export async function headsSchema(
-  map: RevisionMap<Migration>,
-  source: MigrationSource,
-  defaultSchema: string,
-  open?: () => Promise<SqlExecutor>,
-  heads: readonly string[] = map.heads().map((m) => m.revision),
-): Promise<Schema> {
-  const scratch = await ScratchDatabase.open({ command: "diff", map, source, defaultSchema, ...(open ? { open } : {}) });
+/**
+ * The schema `heads` (revisions of `map`, all its heads by default) build on a scratch database; a
+ * failing migration throws, naming it, the command and `why` the scratch database was upgraded.
+ */
+export async function headsSchema(options: {
+  command: string;
+  map: RevisionMap<Migration>;
+  source: MigrationSource;
+  defaultSchema: string;
+  open?: (() => Promise<SqlExecutor>) | undefined;
+  heads?: readonly string[];
+  why?: string;
+}): Promise<Schema> {
+  const { command, map, source, defaultSchema, open } = options;
+  const scratch = await ScratchDatabase.open({ command, map, source, defaultSchema, ...(open ? { open } : {}) });
   try {
-    for (const head of heads) await scratch.upgradeTo(head, "to build the heads' schema");
+    for (const head of options.heads ?? map.heads().map((m) => m.revision)) await scratch.upgradeTo(head, options.why ?? "to build the heads' schema");
     return { snapshot: await scratch.snapshot(), objects: await scratch.catalogObjects() };
   } finally {
     await scratch.close();

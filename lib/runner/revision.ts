@@ -88,18 +88,18 @@ export function revisionText(ctx: Context, input: { revision: string; message: s
   return migrationTemplate({ ...input, createdAt: now.toISOString().replace(/\.\d{3}Z$/, "Z") });
 }
 
-/** Writes a new migration file (a name not taken yet, from the date and the message). */
+/** Writes a new migration file (a name not taken yet, from the date and the message): `text`, else the template's. */
 export async function writeRevision(
   ctx: Context,
   map: RevisionMap<Migration>,
-  input: { message: string; revises: string[]; revision?: string; body?: TemplateInput["body"] },
+  input: { message: string; revises: string[]; revision?: string; text?: string },
 ): Promise<WrittenRevision> {
   if (!ctx.directory) throw new UsageError("No migrations directory to write to; pass --dir");
   const now = (ctx.now ?? (() => new Date()))();
   const id = input.revision ?? newRevisionId(map);
   const day = now.toISOString().slice(0, 10).replaceAll("-", "");
   const slug = slugify(input.message) || "migration";
-  const text = revisionText(ctx, { ...input, revision: id });
+  const text = input.text ?? revisionText(ctx, { ...input, revision: id });
   for (let n = 1; ; n += 1) {
     const file = path.resolve(ctx.directory, `${day}_${slug}${n > 1 ? `_${n}` : ""}.ts`);
     try {
